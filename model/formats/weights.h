@@ -1,0 +1,35 @@
+/* weights.h — one name -> tensor view over wherever a model's weights live.
+ *
+ * A model directory in Hugging Face layout (model.safetensors, or shards listed
+ * in model.safetensors.index.json) or a single .gguf file.  Networks look their
+ * tensors up by name here and never care which format they came from.
+ *
+ * Contract: iris_weights_open fails with a one-line message when the path holds
+ * no weights, a shard is missing or any file is malformed.  iris_weights_get
+ * returns NULL and sets an error naming the tensor and the file when a tensor
+ * is absent; iris_weights_find returns NULL silently (for optional tensors).
+ */
+#ifndef IRIS_WEIGHTS_H
+#define IRIS_WEIGHTS_H
+
+#include "../core/tensor.h"
+#include "gguf.h"
+#include "safetensors.h"
+
+typedef struct iris_weights {
+    char *path;             /* the directory or .gguf file given */
+    int n_files;
+    iris_safetensors *st;   /* n_files entries when safetensors */
+    iris_gguf *gguf;        /* non-NULL for a .gguf file */
+} iris_weights;
+
+int iris_weights_open(iris_weights *w, const char *path);
+/* Opens an additional .gguf (e.g. an mmproj) as its own set. */
+void iris_weights_close(iris_weights *w);
+const iris_tensor *iris_weights_find(const iris_weights *w, const char *name);
+const iris_tensor *iris_weights_get(const iris_weights *w, const char *name);
+/* Like get, and checks the shape (row-major); ndim dims in shape[]. */
+const iris_tensor *iris_weights_get_shaped(const iris_weights *w, const char *name,
+                                           int ndim, const int64_t *shape);
+
+#endif

@@ -1,0 +1,39 @@
+/* chat_template.h — turns a conversation into the prompt text a model was
+ * trained on.
+ *
+ * Templates (DESIGN.md, "Prompt templates"):
+ *  llava-hf   "USER: <image>\n{q} ASSISTANT: {a}</s>" ...
+ *  vicuna_v1  system line, then "USER: {q} ASSISTANT: {a}</s>" ...
+ *  plain      "<image>{caption}\n" (LLaVA stage 1)
+ *  gemma      "<start_of_turn>user\n{q}<end_of_turn>\n<start_of_turn>model\n"
+ *  chatml     "<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
+ *
+ * Contract: render returns a malloc'd string (NULL on OOM) that ends with the
+ * assistant prefix when add_generation_prompt is set, so generation continues
+ * the assistant turn.  The BOS token is not included (the tokenizer adds it).
+ */
+#ifndef IRIS_CHAT_TEMPLATE_H
+#define IRIS_CHAT_TEMPLATE_H
+
+typedef enum {
+    IRIS_TPL_LLAVA_HF = 0,
+    IRIS_TPL_VICUNA_V1,
+    IRIS_TPL_PLAIN,
+    IRIS_TPL_GEMMA,
+    IRIS_TPL_CHATML,
+    IRIS_TPL_RAW,          /* the user text as is, no decoration */
+    IRIS_TPL_COUNT
+} iris_chat_template;
+
+typedef struct {
+    const char *role;      /* "system", "user" or "assistant" */
+    const char *content;
+} iris_chat_msg;
+
+/* -1 when unknown. */
+int iris_chat_template_from_name(const char *name);
+const char *iris_chat_template_name(iris_chat_template t);
+char *iris_chat_render(iris_chat_template t, const iris_chat_msg *msgs, int n,
+                       int add_generation_prompt);
+
+#endif

@@ -1,0 +1,67 @@
+/* tokenizer.h — text <-> token ids for the model families iris runs.
+ *
+ * Two algorithms behind one interface:
+ *  - SentencePiece-style BPE with byte fallback (LLaMA / Vicuna, Gemma, Phi-3):
+ *    spaces become U+2581, a dummy prefix space where the model wants one,
+ *    merges by score (GGUF) or by merge rank (tokenizer.json), unknown bytes as
+ *    <0xNN> tokens.
+ *  - Byte-level BPE (GPT-2, GPT-NeoX / MPT, Falcon, Qwen2): bytes mapped to
+ *    printable code points, the model's pre-tokenizer regex split, ranked merges.
+ * Added / special tokens (e.g. "<image>", "<s>", "<start_of_turn>") are matched
+ * before the algorithm runs when parse_special is set.
+ *
+ * Sources: a Hugging Face tokenizer.json, or the tokenizer.ggml.* metadata of a
+ * GGUF file.  Contract: loaders fail with a one-line iris_last_error() naming
+ * the file and what is wrong; encode never fails on any byte string (invalid
+ * UTF-8 included) once a tokenizer is loaded.
+ */
+#ifndef IRIS_TOKENIZER_H
+#define IRIS_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct iris_gguf;
+typedef struct iris_tokenizer iris_tokenizer;
+
+iris_tokenizer *iris_tokenizer_from_json(const char *path);
+iris_tokenizer *iris_tokenizer_from_gguf(const struct iris_gguf *g);
+/* Loads tokenizer.json from a model directory, or the vocabulary of a .gguf. */
+iris_tokenizer *iris_tokenizer_load(const char *model_path);
+void iris_tokenizer_free(iris_tokenizer *t);
+
+/* Encodes text (len bytes).  Writes up to cap ids and returns the number the
+ * full encoding has (call again with a larger buffer when it exceeds cap);
+ * -1 on allocation failure. add_bos prepends BOS when the model has one. */
+int iris_tokenize(const iris_tokenizer *t, const char *text, size_t len,
+                  int add_bos, int parse_special, int32_t *ids, int cap);
+
+int iris_tokenizer_n_vocab(const iris_tokenizer *t);
+int iris_tokenizer_bos(const iris_tokenizer *t);   /* -1 when none */
+int iris_tokenizer_eos(const iris_tokenizer *t);   /* -1 when none */
+/* Extra ids that also end a turn (e.g. Gemma's <end_of_turn>); n written. */
+int iris_tokenizer_eog_ids(const iris_tokenizer *t, int32_t *ids, int cap);
+/* Id of an exact vocabulary entry (added tokens included), -1 when absent. */
+int iris_tokenizer_find(const iris_tokenizer *t, const char *piece);
+/* The vocabulary entry as stored (e.g. "\xe2\x96\x81the", "<0x0A>"). */
+const char *iris_tokenizer_piece(const iris_tokenizer *t, int id);
+int iris_tokenizer_is_special(const iris_tokenizer *t, int id);
+
+/* Streaming detokeniser: feed ids one at a time, get back only complete UTF-8.
+ * The leading space SentencePiece adds is dropped for the first token. */
+typedef struct {
+    const iris_tokenizer *tok;
+    unsigned char pending[8];
+    int n_pending;
+    int n_tokens;
+    int show_special;
+} iris_detok;
+
+void iris_detok_init(iris_detok *d, const iris_tokenizer *t, int show_special);
+/* Appends the text of id to out (NUL-terminated); returns bytes written.
+ * out must hold at least 256 bytes. */
+int iris_detok_push(iris_detok *d, int32_t id, char *out, size_t cap);
+/* Flushes bytes still pending at the end (invalid UTF-8 as U+FFFD). */
+int iris_detok_flush(iris_detok *d, char *out, size_t cap);
+
+#endif
