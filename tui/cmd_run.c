@@ -1,0 +1,184 @@
+/* iris run — one prompt (optionally with an image) in, one streamed answer out. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "core/error.h"
+#include "nets/generate.h"
+#include "nets/lm.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+
+static void print_text(const char *text, int len, void *ud)
+{
+    (void)ud;
+    fwrite(text, 1, (size_t)len, stdout);
+    fflush(stdout);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: iris run [-m MODEL] -p PROMPT [options]\n"
+        "  -m, --model PATH        model directory (HF layout) or .gguf file\n"
+        "  -p, --prompt TEXT       the prompt\n"
+        "  -n, --n-predict N       tokens to generate (default 128)\n"
+        "      --template NAME     wrap the prompt in a chat template: llava-hf, vicuna_v1,\n"
+        "                          plain, gemma, chatml, raw (default raw = as given)\n"
+        "      --chat              use the model's own chat template\n"
+        "      --temp T            temperature (default 0.8; 0 = greedy)\n"
+        "      --top-k K           (default 40; 0 = off)\n"
+        "      --top-p P           (default 0.95; 1 = off)\n"
+        "      --min-p P           (default 0.05; 0 = off)\n"
+        "      --repeat-penalty R  (default 1 = off)\n"
+        "      --repeat-last-n N   tokens the penalty looks back (default 64)\n"
+        "      --seed S            same seed, same text (default fixed)\n"
+        "  -t, --threads N         CPU threads (default: all cores)\n"
+        "  -c, --ctx N             context size in tokens (default min(model, 4096))\n"
+        "      --device cpu|cuda   backend (default: CUDA when available)\n"
+        "      --no-bos            do not prepend the BOS token\n"
+        "      --dump-logits FILE  write the logits at the last prompt position (raw LE f32)\n"
+        "Tokens per second go to standard error.\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+    cli_model_opts o;
+    cli_model_opts_init(&o, "run");
+    const char *prompt = NULL, *tpl_name = NULL;
+    int use_chat = 0, no_bos = 0;
+    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_RPEN, O_RLAST, O_SEED, O_DEV, O_DUMP, O_TPL,
+           O_CHAT, O_NOBOS };
+    static const struct option lo[] = {
+        {"model", 1, 0, 'm'}, {"prompt", 1, 0, 'p'}, {"n-predict", 1, 0, 'n'},
+        {"threads", 1, 0, 't'}, {"ctx", 1, 0, 'c'}, {"temp", 1, 0, O_TEMP},
+        {"top-k", 1, 0, O_TOPK}, {"top-p", 1, 0, O_TOPP}, {"min-p", 1, 0, O_MINP},
+        {"repeat-penalty", 1, 0, O_RPEN}, {"repeat-last-n", 1, 0, O_RLAST}, {"seed", 1, 0, O_SEED},
+        {"device", 1, 0, O_DEV}, {"dump-logits", 1, 0, O_DUMP}, {"template", 1, 0, O_TPL},
+        {"chat", 0, 0, O_CHAT}, {"no-bos", 0, 0, O_NOBOS}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    int c, bad = 0;
+    while (!bad && (c = getopt_long(argc, argv, "m:p:n:t:c:h", lo, NULL)) != -1) {
+        iris_sampler_params *sp = &o.gen.sampling;
+        switch (c) {
+        case 'm': o.model = optarg; break;
+        case 'p': prompt = optarg; break;
+        case 'n': bad = cli_parse_int("run", "-n", optarg, 0, 1 << 20, &o.gen.n_predict); break;
+        case 't': bad = cli_parse_int("run", "--threads", optarg, 1, 1024, &o.threads); break;
+        case 'c': bad = cli_parse_int("run", "--ctx", optarg, 1, 1 << 20, &o.n_ctx); break;
+        case O_TEMP: bad = cli_parse_float("run", "--temp", optarg, 0, 100, &sp->temperature); break;
+        case O_TOPK: bad = cli_parse_int("run", "--top-k", optarg, 0, 1 << 24, &sp->top_k); break;
+        case O_TOPP: bad = cli_parse_float("run", "--top-p", optarg, 0, 1, &sp->top_p); break;
+        case O_MINP: bad = cli_parse_float("run", "--min-p", optarg, 0, 1, &sp->min_p); break;
+        case O_RPEN: bad = cli_parse_float("run", "--repeat-penalty", optarg, 0.01, 100, &sp->repeat_penalty); break;
+        case O_RLAST: bad = cli_parse_int("run", "--repeat-last-n", optarg, 0, 1 << 20, &sp->repeat_last_n); break;
+        case O_SEED: {
+            char *end;
+            sp->seed = strtoull(optarg, &end, 10);
+            if (*end || end == optarg) {
+                fprintf(stderr, "iris run: --seed expects a non-negative integer, got '%s'\n", optarg);
+                bad = 1;
+            }
+            break;
+        }
+        case O_DEV:
+            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda")) {
+                fprintf(stderr, "iris run: --device must be cpu or cuda\n");
+                bad = 1;
+            }
+            o.device = optarg;
+            break;
+        case O_DUMP: o.gen.dump_logits_path = optarg; break;
+        case O_TPL: tpl_name = optarg; break;
+        case O_CHAT: use_chat = 1; break;
+        case O_NOBOS: no_bos = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: bad = 1; break;
+        }
+    }
+    if (bad) return 2;
+    if (optind < argc) {
+        fprintf(stderr, "iris run: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!prompt) {
+        fprintf(stderr, "iris run: -p PROMPT is required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (!*prompt) {
+        fprintf(stderr, "iris run: the prompt is empty\n");
+        return 2;
+    }
+    int tpl = IRIS_TPL_RAW;
+    if (tpl_name && (tpl = iris_chat_template_from_name(tpl_name)) < 0) {
+        fprintf(stderr, "iris run: unknown template '%s'\n", tpl_name);
+        return 2;
+    }
+    if (!o.model) o.model = cli_default_model();
+    if (!o.model) {
+        fprintf(stderr, "iris run: no model given (-m) and no built-in model found\n");
+        return 2;
+    }
+    const iris_backend *be = cli_backend(&o);
+    if (!be) return 1;
+
+    iris_lm lm;
+    if (iris_lm_load(&lm, o.model, be, o.n_ctx)) {
+        fprintf(stderr, "iris run: %s\n", iris_last_error());
+        return 1;
+    }
+    if (use_chat && !tpl_name) tpl = lm.default_template;
+    char *text = NULL;
+    if (tpl != IRIS_TPL_RAW) {
+        iris_chat_msg msg = {"user", prompt};
+        text = iris_chat_render(tpl, &msg, 1, 1);
+    } else {
+        text = strdup(prompt);
+    }
+    int rc = 1;
+    int32_t *ids = NULL;
+    if (!text) {
+        fprintf(stderr, "iris run: out of memory\n");
+        goto out;
+    }
+    int n = iris_tokenize(lm.tok, text, strlen(text), !no_bos, 1, NULL, 0);
+    if (n < 0 || !(ids = malloc((size_t)(n > 0 ? n : 1) * sizeof *ids))) {
+        fprintf(stderr, "iris run: out of memory tokenizing the prompt\n");
+        goto out;
+    }
+    iris_tokenize(lm.tok, text, strlen(text), !no_bos, 1, ids, n);
+    if (n == 0) {
+        fprintf(stderr, "iris run: the prompt has no tokens\n");
+        goto out;
+    }
+    if (n >= lm.net.n_ctx) {
+        fprintf(stderr, "iris run: the prompt has %d tokens, more than the context of %d (use --ctx)\n",
+                n, lm.net.n_ctx);
+        goto out;
+    }
+    signal(SIGINT, on_sigint);
+    iris_gen_stats st;
+    if (iris_generate(&lm, ids, n, &o.gen, print_text, NULL, &interrupted, &st)) {
+        fprintf(stderr, "\niris run: %s\n", iris_last_error());
+        goto out;
+    }
+    printf("\n");
+    fprintf(stderr, "iris run: prompt %d tokens in %.3f s (%.1f tok/s), generated %d tokens in %.3f s (%.1f tok/s)%s\n",
+            st.n_prompt, st.prompt_s, st.prompt_s > 0 ? st.n_prompt / st.prompt_s : 0.0,
+            st.n_generated, st.gen_s, st.gen_s > 0 ? st.n_generated / st.gen_s : 0.0,
+            st.interrupted ? " (interrupted)" : "");
+    rc = 0;
+out:
+    free(ids);
+    free(text);
+    iris_lm_free(&lm);
+    return rc;
+}
