@@ -68,11 +68,18 @@ typedef struct iris_gguf {
     iris_gguf_tensor *tensors;
     uint64_t alignment;
     uint64_t data_offset;
+    int mapped;                    /* 1: map is our mmap (iris_gguf_open) */
+    struct iris_name_index *index; /* tensor name -> position in tensors[] */
 } iris_gguf;
 
 /* Returns 0 on success, -1 with iris_last_error() set. */
 int iris_gguf_open(iris_gguf *g, const char *path);
 void iris_gguf_close(iris_gguf *g);
+/* Parses a GGUF image already in memory (buf must outlive g; nothing is
+ * copied or unmapped); name labels error messages.  Same validation as open. */
+int iris_gguf_parse(iris_gguf *g, const void *buf, size_t len, const char *name);
+/* ggml's name for a type id ("Q4_K"), or NULL for an id it does not define. */
+const char *iris_ggml_type_name(uint32_t ggml_type);
 
 const iris_gguf_kv *iris_gguf_find(const iris_gguf *g, const char *key);
 /* Typed accessors: return dflt when the key is missing or not numeric/string. */
