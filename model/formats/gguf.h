@@ -87,6 +87,9 @@ int64_t iris_gguf_get_int(const iris_gguf *g, const char *key, int64_t dflt);
 double iris_gguf_get_float(const iris_gguf *g, const char *key, double dflt);
 /* Returns a malloc'd NUL-terminated copy, or NULL when missing. */
 char *iris_gguf_get_str(const iris_gguf *g, const char *key);
+/* Element i of an array value as a scalar kv (key NULL, type = element type,
+ * strings pointing into the mapping); -1 when kv is not an array or i >= n. */
+int iris_gguf_arr_elem(const iris_gguf_kv *kv, uint64_t i, iris_gguf_kv *out);
 const iris_gguf_tensor *iris_gguf_find_tensor(const iris_gguf *g, const char *name);
 
 #endif

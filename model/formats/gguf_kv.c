@@ -163,6 +163,20 @@ void gguf_kv_free(iris_gguf_kv *kv)
 
 /* ---- accessors */
 
+int iris_gguf_arr_elem(const iris_gguf_kv *kv, uint64_t i, iris_gguf_kv *out)
+{
+    memset(out, 0, sizeof *out);
+    if (kv->type != GGUF_ARRAY || i >= kv->v.arr.n) return -1;
+    out->type = kv->v.arr.type;
+    if (out->type == GGUF_STRING) {
+        out->v.s = kv->v.arr.strs[i];
+        return 0;
+    }
+    size_t sz = scalar_size(out->type);
+    decode_scalar(out, (const uint8_t *)kv->v.arr.data + i * sz);
+    return 0;
+}
+
 const iris_gguf_kv *iris_gguf_find(const iris_gguf *g, const char *key)
 {
     /* Metadata has a few dozen keys; a scan is cheaper than an index. */
