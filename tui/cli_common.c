@@ -43,6 +43,58 @@ int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, 
     return 0;
 }
 
+const char cli_model_options_help[] =
+    "  -m, --model PATH        model directory (HF layout) or .gguf file\n"
+    "  -n, --n-predict N       most tokens to generate (default 128)\n"
+    "      --temp T            temperature (default 0.8; 0 = greedy)\n"
+    "      --top-k K           keep the K most likely tokens (default 40; 0 = off)\n"
+    "      --top-p P           nucleus sampling (default 0.95; 1 = off)\n"
+    "      --min-p P           drop tokens below P x the best one's probability (default 0.05)\n"
+    "      --repeat-penalty R  penalise recent tokens (default 1 = off)\n"
+    "      --repeat-last-n N   tokens the penalty looks back (default 64)\n"
+    "      --seed S            same seed, same text\n"
+    "  -t, --threads N         CPU threads (default: all cores)\n"
+    "  -c, --ctx N             context size in tokens (default min(model, 4096))\n"
+    "      --device cpu|cuda   backend (default: CUDA when available)\n";
+
+int cli_model_option(cli_model_opts *o, int c, const char *arg)
+{
+    iris_sampler_params *sp = &o->gen.sampling;
+    const char *cmd = o->cmd;
+    int bad = 0;
+    switch (c) {
+    case 'm': o->model = arg; break;
+    case 'n': bad = cli_parse_int(cmd, "-n", arg, 0, 1 << 20, &o->gen.n_predict); break;
+    case 't': bad = cli_parse_int(cmd, "--threads", arg, 1, 1024, &o->threads); break;
+    case 'c': bad = cli_parse_int(cmd, "--ctx", arg, 1, 1 << 20, &o->n_ctx); break;
+    case CLI_O_TEMP: bad = cli_parse_float(cmd, "--temp", arg, 0, 100, &sp->temperature); break;
+    case CLI_O_TOPK: bad = cli_parse_int(cmd, "--top-k", arg, 0, 1 << 24, &sp->top_k); break;
+    case CLI_O_TOPP: bad = cli_parse_float(cmd, "--top-p", arg, 0, 1, &sp->top_p); break;
+    case CLI_O_MINP: bad = cli_parse_float(cmd, "--min-p", arg, 0, 1, &sp->min_p); break;
+    case CLI_O_RPEN: bad = cli_parse_float(cmd, "--repeat-penalty", arg, 0.01, 100, &sp->repeat_penalty); break;
+    case CLI_O_RLAST: bad = cli_parse_int(cmd, "--repeat-last-n", arg, 0, 1 << 20, &sp->repeat_last_n); break;
+    case CLI_O_SEED: {
+        char *end;
+        errno = 0;
+        sp->seed = strtoull(arg, &end, 10);
+        if (errno || *end || end == arg || arg[0] == '-') {
+            fprintf(stderr, "iris %s: --seed expects a non-negative integer, got '%s'\n", cmd, arg);
+            bad = 1;
+        }
+        break;
+    }
+    case CLI_O_DEVICE:
+        if (strcmp(arg, "cpu") && strcmp(arg, "cuda")) {
+            fprintf(stderr, "iris %s: --device must be cpu or cuda, got '%s'\n", cmd, arg);
+            bad = 1;
+        }
+        o->device = arg;
+        break;
+    default: return 0;
+    }
+    return bad ? -1 : 1;
+}
+
 const iris_backend *cli_backend(const cli_model_opts *o)
 {
     iris_cpu_set_threads(o->threads);

@@ -25,24 +25,13 @@ static void print_text(const char *text, int len, void *ud)
 
 static void usage(FILE *f)
 {
+    fprintf(f, "usage: iris run [-m MODEL] -p PROMPT [options]\n"
+               "  -p, --prompt TEXT       the prompt\n");
+    fputs(cli_model_options_help, f);
     fprintf(f,
-        "usage: iris run [-m MODEL] -p PROMPT [options]\n"
-        "  -m, --model PATH        model directory (HF layout) or .gguf file\n"
-        "  -p, --prompt TEXT       the prompt\n"
-        "  -n, --n-predict N       tokens to generate (default 128)\n"
         "      --template NAME     wrap the prompt in a chat template: llava-hf, vicuna_v1,\n"
         "                          plain, gemma, chatml, raw (default raw = as given)\n"
         "      --chat              use the model's own chat template\n"
-        "      --temp T            temperature (default 0.8; 0 = greedy)\n"
-        "      --top-k K           (default 40; 0 = off)\n"
-        "      --top-p P           (default 0.95; 1 = off)\n"
-        "      --min-p P           (default 0.05; 0 = off)\n"
-        "      --repeat-penalty R  (default 1 = off)\n"
-        "      --repeat-last-n N   tokens the penalty looks back (default 64)\n"
-        "      --seed S            same seed, same text (default fixed)\n"
-        "  -t, --threads N         CPU threads (default: all cores)\n"
-        "  -c, --ctx N             context size in tokens (default min(model, 4096))\n"
-        "      --device cpu|cuda   backend (default: CUDA when available)\n"
         "      --no-bos            do not prepend the BOS token\n"
         "      --dump-logits FILE  write the logits at the last prompt position (raw LE f32)\n"
         "Tokens per second go to standard error.\n");
@@ -54,47 +43,21 @@ int cmd_run(int argc, char **argv)
     cli_model_opts_init(&o, "run");
     const char *prompt = NULL, *tpl_name = NULL;
     int use_chat = 0, no_bos = 0;
-    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_RPEN, O_RLAST, O_SEED, O_DEV, O_DUMP, O_TPL,
-           O_CHAT, O_NOBOS };
+    enum { O_DUMP = 256, O_TPL, O_CHAT, O_NOBOS };
     static const struct option lo[] = {
-        {"model", 1, 0, 'm'}, {"prompt", 1, 0, 'p'}, {"n-predict", 1, 0, 'n'},
-        {"threads", 1, 0, 't'}, {"ctx", 1, 0, 'c'}, {"temp", 1, 0, O_TEMP},
-        {"top-k", 1, 0, O_TOPK}, {"top-p", 1, 0, O_TOPP}, {"min-p", 1, 0, O_MINP},
-        {"repeat-penalty", 1, 0, O_RPEN}, {"repeat-last-n", 1, 0, O_RLAST}, {"seed", 1, 0, O_SEED},
-        {"device", 1, 0, O_DEV}, {"dump-logits", 1, 0, O_DUMP}, {"template", 1, 0, O_TPL},
-        {"chat", 0, 0, O_CHAT}, {"no-bos", 0, 0, O_NOBOS}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        CLI_MODEL_LONG_OPTIONS, {"prompt", 1, 0, 'p'}, {"dump-logits", 1, 0, O_DUMP},
+        {"template", 1, 0, O_TPL}, {"chat", 0, 0, O_CHAT}, {"no-bos", 0, 0, O_NOBOS},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
-    while (!bad && (c = getopt_long(argc, argv, "m:p:n:t:c:h", lo, NULL)) != -1) {
-        iris_sampler_params *sp = &o.gen.sampling;
-        switch (c) {
-        case 'm': o.model = optarg; break;
-        case 'p': prompt = optarg; break;
-        case 'n': bad = cli_parse_int("run", "-n", optarg, 0, 1 << 20, &o.gen.n_predict); break;
-        case 't': bad = cli_parse_int("run", "--threads", optarg, 1, 1024, &o.threads); break;
-        case 'c': bad = cli_parse_int("run", "--ctx", optarg, 1, 1 << 20, &o.n_ctx); break;
-        case O_TEMP: bad = cli_parse_float("run", "--temp", optarg, 0, 100, &sp->temperature); break;
-        case O_TOPK: bad = cli_parse_int("run", "--top-k", optarg, 0, 1 << 24, &sp->top_k); break;
-        case O_TOPP: bad = cli_parse_float("run", "--top-p", optarg, 0, 1, &sp->top_p); break;
-        case O_MINP: bad = cli_parse_float("run", "--min-p", optarg, 0, 1, &sp->min_p); break;
-        case O_RPEN: bad = cli_parse_float("run", "--repeat-penalty", optarg, 0.01, 100, &sp->repeat_penalty); break;
-        case O_RLAST: bad = cli_parse_int("run", "--repeat-last-n", optarg, 0, 1 << 20, &sp->repeat_last_n); break;
-        case O_SEED: {
-            char *end;
-            sp->seed = strtoull(optarg, &end, 10);
-            if (*end || end == optarg) {
-                fprintf(stderr, "iris run: --seed expects a non-negative integer, got '%s'\n", optarg);
-                bad = 1;
-            }
-            break;
+    while (!bad && (c = getopt_long(argc, argv, CLI_MODEL_SHORT_OPTIONS "p:h", lo, NULL)) != -1) {
+        int r = cli_model_option(&o, c, optarg);
+        if (r) {
+            bad = r < 0;
+            continue;
         }
-        case O_DEV:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda")) {
-                fprintf(stderr, "iris run: --device must be cpu or cuda\n");
-                bad = 1;
-            }
-            o.device = optarg;
-            break;
+        switch (c) {
+        case 'p': prompt = optarg; break;
         case O_DUMP: o.gen.dump_logits_path = optarg; break;
         case O_TPL: tpl_name = optarg; break;
         case O_CHAT: use_chat = 1; break;

@@ -1,41 +1,20 @@
 #include "generate.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/timer.h"
 
 int iris_write_f32_file(const char *path, const float *x, long n)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        iris_set_error("out of memory");
-        return -1;
-    }
-    snprintf(tmp, plen + 16, "%s.tmp%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        iris_set_error("%s: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
+    iris_atomic_file af;
+    if (iris_atomic_open(&af, path, "wb")) return -1;
     /* x86-64 and aarch64 are little-endian: the floats are written as they are */
-    size_t w = fwrite(x, sizeof(float), (size_t)n, f);
-    int bad = w != (size_t)n || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        iris_set_error("%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    fwrite(x, sizeof(float), (size_t)n, af.f);
+    return iris_atomic_commit(&af);
 }
 
 static int is_end(const iris_lm *lm, int32_t t)
@@ -84,6 +63,7 @@ int iris_generate(iris_lm *lm, const int32_t *prompt, int n_prompt, const iris_g
         }
         int32_t t = iris_sample(&smp, logits, hist, n_hist);
         hist[n_hist++] = t;
+        if (gp->out_tokens) gp->out_tokens[st->n_generated] = t;
         st->n_generated++;
         int end = is_end(lm, t);
         if (!end) {

@@ -23,6 +23,7 @@ typedef struct {
     iris_sampler_params sampling;
     const char *dump_logits_path;   /* last prompt position's logits, raw LE f32 */
     int show_special;
+    int32_t *out_tokens;            /* optional: receives the sampled ids (n_predict) */
 } iris_gen_params;
 
 typedef struct {
