@@ -36,10 +36,10 @@ static int json_bool(const cJSON *o, const char *key, int dflt)
 
 static int parse_act(const char *act, iris_ffn_act *out)
 {
-    if (!strcmp(act, "silu") || !strcmp(act, "swish")) *out = IRIS_ACT_SILU;
+    if (!strcmp(act, "silu") || !strcmp(act, "swish")) *out = IRIS_FFN_SILU;
     else if (!strcmp(act, "gelu_pytorch_tanh") || !strcmp(act, "gelu_new") || !strcmp(act, "gelu_fast"))
-        *out = IRIS_ACT_GELU_TANH;
-    else if (!strcmp(act, "gelu")) *out = IRIS_ACT_GELU_TANH; /* Gemma-1 configs say "gelu" but run tanh-GELU */
+        *out = IRIS_FFN_GELU_TANH;
+    else if (!strcmp(act, "gelu")) *out = IRIS_FFN_GELU_TANH; /* Gemma-1 configs say "gelu" but run tanh-GELU */
     else return -1;
     return 0;
 }
@@ -231,7 +231,7 @@ int iris_llama_config_from_gguf(iris_llama_config *c, const iris_gguf *g)
     c->bos_id = (int)iris_gguf_get_int(g, "tokenizer.ggml.bos_token_id", -1);
     c->eos_id = (int)iris_gguf_get_int(g, "tokenizer.ggml.eos_token_id", -1);
     c->embed_scale = 1.0f;
-    c->act = IRIS_ACT_SILU;
+    c->act = IRIS_FFN_SILU;
     switch (c->arch) {
     case IRIS_ARCH_LLAMA:
         /* llama.cpp's converter permuted q/k rows for adjacent-pair rotation. */
@@ -241,7 +241,7 @@ int iris_llama_config_from_gguf(iris_llama_config *c, const iris_gguf *g)
         /* llama.cpp's converter already added 1 to Gemma's norm weights. */
         c->norm_add_one = 0;
         c->embed_scale = sqrtf((float)c->dim);
-        c->act = IRIS_ACT_GELU_TANH;
+        c->act = IRIS_FFN_GELU_TANH;
         break;
     case IRIS_ARCH_QWEN2:
         c->qkv_bias = 1;
