@@ -23,6 +23,8 @@ typedef struct {
     int overran;
 } byte_source;
 
+#define STB_REFILL_BYTES 128   /* sizeof stbi__context.buffer_start */
+
 static int src_read(void *user, char *data, int size)
 {
     byte_source *s = user;
@@ -39,6 +41,10 @@ static int src_read(void *user, char *data, int size)
         n = fread(data, 1, n, s->f);
     }
     s->pos += n;
+    /* stb_image refills its 128-byte buffer with short reads near the end as
+     * a matter of course; any other short read is a block (PNM pixels) that
+     * the file does not hold, which stb_image 2.27 does not report itself. */
+    if (n < (size_t)size && size != STB_REFILL_BYTES) s->overran = 1;
     return (int)n;
 }
 
@@ -83,10 +89,7 @@ static int decode_source(iris_image *img, byte_source *src, const char *name)
     int w = 0, h = 0, comp = 0;
     /* Size first, from the header alone: nothing is allocated for a huge image. */
     if (!stbi_info_from_callbacks(&src_callbacks, src, &w, &h, &comp)) {
-        const char *why = stbi_failure_reason();
-        if (why && !strcmp(why, "too large"))
-            iris_set_error("%s: image is larger than %d pixels a side", name, IRIS_IMAGE_MAX_SIDE);
-        else if (src->overran)
+        if (src->overran)
             iris_set_error("%s: file is truncated (its header is incomplete)", name);
         else
             iris_set_error("%s: not a JPEG, PNG, BMP, GIF or PNM image", name);

@@ -2,8 +2,7 @@
  *
  * We compile Debian's libstb-dev header ourselves instead of linking its
  * libstb.so so that we can (a) restrict the decoders to the five formats iris
- * documents (less attack surface: no PSD, TGA, HDR, PIC), (b) cap dimensions at
- * iris's own limit as a second line of defence, and (c) drop stdio: files are
+ * documents (less attack surface: no PSD, TGA, HDR, PIC), and (b) drop stdio: files are
  * fed through callbacks so that truncation can be detected (image_load.c).
  */
 #include "image_load.h"
@@ -17,7 +16,6 @@
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR
-#define STBI_MAX_DIMENSIONS IRIS_IMAGE_MAX_SIDE
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wsign-compare"
