@@ -48,6 +48,7 @@ int main(int argc, char **argv)
         {"eval", cmd_eval, "evaluate a model on VQA data"},
         {"compose", cmd_compose, "build a new VLM from a vision tower and an LLM"},
         {"gen-shapes", cmd_gen_shapes, "generate the synthetic shapes dataset"},
+        {"inspect", cmd_inspect, "list the metadata and tensors of a weights file"},
     };
     int n = (int)(sizeof cmds / sizeof cmds[0]);
 
