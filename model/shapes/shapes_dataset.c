@@ -151,7 +151,8 @@ int shapes_write_dataset(const shapes_dataset_opts *o)
             cJSON_AddStringToObject(j, "image", rel);
             cJSON_AddStringToObject(j, "question", q.question);
             cJSON_AddStringToObject(j, "answer", q.answer);
-            cJSON_AddItemToArray(ans, cJSON_CreateString(q.answer));
+            /* ten identical human answers, as a unanimous VQAv2 question has */
+            for (int k = 0; k < 10; k++) cJSON_AddItemToArray(ans, cJSON_CreateString(q.answer));
             cJSON_AddItemToObject(j, "answers", ans);
             cJSON_AddStringToObject(j, "question_type", shape_qa_type_names[q.type]);
             if (emit(qs.f, j, "") ) goto done;
