@@ -47,56 +47,76 @@ INLINE float load1(iris_dtype dt, const void *w, int t)
     return dt == IRIS_F16 ? _cvtsh_ss(h) : iris_bf16_to_f32(h);
 }
 
+/* Accumulator chains per input row: an FMA takes 4 cycles and two issue per
+ * cycle, so one row needs 4+ independent sums to stream (n = 1: decode);
+ * with 3-4 rows, 2 chains each already keep the FMA units busy. */
+#define NACC(n) ((n) <= 2 ? 4 : 2)
+#define UNROLL_N _Pragma("GCC unroll 4")
+
 /* out[i] = dot(w row, x row i) for i < n; f32, f16 or bf16 weights. */
 INLINE void dot_dense(iris_dtype dt, const void *w, const float *x, int k, const int n,
                       float *out)
 {
-    __m256 acc[LINEAR_GEMV_MAX_N][2];
-    for (int i = 0; i < n; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    __m256 acc[LINEAR_GEMV_MAX_N][4];
+    UNROLL_N for (int i = 0; i < n; i++)
+        UNROLL_N for (int c = 0; c < 4; c++) acc[i][c] = _mm256_setzero_ps();
     int t = 0;
-    for (; t + 16 <= k; t += 16) {
-        __m256 w0 = load8(dt, w, t), w1 = load8(dt, w, t + 8);
-        for (int i = 0; i < n; i++) {
-            const float *xr = x + (long)i * k + t;
-            acc[i][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr), acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xr + 8), acc[i][1]);
-        }
+    for (; t + 32 <= k; t += 32) {
+        __m256 wv[4];
+        UNROLL_N for (int c = 0; c < 4; c++) wv[c] = load8(dt, w, t + 8 * c);
+        UNROLL_N for (int i = 0; i < n; i++)
+            UNROLL_N for (int c = 0; c < 4; c++) {
+                int a = c % NACC(n);
+                acc[i][a] = _mm256_fmadd_ps(wv[c], _mm256_loadu_ps(x + (long)i * k + t + 8 * c),
+                                            acc[i][a]);
+            }
     }
     for (; t + 8 <= k; t += 8) {
         __m256 w0 = load8(dt, w, t);
-        for (int i = 0; i < n; i++)
+        UNROLL_N for (int i = 0; i < n; i++)
             acc[i][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + (long)i * k + t), acc[i][0]);
     }
-    for (int i = 0; i < n; i++) out[i] = hsum8(_mm256_add_ps(acc[i][0], acc[i][1]));
+    UNROLL_N for (int i = 0; i < n; i++) {
+        __m256 s = _mm256_add_ps(acc[i][0], acc[i][1]);
+        if (NACC(n) == 4) s = _mm256_add_ps(s, _mm256_add_ps(acc[i][2], acc[i][3]));
+        out[i] = hsum8(s);
+    }
     for (; t < k; t++) {
         float wt = load1(dt, w, t);
-        for (int i = 0; i < n; i++) out[i] += wt * x[(long)i * k + t];
+        UNROLL_N for (int i = 0; i < n; i++) out[i] += wt * x[(long)i * k + t];
     }
 }
 
-/* Q8_0: per block of 32, widen the int8s, scale by the block's f16 d, FMA. */
+/* Q8_0: per block of 32, widen the int8s to f32 and dot them with x in
+ * independent partial sums; only the final multiply by the block's f16 scale
+ * d joins the accumulator chain (two chains, alternating blocks). */
 INLINE void dot_q8_0(const void *w, const float *x, int k, const int n, float *out)
 {
     const uint8_t *p = w;
     __m256 acc[LINEAR_GEMV_MAX_N][2];
-    for (int i = 0; i < n; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (int t = 0; t < k; t += IRIS_Q8_0_BLOCK, p += IRIS_Q8_0_BLOCK_BYTES) {
+    UNROLL_N for (int i = 0; i < n; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    int blk = 0;
+    for (int t = 0; t < k; t += IRIS_Q8_0_BLOCK, p += IRIS_Q8_0_BLOCK_BYTES, blk ^= 1) {
         uint16_t hd;
         memcpy(&hd, p, 2);
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(hd)), wv[4];
-        for (int j = 0; j < 4; j++) {
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(hd)), qv[4];
+        UNROLL_N for (int j = 0; j < 4; j++) {
             __m128i q = _mm_loadl_epi64((const __m128i *)(p + 2 + 8 * j));
-            wv[j] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+            qv[j] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
         }
-        for (int i = 0; i < n; i++) {
+        UNROLL_N for (int i = 0; i < n; i++) {
             const float *xr = x + (long)i * k + t;
-            acc[i][0] = _mm256_fmadd_ps(wv[0], _mm256_loadu_ps(xr), acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(wv[1], _mm256_loadu_ps(xr + 8), acc[i][1]);
-            acc[i][0] = _mm256_fmadd_ps(wv[2], _mm256_loadu_ps(xr + 16), acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(wv[3], _mm256_loadu_ps(xr + 24), acc[i][1]);
+            __m256 s0 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(xr));
+            __m256 s1 = _mm256_mul_ps(qv[1], _mm256_loadu_ps(xr + 8));
+            s0 = _mm256_fmadd_ps(qv[2], _mm256_loadu_ps(xr + 16), s0);
+            s1 = _mm256_fmadd_ps(qv[3], _mm256_loadu_ps(xr + 24), s1);
+            if (blk)
+                acc[i][1] = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, acc[i][1]);
+            else
+                acc[i][0] = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, acc[i][0]);
         }
     }
-    for (int i = 0; i < n; i++) out[i] = hsum8(_mm256_add_ps(acc[i][0], acc[i][1]));
+    UNROLL_N for (int i = 0; i < n; i++) out[i] = hsum8(_mm256_add_ps(acc[i][0], acc[i][1]));
 }
 
 /* Rows [j0, j1) of y for a constant n: the compiler unrolls the i loops. */
@@ -115,7 +135,7 @@ INLINE void gemv_rows(float *y, const float *x, const iris_tensor *w, const floa
         default: dot_q8_0(wr, x, k, n, out); break;
         }
         float bj = b ? b[j] : 0.0f;
-        for (int i = 0; i < n; i++) y[(long)i * m + j] = out[i] + bj;
+        UNROLL_N for (int i = 0; i < n; i++) y[(long)i * m + j] = out[i] + bj;
     }
 }
 
