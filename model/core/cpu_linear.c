@@ -13,9 +13,10 @@
 #include <cblas.h>
 #include <stdlib.h>
 
-/* Panel of W rows converted at a time for sgemm: big enough that sgemm runs
- * efficiently on it, small enough (PANEL_ROWS * k * 4 bytes) to stay in L2/L3. */
-#define PANEL_ROWS 256
+/* f32 bytes of W converted at a time for sgemm: large enough that sgemm's
+ * own blocking runs at full speed on it and the calls are few, small enough
+ * to stay in L3 and to allocate anywhere. */
+#define PANEL_BYTES (4u << 20)
 
 static int check_linear(const float *y, const float *x, const iris_tensor *w,
                         const iris_tensor *bias, int n, int k, int m)
@@ -50,23 +51,24 @@ static void add_bias(float *y, const float *b, int n, int m)
         for (int j = 0; j < m; j++) y[(long)i * m + j] += b[j];
 }
 
-/* sgemm on f32 panels of W: convert PANEL_ROWS rows (in parallel), multiply,
- * repeat.  Each panel writes a column block of y (ldc = m). */
+/* sgemm on f32 panels of W: convert a panel of rows, multiply, repeat; each
+ * panel writes a column block of y (ldc = m).  The conversion runs on the
+ * calling thread: it is ~1% of the panel's sgemm time, and an OpenMP region
+ * here would fight OpenBLAS's own threads for the cores. */
 static void linear_panels(float *y, const float *x, const iris_tensor *w, int n, int k, int m)
 {
-    int rows = m < PANEL_ROWS ? m : PANEL_ROWS;
+    long rows = (long)(PANEL_BYTES / sizeof(float)) / k;
+    rows = rows < 16 ? 16 : rows & ~15L;
+    if (rows > m) rows = m;
     float *panel = malloc((size_t)rows * k * sizeof *panel);
     if (!panel) {
-        cpu_fail("cpu: out of memory for a %dx%d linear panel", rows, k);
+        cpu_fail("cpu: out of memory for a %ldx%d linear panel", rows, k);
         return;
     }
     size_t row_bytes = iris_dtype_row_bytes(w->dtype, k);
-    for (int j0 = 0; j0 < m; j0 += rows) {
-        int nr = m - j0 < rows ? m - j0 : rows;
-#pragma omp parallel for num_threads(cpu_nthreads()) schedule(static)
-        for (int r = 0; r < nr; r++)
-            iris_to_f32(w->dtype, (const char *)w->data + (size_t)(j0 + r) * row_bytes,
-                        panel + (size_t)r * k, k);
+    for (int j0 = 0; j0 < m; j0 += (int)rows) {
+        int nr = m - j0 < rows ? m - j0 : (int)rows;
+        cpu_to_f32(w->dtype, (const char *)w->data + (size_t)j0 * row_bytes, panel, (int64_t)nr * k);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, k, 1.0f, x, k, panel, k,
                     0.0f, y + j0, m);
     }

@@ -193,10 +193,14 @@ typedef struct { int n, k, m; } lin_shape;
 static void run_linear(int torch)
 {
     static const iris_dtype dts[] = {IRIS_F32, IRIS_F16, IRIS_BF16, IRIS_Q8_0};
+    /* n <= 4 takes the GEMV kernels (threaded once W passes 64 KiB: the m=333
+     * cases split unevenly), larger n the sgemm paths (several panels for the
+     * m=1300 cases). */
     static const lin_shape any_k[] = {{1, 17, 5},   {3, 33, 19},   {4, 100, 37}, {2, 768, 64},
-                                      {5, 64, 300}, {17, 17, 513}, {64, 200, 260}};
+                                      {1, 257, 333}, {5, 64, 300}, {17, 17, 513}, {64, 200, 260},
+                                      {6, 1000, 1300}};
     static const lin_shape q8_k[] = {{1, 32, 5},    {3, 96, 19},  {4, 64, 37}, {2, 768, 64},
-                                     {17, 128, 300}, {40, 64, 513}};
+                                     {1, 512, 333}, {17, 128, 300}, {40, 64, 513}, {6, 1024, 1300}};
     enum { MAXC = 64 };
     float *outs[MAXC];
     size_t sizes[MAXC];

@@ -1,0 +1,77 @@
+/* cpu_probe.c — copy bandwidth and sgemm speed of this machine (cpu_probe.h). */
+#include "cpu_probe.h"
+#include "cpu_internal.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The copy walks a ring of RING_BYTES (source and destination each) in steps
+ * of UNIT_BYTES per thread, so that every step reads memory last touched far
+ * more than an L3 ago (server L3s reach ~100 MiB); each step is timed on its
+ * own and the best step counts.  Short steps (~0.2 ms) keep the figure honest
+ * on a shared machine: a step the scheduler interrupts is simply not the best. */
+#define RING_BYTES (256u << 20)
+#define UNIT_BYTES (2u << 20)
+#define PROBE_RUNS 5
+
+double iris_probe_copy_bandwidth(void)
+{
+    int nt = cpu_nthreads();
+    char *src = cpu_alloc(RING_BYTES), *dst = cpu_alloc(RING_BYTES);
+    if (!src || !dst) {
+        cpu_free(src);
+        cpu_free(dst);
+        return 0;
+    }
+    memset(src, 1, RING_BYTES); /* touch the pages: no page faults in the timing */
+    memset(dst, 2, RING_BYTES);
+    double best = 0;
+    size_t unit = (size_t)UNIT_BYTES * nt;
+    for (int round = 0; round < 3; round++)
+        for (size_t base = 0; base + unit <= RING_BYTES; base += unit) {
+            double t0 = omp_get_wtime();
+#pragma omp parallel num_threads(nt)
+            {
+                /* each thread copies one contiguous slice, like a row split */
+                size_t per = unit / (size_t)omp_get_num_threads();
+                size_t off = base + per * (size_t)omp_get_thread_num();
+                memcpy(dst + off, src + off, per);
+            }
+            double dt = omp_get_wtime() - t0;
+            if (dt > 0 && 2.0 * unit / dt > best) best = 2.0 * unit / dt;
+        }
+    cpu_free(src);
+    cpu_free(dst);
+    return best;
+}
+
+double iris_probe_sgemm_gflops(int m, int n, int k)
+{
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
+    cpu_nthreads(); /* sets OpenBLAS's thread count */
+    float *a = cpu_alloc((size_t)m * k * sizeof(float));
+    float *b = cpu_alloc((size_t)k * n * sizeof(float));
+    float *c = cpu_alloc((size_t)m * n * sizeof(float));
+    double best = 0;
+    if (a && b && c) {
+        for (size_t i = 0; i < (size_t)m * k; i++) a[i] = (float)(i % 7) * 0.25f - 0.5f;
+        for (size_t i = 0; i < (size_t)k * n; i++) b[i] = (float)(i % 5) * 0.25f - 0.5f;
+        double flops = 2.0 * m * n * k, spent = 0;
+        /* one warm-up, then best of PROBE_RUNS (or of what fits in ~1 s, at
+         * least one timed run) */
+        for (int run = 0; run <= PROBE_RUNS && (run < 2 || spent < 1.0); run++) {
+            double t0 = omp_get_wtime();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f,
+                        c, n);
+            double dt = omp_get_wtime() - t0;
+            spent += dt;
+            if (run > 0 && dt > 0 && flops / dt / 1e9 > best) best = flops / dt / 1e9;
+        }
+    }
+    cpu_free(a);
+    cpu_free(b);
+    cpu_free(c);
+    return best;
+}
