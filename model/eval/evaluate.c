@@ -66,16 +66,6 @@ static int32_t *prompt_sequence(iris_lm *lm, const char *user, int tpl, int n_im
     return seq;
 }
 
-static int is_end(const iris_lm *lm, int32_t t)
-{
-    if (t == lm->net.cfg.eos_id) return 1;
-    int32_t eog[8];
-    int n = iris_tokenizer_eog_ids(lm->tok, eog, 8);
-    for (int i = 0; i < n; i++)
-        if (eog[i] == t) return 1;
-    return 0;
-}
-
 /* Greedy answer after the prompt already in the cache; logits of its last row given. */
 static char *greedy_answer(iris_lm *lm, float *logits, int n_predict)
 {
@@ -91,7 +81,7 @@ static char *greedy_answer(iris_lm *lm, float *logits, int n_predict)
         int32_t best = 0;
         for (int k = 1; k < V; k++)
             if (logits[k] > logits[best]) best = k;
-        if (is_end(lm, best)) break;
+        if (iris_lm_is_end(lm, best)) break;
         int l = iris_detok_push(&dt, best, piece, sizeof piece);
         if (len + (size_t)l + 1 > cap) {
             cap = 2 * cap + (size_t)l;

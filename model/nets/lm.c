@@ -144,3 +144,13 @@ void iris_lm_free(iris_lm *lm)
     free(lm->path);
     memset(lm, 0, sizeof *lm);
 }
+
+int iris_lm_is_end(const iris_lm *lm, int32_t t)
+{
+    if (t == lm->net.cfg.eos_id) return 1;
+    int32_t eog[8];
+    int n = iris_tokenizer_eog_ids(lm->tok, eog, 8);
+    for (int i = 0; i < n; i++)
+        if (eog[i] == t) return 1;
+    return 0;
+}

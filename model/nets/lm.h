@@ -42,6 +42,8 @@ int iris_lm_load(iris_lm *lm, const char *path, const iris_backend *be, int n_ct
 int iris_lm_load_opts(iris_lm *lm, const char *path, const iris_backend *be,
                       const iris_lm_options *opts);
 void iris_lm_free(iris_lm *lm);
+/* True for the model's EOS and the tokenizer's other end-of-turn ids. */
+int iris_lm_is_end(const iris_lm *lm, int32_t token);
 
 /* ---- images (lm_images.c) ----
  * A prompt sequence is an int32 array: ids >= 0 are tokens; a negative value
