@@ -51,6 +51,8 @@ NVCCFLAGS ?= -O2 -std=c++17 -Xcompiler -fPIC -I. -Imodel \
              -gencode arch=compute_80,code=compute_80
 
 .PHONY: all test unit integration asan bench fuzz clean venv lint-man
+# keep intermediate objects (test helpers) so test binaries are not relinked every time
+.SECONDARY:
 all: $(BIN)/iris $(CUDA_PLUGIN)
 
 $(BUILD)/%.o: %.c
