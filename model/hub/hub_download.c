@@ -251,7 +251,10 @@ static int sidecar_load(job *j)
 /* Splits the remaining work into up to split_parts ranges, halving the largest. */
 static int split_ranges(engine *E, job *j)
 {
-    const int64_t min_piece = 4 << 20;
+    /* Pieces no smaller than split_min / split_parts (and at most 4 MiB of that floor). */
+    int64_t min_piece = E->cfg->split_min / E->cfg->split_parts;
+    if (min_piece > (4 << 20)) min_piece = 4 << 20;
+    if (min_piece < (256 << 10)) min_piece = 256 << 10;
     if (j->no_split || j->f->size < E->cfg->split_min) return 0;
     int pending = 0;
     for (int i = 0; i < j->nr; i++) pending += j->r[i].cur < j->r[i].end;
@@ -935,8 +938,12 @@ out:
     curl_slist_free_all(E.auth);
     if (auth_line) { memset(auth_line, 0, strlen(auth_line)); free(auth_line); }
     if (rc != 0) return -1;
-    if (E.first_err[0]) {
+    if (E.fatal) {
         iris_set_error("%s", E.first_err);
+        return -1;
+    }
+    if (res->files_failed) {
+        iris_set_error("%zu of %zu files failed (the first: %s)", res->files_failed, res->nfiles, E.first_err);
         return -1;
     }
     return 0;

@@ -93,6 +93,8 @@ class Hub:
         self.corrupt_at = {}          # file name -> offset of a byte to flip (every time)
         self.status_queue = {}        # file name -> [(status, headers)] answered before the data
         self.ignore_range = set()     # file names whose Range requests get a 200 with everything
+        self.stall_at = {}            # file name -> offset where the response goes silent (once)
+        self.stall_seconds = 20
         self.throttle = 0             # bytes per second per response (0: unlimited)
         self.by_sha = {}              # sha256 -> File (CDN lookups)
         self.handlers = threading.BoundedSemaphore(max_handlers)
@@ -258,6 +260,12 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 drop = None
             corrupt = hub.corrupt_at.get(f.name)
+            stall = hub.stall_at.get(f.name)
+            if stall is not None and start <= stall < end:
+                del hub.stall_at[f.name]
+                drop = stall   # stop sending there, wait, then close
+            else:
+                stall = None
         throttle = hub.throttle
         if f.path and drop is None and corrupt is None and not throttle:
             # Fast path for big files: the kernel copies.
@@ -290,6 +298,8 @@ class Handler(BaseHTTPRequestHandler):
             off = stop
             if drop is not None and off >= drop:
                 self.wfile.flush()
+                if stall is not None:
+                    time.sleep(hub.stall_seconds)
                 self.close_connection = True
                 try:
                     self.connection.shutdown(socket.SHUT_RDWR)
