@@ -1,7 +1,7 @@
 /* hub_download.c — the download engine behind hub_pull: libcurl multi,
  * several files at once, a large file in parallel byte ranges, resume from
- * blobs/<etag>.incomplete, retries with back-off, and a hashing thread per file
- * that follows the downloaded prefix so verification overlaps the transfer.
+ * blobs/<etag>.incomplete, retries with back-off, and hashing as the bytes
+ * arrive (a catch-up thread reads back what did not arrive in order).
  *
  * Per file (a "job"): the first request goes to {endpoint}/{repo}/resolve/...
  * with the token; a 3xx answer gives the URL the data comes from (the CDN),
@@ -57,12 +57,19 @@ typedef struct job {
     int restarts;
     char *data_url;
     int data_auth, redirects, resolving;
-    /* hashing thread */
+    /* hashing: in the write callback while data arrives in order, else by a
+     * catch-up thread reading the file back (resumed or out-of-order bytes) */
     pthread_t th;
     int th_running;
+    pthread_mutex_t hmu;   /* guards the ring and the frontier */
+    pthread_cond_t hcv;    /* signalled when bytes were pushed or the job stops */
+    hub_hasher *h;         /* used by the hashing thread only */
+    _Atomic int64_t frontier; /* bytes hashed so far, from offset 0 */
+    char *ring;            /* copies of bytes just written in order: file offset x at x % ring_cap */
+    size_t ring_cap, ring_len;
+    int64_t ring_start;
     _Atomic int64_t ready; /* contiguous bytes on disk from offset 0 */
-    atomic_int stop, hash_done;
-    int hash_err;
+    atomic_int stop, hash_err;
     char hex[65];
     double last_save;
     int dirty;
@@ -140,58 +147,149 @@ static int64_t bytes_present(const job *j)
     return j->f->size - left;
 }
 
-/* ---- hashing thread: hashes the prefix as it grows, from the page cache. */
+/* ---- hashing.  The hash covers [0, frontier) and runs in a thread of its own,
+ * so that it overlaps the transfer.  Bytes written exactly where the frontier
+ * will be next are also copied into a ring buffer, and the thread hashes them
+ * from there (no second read of the file); whatever missed the ring (a resumed
+ * prefix, later ranges of a split file, a full ring) is read back from the page
+ * cache once it is contiguous with the frontier. */
+
+#define RING_MAX (16u << 20)
+
+static void ring_push(job *j, const char *data, size_t n, int64_t offset)
+{
+    if (!j->ring || n > j->ring_cap) return;
+    pthread_mutex_lock(&j->hmu);
+    if (j->ring_len == 0) j->ring_start = atomic_load(&j->frontier);
+    if (offset == j->ring_start + (int64_t)j->ring_len && j->ring_len + n <= j->ring_cap) {
+        size_t pos = (size_t)(offset % (int64_t)j->ring_cap);
+        size_t first = n < j->ring_cap - pos ? n : j->ring_cap - pos;
+        memcpy(j->ring + pos, data, first);
+        memcpy(j->ring, data + first, n - first);
+        j->ring_len += n;
+        pthread_cond_signal(&j->hcv);
+    }
+    pthread_mutex_unlock(&j->hmu);
+}
 
 static void *hash_main(void *arg)
 {
     job *j = arg;
-    hub_hasher *h = hub_hasher_new(j->f->lfs ? HUB_HASH_SHA256 : HUB_HASH_GIT_SHA1, j->f->size);
     char *buf = malloc(HASH_CHUNK);
-    int64_t done = 0;
-    if (!h || !buf) { j->hash_err = 1; goto out; }
-    while (done < j->f->size) {
+    if (!buf) { atomic_store(&j->hash_err, 1); return NULL; }
+    pthread_mutex_lock(&j->hmu);
+    while (!atomic_load(&j->hash_err) && atomic_load(&j->frontier) < j->f->size) {
+        int64_t done = atomic_load(&j->frontier);
+        if (j->ring_len > 0 && j->ring_start == done) {
+            size_t pos = (size_t)(done % (int64_t)j->ring_cap);
+            size_t m = j->ring_len < j->ring_cap - pos ? j->ring_len : j->ring_cap - pos;
+            if (m > HASH_CHUNK) m = HASH_CHUNK;
+            /* The pusher only appends, so these bytes stay put while unlocked. */
+            pthread_mutex_unlock(&j->hmu);
+            int bad = hub_hasher_update(j->h, j->ring + pos, m) != 0;
+            pthread_mutex_lock(&j->hmu);
+            if (bad) { atomic_store(&j->hash_err, 1); break; }
+            j->ring_start += (int64_t)m;
+            j->ring_len -= m;
+            atomic_store(&j->frontier, done + (int64_t)m);
+            continue;
+        }
         int64_t ready = atomic_load(&j->ready);
         if (ready > done) {
             size_t n = (size_t)(ready - done < HASH_CHUNK ? ready - done : HASH_CHUNK);
+            pthread_mutex_unlock(&j->hmu);
             ssize_t r = pread(j->fd, buf, n, done);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) { j->hash_err = 1; goto out; }
-            if (hub_hasher_update(h, buf, (size_t)r) != 0) { j->hash_err = 1; goto out; }
-            done += r;
-        } else {
-            if (atomic_load(&j->stop)) goto out;
-            struct timespec ts = {0, 2000000};
-            nanosleep(&ts, NULL);
+            int bad = r == 0 || (r < 0 && errno != EINTR) || (r > 0 && hub_hasher_update(j->h, buf, (size_t)r) != 0);
+            pthread_mutex_lock(&j->hmu);
+            if (bad) { atomic_store(&j->hash_err, 1); break; }
+            if (r < 0) continue;
+            int64_t f = done + r;
+            atomic_store(&j->frontier, f);
+            /* Bytes pushed meanwhile that are now behind the frontier are dropped. */
+            if (j->ring_len > 0 && j->ring_start < f) {
+                int64_t k = f - j->ring_start;
+                if (k > (int64_t)j->ring_len) k = (int64_t)j->ring_len;
+                j->ring_start += k;
+                j->ring_len -= (size_t)k;
+            }
+            continue;
         }
+        if (atomic_load(&j->stop)) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 5000000;
+        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&j->hcv, &j->hmu, &ts);
     }
-    if (hub_hasher_final(h, j->hex, sizeof j->hex) != 0) j->hash_err = 1;
-out:
+    pthread_mutex_unlock(&j->hmu);
     free(buf);
-    hub_hasher_free(h);
-    atomic_store(&j->hash_done, 1);
     return NULL;
+}
+
+static int hash_done(job *j)
+{
+    return atomic_load(&j->hash_err) || atomic_load(&j->frontier) >= j->f->size;
+}
+
+static void hasher_stop(job *j)
+{
+    if (!j->th_running) return;
+    pthread_mutex_lock(&j->hmu);
+    atomic_store(&j->stop, 1);
+    pthread_cond_signal(&j->hcv);
+    pthread_mutex_unlock(&j->hmu);
+    pthread_join(j->th, NULL);
+    j->th_running = 0;
+}
+
+static void hasher_free(job *j)
+{
+    hasher_stop(j);
+    if (j->h) {
+        hub_hasher_free(j->h);
+        pthread_mutex_destroy(&j->hmu);
+        pthread_cond_destroy(&j->hcv);
+        j->h = NULL;
+    }
+    free(j->ring);
+    j->ring = NULL;
+    j->ring_cap = j->ring_len = 0;
 }
 
 static int hasher_start(job *j)
 {
+    hasher_free(j);
     atomic_store(&j->stop, 0);
-    atomic_store(&j->hash_done, 0);
-    j->hash_err = 0;
+    atomic_store(&j->hash_err, 0);
+    atomic_store(&j->frontier, 0);
     j->hex[0] = 0;
+    j->ring_start = 0;
+    /* Small files need no ring: they are hashed from the page cache in one go. */
+    if (j->f->size > (1 << 20)) {
+        j->ring_cap = j->f->size < RING_MAX ? (size_t)j->f->size : RING_MAX;
+        j->ring = malloc(j->ring_cap);
+        if (!j->ring) j->ring_cap = 0;   /* fine: everything is read back instead */
+    }
+    if (!(j->h = hub_hasher_new(j->f->lfs ? HUB_HASH_SHA256 : HUB_HASH_GIT_SHA1, j->f->size))) return -1;
+    if (pthread_mutex_init(&j->hmu, NULL) != 0) {
+        hub_hasher_free(j->h);
+        j->h = NULL;
+        iris_set_error("%s: cannot create a mutex", j->f->rfilename);
+        return -1;
+    }
+    if (pthread_cond_init(&j->hcv, NULL) != 0) {
+        pthread_mutex_destroy(&j->hmu);
+        hub_hasher_free(j->h);
+        j->h = NULL;
+        iris_set_error("%s: cannot create a condition variable", j->f->rfilename);
+        return -1;
+    }
     if (pthread_create(&j->th, NULL, hash_main, j) != 0) {
         iris_set_error("%s: cannot start the hashing thread", j->f->rfilename);
         return -1;
     }
     j->th_running = 1;
     return 0;
-}
-
-static void hasher_stop(job *j)
-{
-    if (!j->th_running) return;
-    atomic_store(&j->stop, 1);
-    pthread_join(j->th, NULL);
-    j->th_running = 0;
 }
 
 /* ---- the note of which ranges are on disk (only when there are several) */
@@ -285,7 +383,7 @@ static void cancel_xfers(engine *E, job *j);
 
 static void job_close(job *j, int discard)
 {
-    hasher_stop(j);
+    hasher_free(j);
     if (j->fd >= 0) {
         if (!discard) sidecar_save(j);
         close(j->fd);
@@ -398,10 +496,11 @@ static int job_restart(engine *E, job *j, const char *why)
 static void job_finish(engine *E, job *j)
 {
     hasher_stop(j);
-    if (j->hash_err) {
+    if (atomic_load(&j->hash_err) || hub_hasher_final(j->h, j->hex, sizeof j->hex) != 0) {
         job_fail(E, j, 0, "cannot read back %s to verify it", j->partial);
         return;
     }
+    hasher_free(j);
     struct stat st;
     if (fstat(j->fd, &st) != 0 || (int64_t)st.st_size != j->f->size) {
         job_fail(E, j, 1, "size %lld on disk, expected %lld; the file was discarded",
@@ -530,6 +629,7 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *user)
             x->abort_reason = AB_DISK;
             return 0;
         }
+        ring_push(j, p + off, (size_t)w, r->cur);
         off += (size_t)w;
         r->cur += w;
         x->got += w;
@@ -884,7 +984,7 @@ int hub_download_files(const hub_config *cfg, const hub_pull_request *req, const
         int left = 0;
         for (size_t k = 0; k < E.njobs; k++) {
             job *j = &E.jobs[k];
-            if (j->state == J_OPEN && job_complete(j) && atomic_load(&j->hash_done)) job_finish(&E, j);
+            if (j->state == J_OPEN && job_complete(j) && hash_done(j)) job_finish(&E, j);
             left += j->state == J_OPEN || j->state == J_PENDING;
         }
         if (!left || E.fatal) break;
