@@ -49,8 +49,12 @@ static void on_message(const char *msg, void *user)
 
 static void total_line(const hub_progress *p, char *buf, size_t n, int width)
 {
-    char name[64];
-    snprintf(name, sizeof name, "total (%zu/%zu files)", p->files_done, p->nfiles);
+    char name[96];
+    if (p->done >= p->total && p->verified < p->total)
+        snprintf(name, sizeof name, "total (%zu/%zu files, verifying %d%%)", p->files_done, p->nfiles,
+                 (int)(100.0 * p->verified / (p->total ? p->total : 1)));
+    else
+        snprintf(name, sizeof name, "total (%zu/%zu files)", p->files_done, p->nfiles);
     hub_format_progress_line(name, p->done, p->total, p->rate, buf, n, width);
 }
 
@@ -62,7 +66,12 @@ static void draw_tty(view *v, const hub_progress *p, int final)
     for (size_t i = 0; i < p->nfiles && !final && shown < MAX_SHOWN; i++) {
         const hub_file_progress *f = &p->files[i];
         if (f->state != HUB_FILE_ACTIVE) continue;
-        hub_format_progress_line(f->name, f->done, f->size, f->rate, line, sizeof line, 100);
+        char name[300];
+        if (f->done >= f->size && f->verified < f->size)
+            snprintf(name, sizeof name, "%.200s [verifying %d%%]", f->name, (int)(100.0 * f->verified / f->size));
+        else
+            snprintf(name, sizeof name, "%.200s", f->name);
+        hub_format_progress_line(name, f->done, f->size, f->rate, line, sizeof line, 100);
         printf("%s\n", line);
         shown++;
     }

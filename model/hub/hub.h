@@ -142,6 +142,7 @@ typedef enum {
 typedef struct {
     const char *name;
     int64_t size, done;
+    int64_t verified;      /* bytes hashed so far (done == size, verified < size: verifying) */
     double rate;           /* bytes/s, smoothed */
     hub_file_state state;
 } hub_file_progress;
@@ -152,6 +153,7 @@ typedef struct {
     hub_file_progress *files;
     size_t nfiles, files_done, files_failed;
     int64_t total, done;   /* bytes of the selected files; bytes present */
+    int64_t verified;      /* bytes hashed (or found in the cache) */
     int64_t transferred;   /* bytes received over the network by this run */
     double rate, eta;      /* bytes/s; seconds left, < 0 when unknown */
     double elapsed;

@@ -52,7 +52,8 @@ typedef struct job {
     char *blob, *partial, *sidecar, *resolve_url;
     int fd;
     range_t *r;
-    int nr;
+    int nr, first_open;    /* ranges before first_open are complete */
+    int active_n;          /* transfers in flight for this file */
     int no_split;          /* the server ignored a Range request once */
     int restarts;
     char *data_url;
@@ -132,12 +133,11 @@ static void record_error(engine *E, const char *msg)
     if (!E->first_err[0]) snprintf(E->first_err, sizeof E->first_err, "%s", msg);
 }
 
-static int64_t contiguous_prefix(const job *j)
+static int64_t contiguous_prefix(job *j)
 {
-    /* Ranges are sorted and tile [0, size). */
-    for (int i = 0; i < j->nr; i++)
-        if (j->r[i].cur < j->r[i].end) return j->r[i].cur;
-    return j->f->size;
+    /* Ranges are sorted and tile [0, size); a complete one stays complete. */
+    while (j->first_open < j->nr && j->r[j->first_open].cur >= j->r[j->first_open].end) j->first_open++;
+    return j->first_open < j->nr ? j->r[j->first_open].cur : j->f->size;
 }
 
 static int64_t bytes_present(const job *j)
@@ -328,7 +328,7 @@ static int sidecar_load(job *j)
     range_t *r = NULL;
     int64_t expect = 0;
     while (ok && fscanf(f, "%lld %lld %lld", &a, &b, &c) == 3) {
-        if (a != expect || b < a || c < b || c > size || n > 1024) { ok = 0; break; }
+        if (a != expect || b < a || c < b || c > size || n > (1 << 20)) { ok = 0; break; }
         if (n == cap) {
             cap = cap ? 2 * cap : 8;
             range_t *t = realloc(r, (size_t)cap * sizeof *t);
@@ -346,34 +346,34 @@ static int sidecar_load(job *j)
     return 1;
 }
 
-/* Splits the remaining work into up to split_parts ranges, halving the largest. */
+/* Cuts the remaining work of a large file into pieces that split_parts
+ * connections fetch in order, so that the bytes on disk stay nearly contiguous
+ * and the hash can follow the download instead of waiting for its end. */
 static int split_ranges(engine *E, job *j)
 {
-    /* Pieces no smaller than split_min / split_parts (and at most 4 MiB of that floor). */
-    int64_t min_piece = E->cfg->split_min / E->cfg->split_parts;
-    if (min_piece > (4 << 20)) min_piece = 4 << 20;
-    if (min_piece < (256 << 10)) min_piece = 256 << 10;
-    if (j->no_split || j->f->size < E->cfg->split_min) return 0;
-    int pending = 0;
-    for (int i = 0; i < j->nr; i++) pending += j->r[i].cur < j->r[i].end;
-    while (pending < E->cfg->split_parts) {
-        int best = -1;
-        int64_t best_left = 0;
-        for (int i = 0; i < j->nr; i++) {
-            int64_t left = j->r[i].end - j->r[i].cur;
-            if (!j->r[i].active && left > best_left) { best = i; best_left = left; }
+    if (j->no_split || j->f->size < E->cfg->split_min || E->cfg->split_parts < 2) return 0;
+    int64_t piece = j->f->size / (4 * (int64_t)E->cfg->split_parts);
+    if (piece > (64 << 20)) piece = 64 << 20;
+    if (piece < (256 << 10)) piece = 256 << 10;
+    int64_t count = 0;
+    for (int i = 0; i < j->nr; i++) count += (j->r[i].end - j->r[i].cur) / piece + 1;
+    if (count > (1 << 20)) { iris_set_error("%s: too many pieces", j->f->rfilename); return -1; }
+    range_t *out = malloc((size_t)(count + j->nr) * sizeof *out);
+    if (!out) { iris_set_error("%s: out of memory", j->f->rfilename); return -1; }
+    int n = 0;
+    for (int i = 0; i < j->nr; i++) {
+        range_t r = j->r[i];
+        /* A piece's tail shorter than half a piece stays with it. */
+        while (r.end - r.cur > piece + piece / 2) {
+            int64_t cut = r.cur + piece;
+            out[n++] = (range_t){.start = r.start, .cur = r.cur, .end = cut};
+            r = (range_t){.start = cut, .cur = cut, .end = r.end};
         }
-        if (best < 0 || best_left < 2 * min_piece) break;
-        range_t *t = realloc(j->r, (size_t)(j->nr + 1) * sizeof *t);
-        if (!t) { iris_set_error("%s: out of memory", j->f->rfilename); return -1; }
-        j->r = t;
-        memmove(&j->r[best + 2], &j->r[best + 1], (size_t)(j->nr - best - 1) * sizeof *t);
-        int64_t mid = j->r[best].cur + best_left / 2;
-        j->r[best + 1] = (range_t){.start = mid, .cur = mid, .end = j->r[best].end};
-        j->r[best].end = mid;
-        j->nr++;
-        pending++;
+        out[n++] = r;
     }
+    free(j->r);
+    j->r = out;
+    j->nr = n;
     return 0;
 }
 
@@ -455,6 +455,7 @@ static int job_open(engine *E, job *j)
         message(E, "%s: resuming at %lld of %lld bytes", j->f->rfilename, (long long)bytes_present(j),
                 (long long)j->f->size);
     if (split_ranges(E, j) != 0) return -1;
+    j->first_open = 0;
     if (j->nr > 1 && sidecar_save(j) != 0) {
         iris_set_error("%s: cannot write %s: %s", j->f->rfilename, j->sidecar, strerror(errno));
         return -1;
@@ -483,6 +484,7 @@ static int job_restart(engine *E, job *j, const char *why)
     }
     j->no_split = 1;
     j->nr = 1;
+    j->first_open = 0;
     j->r[0] = (range_t){.start = 0, .cur = 0, .end = j->f->size};
     sidecar_save(j);
     atomic_store(&j->ready, 0);
@@ -691,6 +693,7 @@ static int start_xfer(engine *E, job *j, int ri, int kind)
     r->active = x;
     if (kind == XF_RESOLVE) j->resolving = 1;
     E->active++;
+    j->active_n++;
     return 0;
 }
 
@@ -703,6 +706,7 @@ static void xfer_free(engine *E, xfer *x)
     if (r->active == x) r->active = NULL;
     if (x->kind == XF_RESOLVE) x->j->resolving = 0;
     E->active--;
+    x->j->active_n--;
     free(x);
 }
 
@@ -843,7 +847,8 @@ static void schedule(engine *E)
             }
         }
         if (j->state != J_OPEN) continue;
-        for (int i = 0; i < j->nr && E->active < E->cfg->connections; i++) {
+        int limit = j->nr > 1 ? E->cfg->split_parts : 1;
+        for (int i = j->first_open; i < j->nr && E->active < E->cfg->connections && j->active_n < limit; i++) {
             range_t *r = &j->r[i];
             if (r->cur >= r->end || r->active || r->not_before > now) continue;
             int kind = j->data_url ? XF_DATA : XF_RESOLVE;
@@ -867,13 +872,18 @@ static int job_complete(const job *j)
 static void update_progress(engine *E, int final)
 {
     double now = now_s();
-    int64_t done = 0;
+    int64_t done = 0, verified = 0;
     for (size_t k = 0; k < E->njobs; k++) {
         job *j = &E->jobs[k];
         hub_file_progress *p = &E->fp[j->index];
-        if (j->state == J_OPEN) p->done = bytes_present(j);
-        else if (j->state == J_DONE || j->state == J_CACHED) p->done = p->size;
+        if (j->state == J_OPEN) {
+            p->done = bytes_present(j);
+            p->verified = atomic_load(&j->frontier);
+        } else if (j->state == J_DONE || j->state == J_CACHED) {
+            p->done = p->verified = p->size;
+        }
         done += p->done;
+        verified += p->verified;
     }
     hub_rate_update(&E->rate, E->res->transferred, now);
     size_t fdone = 0;
@@ -882,6 +892,7 @@ static void update_progress(engine *E, int final)
     E->prog.files_done = fdone;
     E->prog.files_failed = E->res->files_failed;
     E->prog.done = done;
+    E->prog.verified = verified;
     E->prog.transferred = E->res->transferred;
     E->prog.elapsed = now - E->t0;
     /* The final figure is the run's average; meanwhile the smoothed estimate. */
@@ -944,7 +955,7 @@ static int setup_jobs(engine *E, const unsigned char *want)
         }
         if (j->state == J_CACHED) {
             E->fp[j->index].state = HUB_FILE_CACHED;
-            E->fp[j->index].done = f->size;
+            E->fp[j->index].done = E->fp[j->index].verified = f->size;
             E->res->files_cached++;
         }
     }
