@@ -199,8 +199,10 @@ int hub_fetch_file_list(const hub_config *cfg, const char *repo, const char *rev
         long status = 0;
         if (e == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
         if (e == CURLE_OK && status == 200) break;
-        int retry = e != CURLE_OK || hub_status_retryable(status);
-        if (retry && attempt < cfg->max_retries) {
+        /* An unreachable host is worth a few quick tries, an overloaded Hub more patience. */
+        int retry = e != CURLE_OK ? attempt < (cfg->max_retries < 3 ? cfg->max_retries : 3)
+                                  : hub_status_retryable(status) && attempt < cfg->max_retries;
+        if (retry) {
             double ra = hub_status_retryable(status) ? hub_parse_retry_after(r.retry_after, time(NULL)) : -1;
             sleep_seconds(hub_backoff_delay(cfg->backoff_base, attempt + 1, ra));
             continue;

@@ -55,6 +55,7 @@ typedef struct job {
     int nr, first_open;    /* ranges before first_open are complete */
     int active_n;          /* transfers in flight for this file */
     int no_split;          /* the server ignored a Range request once */
+    int dup_of;            /* another selected file has the same etag: wait for it, then link (-1: none) */
     int restarts;
     char *data_url;
     int data_auth, redirects, resolving;
@@ -829,6 +830,26 @@ static void xfer_done(engine *E, xfer *x, CURLcode res)
     free(loc);
 }
 
+/* A file whose content another selected file is fetching: link it once that one is in. */
+static void settle_duplicate(engine *E, job *j)
+{
+    const job *src = &E->jobs[j->dup_of];
+    if (src->state == J_DONE || src->state == J_CACHED) {
+        if (hub_link_snapshot(E->repo_dir, E->list->commit, j->f->rfilename, j->f->etag) != 0) {
+            j->state = J_OPEN;   /* job_fail's bookkeeping expects an open job */
+            E->open_jobs++;
+            job_fail(E, j, 0, "%s", iris_last_error());
+            return;
+        }
+        j->state = J_DONE;
+        E->fp[j->index].state = HUB_FILE_DONE;
+    } else if (src->state == J_FAILED) {
+        j->state = J_OPEN;
+        E->open_jobs++;
+        job_fail(E, j, 0, "same content as %s, which failed", src->f->rfilename);
+    }
+}
+
 /* ---- scheduling and the loop */
 
 static void schedule(engine *E)
@@ -837,6 +858,7 @@ static void schedule(engine *E)
     for (size_t k = 0; k < E->njobs && !E->fatal; k++) {
         if (E->active >= E->cfg->connections) return;
         job *j = &E->jobs[k];
+        if (j->state == J_PENDING && j->dup_of >= 0) continue;
         if (j->state == J_PENDING) {
             if (E->open_jobs >= E->cfg->connections) continue;
             if (job_open(E, j) != 0) {
@@ -934,6 +956,7 @@ static int setup_jobs(engine *E, const unsigned char *want)
         j->f = f;
         j->fd = -1;
         j->index = E->njobs;
+        j->dup_of = -1;
         E->fp[j->index] = (hub_file_progress){.name = f->rfilename, .size = f->size, .state = HUB_FILE_QUEUED};
         E->prog.total += f->size;
         E->njobs++;
@@ -953,6 +976,9 @@ static int setup_jobs(engine *E, const unsigned char *want)
             if (hub_link_snapshot(E->repo_dir, E->list->commit, f->rfilename, f->etag) != 0) return -1;
             j->state = J_CACHED;
         }
+        /* Same content twice in a revision (empty files, copies): one download, two links. */
+        for (size_t q = 0; j->state != J_CACHED && q + 1 < E->njobs; q++)
+            if (!strcmp(E->jobs[q].f->etag, f->etag)) { j->dup_of = (int)q; break; }
         if (j->state == J_CACHED) {
             E->fp[j->index].state = HUB_FILE_CACHED;
             E->fp[j->index].done = E->fp[j->index].verified = f->size;
@@ -996,6 +1022,7 @@ int hub_download_files(const hub_config *cfg, const hub_pull_request *req, const
         for (size_t k = 0; k < E.njobs; k++) {
             job *j = &E.jobs[k];
             if (j->state == J_OPEN && job_complete(j) && hash_done(j)) job_finish(&E, j);
+            if (j->state == J_PENDING && j->dup_of >= 0) settle_duplicate(&E, j);
             left += j->state == J_OPEN || j->state == J_PENDING;
         }
         if (!left || E.fatal) break;

@@ -101,7 +101,7 @@ print(json.dumps({"files": out, "warnings": [str(w) for w in info.warnings], "si
     assert res["warnings"] == []
     for n, data in files.items():
         assert bytes.fromhex(res["files"][n]) == data, n
-    assert res["size"] == sum(len(d) for d in files.values())
+    assert res["size"] == sum(len(d) for d in set(files.values()))   # one blob per distinct content
     return res
 
 
@@ -119,6 +119,19 @@ def test_pull_layout_and_huggingface_hub_reads_it(hub, env):
     assert res["refs"] == ["main"]
     # The LFS file came from the CDN.
     assert any(q["server"] == "cdn" for q in hub.data_requests("model.safetensors"))
+
+
+def test_same_content_twice_is_fetched_once(hub, env):
+    rng = random.Random()
+    same = rng.randbytes(300_000)
+    files = {"a/model.safetensors": same, "b/model.safetensors": same, "x/__init__.py": b"",
+             "y/__init__.py": b"", "config.json": b"{}"}
+    commit = hub.add_commit("org/model", files)
+    r = iris(env, "pull", "org/model")
+    assert r.returncode == 0, r.stderr
+    check_snapshot(env, "org/model", commit, files)
+    assert len(hub.data_requests("a/model.safetensors") + hub.data_requests("b/model.safetensors")) == 1
+    hf_check(env, "org/model", files)
 
 
 def test_second_pull_transfers_nothing(hub, env):
