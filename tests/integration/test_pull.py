@@ -295,7 +295,7 @@ def test_sigkill_then_rerun_resumes(hub, env, split):
     size = 24_000_000
     files = {"model.safetensors": rng.randbytes(size), "config.json": b"{}"}
     commit = hub.add_commit("org/model", files)
-    hub.throttle = 4_000_000 if split else 12_000_000
+    hub.throttle = 1_500_000 if split else 6_000_000   # per connection; split uses 4
     if split:
         env["IRIS_HUB_SPLIT_MIN"] = "4000000"
     p = subprocess.Popen([IRIS, "pull", "org/model"], env=env, stdout=subprocess.DEVNULL,
@@ -331,7 +331,7 @@ def test_stalled_transfer_is_restarted(hub, env):
     t0 = time.monotonic()
     r = iris(env, "pull", "org/model")
     assert r.returncode == 0, r.stderr
-    assert time.monotonic() - t0 < 10
+    assert time.monotonic() - t0 < 12   # well before the server's 15 s silence ends
     assert "retrying" in r.stderr
     check_snapshot(env, "org/model", commit, files)
 
