@@ -31,7 +31,12 @@ if [ "$avail" -lt "$need" ]; then
   echo "bench-pull: not enough space in $tmp ($avail KiB free, $need needed); skipped"
   exit 0
 fi
-sha=$(sha256sum "$tmp/model.bin" | cut -d' ' -f1)
+sha=$("$py" -c 'import hashlib, sys
+h = hashlib.sha256()
+with open(sys.argv[1], "rb") as f:
+    for b in iter(lambda: f.read(1 << 24), b""):
+        h.update(b)
+print(h.hexdigest())' "$tmp/model.bin")
 "$py" tests/integration/hub_server.py --file "$tmp/model.bin" --sha256 "$sha" --repo bench/model \
   --port-file "$tmp/ports" --lifetime 1800 >/dev/null &
 server=$!

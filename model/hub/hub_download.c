@@ -504,7 +504,7 @@ static void job_finish(engine *E, job *j)
         return;
     }
     hasher_free(j);
-    struct stat st;
+    struct stat st = {0};
     if (fstat(j->fd, &st) != 0 || (int64_t)st.st_size != j->f->size) {
         job_fail(E, j, 1, "size %lld on disk, expected %lld; the file was discarded",
                  (long long)st.st_size, (long long)j->f->size);
