@@ -50,7 +50,8 @@ typedef struct job {
     size_t index;
     int state;
     char *blob, *partial, *sidecar, *resolve_url;
-    int fd;
+    char *lockfile;        /* huggingface_hub's {cache}/.locks/models--org--name/<etag>.lock */
+    int fd, lock_fd;
     range_t *r;
     int nr, first_open;    /* ranges before first_open are complete */
     int active_n;          /* transfers in flight for this file */
@@ -394,6 +395,10 @@ static void job_close(job *j, int discard)
         unlink(j->partial);
         unlink(j->sidecar);
     }
+    if (j->lock_fd >= 0) {
+        close(j->lock_fd);   /* releases the lock; the file stays, as huggingface_hub leaves it */
+        j->lock_fd = -1;
+    }
 }
 
 static void job_fail(engine *E, job *j, int discard, const char *fmt, ...) IRIS_PRINTF(4, 5);
@@ -421,8 +426,34 @@ static void fatal(engine *E, const char *msg)
     E->fatal = 1;
 }
 
+/* Takes huggingface_hub's lock for this blob (it flocks the same file), so a
+ * Python download and iris never write the same partial file at once. */
+static int take_hub_lock(job *j)
+{
+    char *dir = strdup(j->lockfile);
+    if (!dir) { iris_set_error("hub: out of memory"); return -1; }
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    int rc = hub_mkdirs(dir);
+    free(dir);
+    if (rc != 0) return -1;
+    j->lock_fd = open(j->lockfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (j->lock_fd < 0) {
+        iris_set_error("%s: %s", j->lockfile, strerror(errno));
+        return -1;
+    }
+    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        iris_set_error("%s: another process (iris or huggingface_hub) is downloading this file", j->f->rfilename);
+        close(j->lock_fd);
+        j->lock_fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
 static int job_open(engine *E, job *j)
 {
+    if (take_hub_lock(j) != 0) return -1;
     j->fd = open(j->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (j->fd < 0) {
         iris_set_error("%s: %s", j->partial, strerror(errno));
@@ -517,18 +548,17 @@ static void job_finish(engine *E, job *j)
     }
     close(j->fd);
     j->fd = -1;
-    E->open_jobs--;
     unlink(j->sidecar);
     if (rename(j->partial, j->blob) != 0) {
         job_fail(E, j, 0, "cannot rename to %s: %s", j->blob, strerror(errno));
         return;
     }
     if (hub_link_snapshot(E->repo_dir, E->list->commit, j->f->rfilename, j->f->etag) != 0) {
-        j->state = J_OPEN;   /* so that job_fail's bookkeeping stays right */
-        E->open_jobs++;
         job_fail(E, j, 0, "%s", iris_last_error());
         return;
     }
+    job_close(j, 0);   /* releases the lock */
+    E->open_jobs--;
     j->state = J_DONE;
     E->fp[j->index].state = HUB_FILE_DONE;
 }
@@ -937,6 +967,7 @@ static void job_free(job *j)
     free(j->blob);
     free(j->partial);
     free(j->sidecar);
+    free(j->lockfile);
     free(j->resolve_url);
     free(j->data_url);
     free(j->r);
@@ -968,6 +999,14 @@ static int setup_jobs(engine *E, const unsigned char *want)
         if (!j->blob || !j->partial || !j->sidecar || !j->resolve_url) { iris_set_error("hub: out of memory"); return -1; }
         snprintf(j->partial, pn, "%s.incomplete", j->blob);
         snprintf(j->sidecar, pn, "%s.incomplete.ranges", j->blob);
+        j->lock_fd = -1;
+        {
+            const char *folder = strrchr(E->repo_dir, '/');
+            size_t ln = strlen(E->repo_dir) + strlen(f->etag) + 32;
+            if (!(j->lockfile = malloc(ln))) { iris_set_error("hub: out of memory"); return -1; }
+            snprintf(j->lockfile, ln, "%.*s/.locks%s/%s.lock", folder ? (int)(folder - E->repo_dir) : 0,
+                     E->repo_dir, folder ? folder : "/", f->etag);
+        }
         /* Already in the snapshot, or the blob is there (another revision, or Python's download). */
         struct stat st;
         if (hub_snapshot_file_ok(E->repo_dir, E->list->commit, f->rfilename, f->etag, f->size)) {

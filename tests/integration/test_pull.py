@@ -322,6 +322,31 @@ def test_sigkill_then_rerun_resumes(hub, env, split):
     assert hub.sent("model.safetensors") <= size - first + size // 10
 
 
+def test_interrupt_keeps_partial_and_lock_is_respected(hub, env):
+    size = 8_000_000
+    files = {"model.safetensors": random.randbytes(size)}
+    commit = hub.add_commit("org/model", files)
+    hub.throttle = 2_000_000
+    p = subprocess.Popen([IRIS, "pull", "org/model"], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    while hub.sent("model.safetensors") < size // 4 and p.poll() is None:
+        time.sleep(0.05)
+    # While it runs, huggingface_hub's lock on the blob is held: a second pull refuses.
+    second = iris(env, "pull", "org/model")
+    assert second.returncode == 1 and "another process" in second.stderr
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=30)[1]
+    assert p.returncode == 1 and "interrupted" in err
+    sha = hashlib.sha256(files["model.safetensors"]).hexdigest()
+    part = repo_dir(env, "org/model") / "blobs" / (sha + ".incomplete")
+    assert 0 < part.stat().st_size < size
+    assert (Path(env["HF_HOME"]) / "hub" / ".locks" / "models--org--model" / (sha + ".lock")).exists()
+    hub.throttle = 0
+    r = iris(env, "pull", "org/model")
+    assert r.returncode == 0, r.stderr
+    check_snapshot(env, "org/model", commit, files)
+
+
 def test_stalled_transfer_is_restarted(hub, env):
     files = {"model.safetensors": random.randbytes(1_000_000)}
     commit = hub.add_commit("org/model", files)
