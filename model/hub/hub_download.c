@@ -71,6 +71,7 @@ typedef struct job {
     char *ring;            /* copies of bytes just written in order: file offset x at x % ring_cap */
     size_t ring_cap, ring_len;
     int64_t ring_start;
+    int hasher_waiting;    /* the thread sleeps on hcv (guarded by hmu) */
     _Atomic int64_t ready; /* contiguous bytes on disk from offset 0 */
     atomic_int stop, hash_err;
     char hex[65];
@@ -157,6 +158,7 @@ static int64_t bytes_present(const job *j)
  * cache once it is contiguous with the frontier. */
 
 #define RING_MAX (16u << 20)
+#define RING_WAKE (1u << 20)
 
 static void ring_push(job *j, const char *data, size_t n, int64_t offset)
 {
@@ -169,7 +171,8 @@ static void ring_push(job *j, const char *data, size_t n, int64_t offset)
         memcpy(j->ring + pos, data, first);
         memcpy(j->ring, data + first, n - first);
         j->ring_len += n;
-        pthread_cond_signal(&j->hcv);
+        /* Wake the thread for a batch, not for every 16 KiB (it also wakes by itself every 5 ms). */
+        if (j->hasher_waiting && j->ring_len >= RING_WAKE) pthread_cond_signal(&j->hcv);
     }
     pthread_mutex_unlock(&j->hmu);
 }
@@ -221,7 +224,9 @@ static void *hash_main(void *arg)
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 5000000;
         if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        j->hasher_waiting = 1;
         pthread_cond_timedwait(&j->hcv, &j->hmu, &ts);
+        j->hasher_waiting = 0;
     }
     pthread_mutex_unlock(&j->hmu);
     free(buf);
