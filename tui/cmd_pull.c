@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -19,7 +20,7 @@ static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { (void)sig; interrupted = 1; }
 
 typedef struct {
-    int tty, quiet, drawn;
+    int tty, quiet, drawn, width;
     double interval, last_line;
     hub_file_state *seen;   /* last state printed per file (plain mode) */
     size_t nseen;
@@ -58,9 +59,18 @@ static void total_line(const hub_progress *p, char *buf, size_t n, int width)
     hub_format_progress_line(name, p->done, p->total, p->rate, buf, n, width);
 }
 
+/* Lines must not wrap, or moving the cursor up would not find the block again. */
+static int terminal_width(void)
+{
+    struct winsize ws;
+    int w = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col - 1 : 99;
+    return w < 40 ? 40 : w > 140 ? 140 : w;
+}
+
 static void draw_tty(view *v, const hub_progress *p, int final)
 {
     clear_block(v);
+    v->width = terminal_width();
     char line[512];
     int shown = 0;
     for (size_t i = 0; i < p->nfiles && !final && shown < MAX_SHOWN; i++) {
@@ -71,11 +81,11 @@ static void draw_tty(view *v, const hub_progress *p, int final)
             snprintf(name, sizeof name, "%.200s [verifying %d%%]", f->name, (int)(100.0 * f->verified / f->size));
         else
             snprintf(name, sizeof name, "%.200s", f->name);
-        hub_format_progress_line(name, f->done, f->size, f->rate, line, sizeof line, 100);
+        hub_format_progress_line(name, f->done, f->size, f->rate, line, sizeof line, v->width);
         printf("%s\n", line);
         shown++;
     }
-    total_line(p, line, sizeof line, 100);
+    total_line(p, line, sizeof line, v->width);
     printf("%s\n", line);
     v->drawn = final ? 0 : shown + 1;
     fflush(stdout);
