@@ -7,10 +7,13 @@
  * - A file becomes visible (blob renamed into place, snapshot link created) only
  *   after its size and its hash were checked: sha256 for LFS files, git's blob
  *   sha1 ("blob <size>\0" + content) for the others; both equal the etag.
- * - Partial data stays in blobs/<etag>.incomplete (huggingface_hub's name) and
- *   is resumed with Range requests by the next run.  When iris fetched a file in
- *   parallel ranges it notes which bytes it holds in blobs/<etag>.incomplete.ranges;
- *   without that note the partial file is taken to be a contiguous prefix.
+ * - Partial data stays in blobs/<etag>.incomplete (huggingface_hub's name: a
+ *   contiguous prefix) and is resumed with Range requests by the next run.  A
+ *   large file fetched in parallel pieces has holes, so it lives under its own
+ *   name, blobs/<etag>.iris-partial, with blobs/<etag>.iris-partial.ranges noting
+ *   which bytes it holds; huggingface_hub never sees (or resumes) it.
+ * - While a blob is being written iris holds huggingface_hub's lock for it,
+ *   {cache}/.locks/models--{org}--{name}/<etag>.lock (flock).
  * - The token is sent only to the endpoint's own origin (never to the CDN a
  *   download is redirected to) and never written to output, logs or files.
  * - hub_pull keeps all its state in a struct and reports through callbacks, so

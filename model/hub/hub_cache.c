@@ -536,7 +536,7 @@ int hub_remove_model(const char *cache_dir, const char *repo, const char *rev, h
         int used = 0;
         for (size_t i = 0; i < keep.nblob && !used; i++) used = !strcmp(keep.blob_names[i], e->d_name);
         /* Partial downloads belong to whoever resumes them, unless the whole model goes. */
-        if (used || (remaining && strstr(e->d_name, ".incomplete"))) continue;
+        if (used || (remaining && (strstr(e->d_name, ".incomplete") || strstr(e->d_name, ".iris-partial")))) continue;
         char *p = path_join(bdir, e->d_name);
         if (!p) { closedir(d); goto out; }
         struct stat bst;

@@ -49,7 +49,11 @@ typedef struct job {
     const hub_file_entry *f;
     size_t index;
     int state;
-    char *blob, *partial, *sidecar, *resolve_url;
+    char *blob, *resolve_url;
+    char *part_hf;         /* blobs/<etag>.incomplete: a contiguous prefix, huggingface_hub's name */
+    char *part_split;      /* blobs/<etag>.iris-partial: pieces with holes between them */
+    char *sidecar;         /* blobs/<etag>.iris-partial.ranges: which bytes part_split holds */
+    char *partial;         /* the one of the two in use */
     char *lockfile;        /* huggingface_hub's {cache}/.locks/models--org--name/<etag>.lock */
     int fd, lock_fd;
     range_t *r;
@@ -456,43 +460,73 @@ static int take_hub_lock(job *j)
     return 0;
 }
 
+static int open_partial(job *j, const char *path)
+{
+    j->partial = (char *)path;
+    j->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (j->fd < 0) {
+        iris_set_error("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int single_range(job *j, int64_t have)
+{
+    free(j->r);
+    j->r = malloc(sizeof *j->r);
+    if (!j->r) { iris_set_error("%s: out of memory", j->f->rfilename); return -1; }
+    j->r[0] = (range_t){.start = 0, .cur = have, .end = j->f->size};
+    j->nr = 1;
+    return 0;
+}
+
+/* Opens the partial file and decides which bytes are still needed.  A file
+ * fetched in pieces lives under its own name (.iris-partial + .ranges), so that
+ * huggingface_hub, which resumes a .incomplete from its size, never sees holes. */
 static int job_open(engine *E, job *j)
 {
     if (take_hub_lock(j) != 0) return -1;
-    j->fd = open(j->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (j->fd < 0) {
-        iris_set_error("%s: %s", j->partial, strerror(errno));
-        return -1;
-    }
-    if (flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
-        iris_set_error("%s: another process is downloading this file", j->partial);
-        close(j->fd);
-        j->fd = -1;
-        return -1;
-    }
     struct stat st;
-    if (fstat(j->fd, &st) != 0) {
-        iris_set_error("%s: %s", j->partial, strerror(errno));
-        return -1;
+    int resumed_split = 0;
+    if (stat(j->part_split, &st) == 0) {
+        if (open_partial(j, j->part_split) != 0) return -1;
+        resumed_split = sidecar_load(j);
+        if (!resumed_split) {
+            /* Pieces without their note cannot be trusted. */
+            close(j->fd);
+            j->fd = -1;
+            unlink(j->part_split);
+            unlink(j->sidecar);
+        }
     }
-    int64_t have = (int64_t)st.st_size;
-    if (!sidecar_load(j)) {
+    if (!resumed_split) {
+        if (open_partial(j, j->part_hf) != 0) return -1;
+        if (fstat(j->fd, &st) != 0) {
+            iris_set_error("%s: %s", j->partial, strerror(errno));
+            return -1;
+        }
+        int64_t have = (int64_t)st.st_size;
         if (have > j->f->size) {
             /* Longer than the file can be: not ours to trust. */
             if (ftruncate(j->fd, 0) != 0) { iris_set_error("%s: %s", j->partial, strerror(errno)); return -1; }
             have = 0;
         }
-        free(j->r);
-        j->r = malloc(sizeof *j->r);
-        if (!j->r) { iris_set_error("%s: out of memory", j->f->rfilename); return -1; }
-        j->r[0] = (range_t){.start = 0, .cur = have, .end = j->f->size};
-        j->nr = 1;
+        if (single_range(j, have) != 0) return -1;
     }
     if (bytes_present(j) > 0)
         message(E, "%s: resuming at %lld of %lld bytes", j->f->rfilename, (long long)bytes_present(j),
                 (long long)j->f->size);
     if (split_ranges(E, j) != 0) return -1;
     j->first_open = 0;
+    if (j->nr > 1 && j->partial == j->part_hf) {
+        /* The open descriptor follows the rename. */
+        if (rename(j->part_hf, j->part_split) != 0) {
+            iris_set_error("%s: cannot rename: %s", j->part_hf, strerror(errno));
+            return -1;
+        }
+        j->partial = j->part_split;
+    }
     if (j->nr > 1 && sidecar_save(j) != 0) {
         iris_set_error("%s: cannot write %s: %s", j->f->rfilename, j->sidecar, strerror(errno));
         return -1;
@@ -515,6 +549,15 @@ static int job_restart(engine *E, job *j, const char *why)
         return -1;
     }
     message(E, "%s: %s; downloading it again from the start", j->f->rfilename, why);
+    if (j->partial == j->part_split) {
+        /* One stream from now on: back to the name huggingface_hub knows. */
+        if (rename(j->part_split, j->part_hf) != 0) {
+            job_fail(E, j, 0, "cannot rename %s: %s", j->part_split, strerror(errno));
+            return -1;
+        }
+        unlink(j->sidecar);
+        j->partial = j->part_hf;
+    }
     if (ftruncate(j->fd, 0) != 0) {
         job_fail(E, j, 0, "%s", strerror(errno));
         return -1;
@@ -970,7 +1013,8 @@ static void update_progress(engine *E, int final)
 static void job_free(job *j)
 {
     free(j->blob);
-    free(j->partial);
+    free(j->part_hf);
+    free(j->part_split);
     free(j->sidecar);
     free(j->lockfile);
     free(j->resolve_url);
@@ -998,12 +1042,18 @@ static int setup_jobs(engine *E, const unsigned char *want)
         E->njobs++;
         size_t pn = strlen(E->repo_dir) + strlen(f->etag) + 40;
         j->blob = hub_blob_path(E->repo_dir, f->etag);
-        j->partial = malloc(pn);
+        j->part_hf = malloc(pn);
+        j->part_split = malloc(pn);
         j->sidecar = malloc(pn);
+        j->partial = j->part_hf;
         j->resolve_url = hub_resolve_url(E->cfg->endpoint, E->req->repo, E->list->commit, f->rfilename);
-        if (!j->blob || !j->partial || !j->sidecar || !j->resolve_url) { iris_set_error("hub: out of memory"); return -1; }
-        snprintf(j->partial, pn, "%s.incomplete", j->blob);
-        snprintf(j->sidecar, pn, "%s.incomplete.ranges", j->blob);
+        if (!j->blob || !j->part_hf || !j->part_split || !j->sidecar || !j->resolve_url) {
+            iris_set_error("hub: out of memory");
+            return -1;
+        }
+        snprintf(j->part_hf, pn, "%s.incomplete", j->blob);
+        snprintf(j->part_split, pn, "%s.iris-partial", j->blob);
+        snprintf(j->sidecar, pn, "%s.iris-partial.ranges", j->blob);
         j->lock_fd = -1;
         {
             const char *folder = strrchr(E->repo_dir, '/');

@@ -70,7 +70,7 @@ def check_snapshot(env, repo, commit, files):
         target = os.readlink(p)
         assert not os.path.isabs(target) and "/blobs/" in target, target
         assert p.read_bytes() == data, name
-    assert not list((rd / "blobs").glob("*.incomplete*"))
+    assert not list((rd / "blobs").glob("*.incomplete*")) and not list((rd / "blobs").glob("*.iris-partial*"))
 
 
 def hf_python(env, code):
@@ -275,12 +275,36 @@ def test_etag_changed_between_runs(hub, env):
     assert hub.sent("model.safetensors") == size
 
 
-def test_server_ignoring_range_restarts_from_zero(hub, env):
+@pytest.mark.parametrize("split", [False, True])
+def test_partial_left_by_huggingface_hub_is_resumed(hub, env, split):
+    rng = random.Random()
+    size = 6_000_000
+    files = {"model.safetensors": rng.randbytes(size)}
+    commit = hub.add_commit("org/model", files)
+    # huggingface_hub leaves a contiguous prefix under blobs/<etag>.incomplete.
+    have = rng.randrange(size // 4, size // 2)
+    blobs = repo_dir(env, "org/model") / "blobs"
+    blobs.mkdir(parents=True)
+    sha = hashlib.sha256(files["model.safetensors"]).hexdigest()
+    (blobs / (sha + ".incomplete")).write_bytes(files["model.safetensors"][:have])
+    if split:
+        env["IRIS_HUB_SPLIT_MIN"] = "1000000"
+    r = iris(env, "pull", "org/model")
+    assert r.returncode == 0, r.stderr
+    assert "resuming at %d" % have in r.stderr
+    check_snapshot(env, "org/model", commit, files)
+    assert hub.sent("model.safetensors") == size - have
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_server_ignoring_range_restarts_from_zero(hub, env, split):
     rng = random.Random()
     size = 3_000_000
     files = {"model.safetensors": rng.randbytes(size)}
     commit = hub.add_commit("org/model", files)
     hub.drop_at["model.safetensors"] = size // 3
+    if split:
+        env["IRIS_HUB_SPLIT_MIN"] = "1000000"
     assert iris(dict(env, IRIS_HUB_RETRIES="0"), "pull", "org/model").returncode == 1
     hub.ignore_range.add("model.safetensors")
     r = iris(env, "pull", "org/model")
@@ -309,9 +333,12 @@ def test_sigkill_then_rerun_resumes(hub, env, split):
     first = hub.sent("model.safetensors")
     assert first < size
     blobs = repo_dir(env, "org/model") / "blobs"
-    assert list(blobs.glob("*.incomplete"))
     if split:
-        assert list(blobs.glob("*.incomplete.ranges"))
+        # Pieces with holes never go under huggingface_hub's .incomplete name.
+        assert list(blobs.glob("*.iris-partial")) and list(blobs.glob("*.iris-partial.ranges"))
+        assert not list(blobs.glob("*.incomplete"))
+    else:
+        assert list(blobs.glob("*.incomplete"))
     hub.throttle = 0
     hub.reset_stats()
     r = iris(env, "pull", "org/model")
