@@ -81,7 +81,11 @@ static int open_mmproj(iris_lm *lm, const char *path, const iris_backend *be, co
                        path, lm->w.path);
         return -1;
     }
-    if (iris_is_dir(path) || !iris_file_exists(path)) {
+    if (iris_is_dir(path)) {
+        iris_set_error("%s: a directory, not an mmproj .gguf file", path);
+        return -1;
+    }
+    if (!iris_file_exists(path)) {
         iris_set_error("%s: no such mmproj file", path);
         return -1;
     }

@@ -105,6 +105,30 @@ def test_newer_converter_layout(tmp_path):
     assert rel_err(got, ref) <= 1e-4, rel_err(got, ref)
 
 
+def test_post_ln_in_the_file_is_applied(tmp_path):
+    """An mmproj that keeps v.post_ln: llama.cpp normalises the last layer's
+    output with it before the projector; so does iris."""
+    model, proc = build_llava(tmp_path, seed=17)
+    round_to_f16_(model)
+    vm = model.vision_tower.vision_model
+    extra = {"v.post_ln.weight": vm.post_layernorm.weight.detach().numpy().astype(np.float32),
+             "v.post_ln.bias": vm.post_layernorm.bias.detach().numpy().astype(np.float32)}
+    lm, mmproj = write_pair(tmp_path, model, "f32", tensor_override=extra)
+    img = tmp_path / "p.png"
+    im = random_photo(img, 64, 50, seed=6)
+    # the reference: the layer LLaVA reads (the second to last) followed by post_layernorm
+    hook = vm.encoder.layers[-2].register_forward_hook(
+        lambda mod, inp, out: (vm.post_layernorm(out[0]),) + tuple(out[1:]))
+    try:
+        ref = hf_logits(model, proc, padded(proc, im), QUESTION)
+    finally:
+        hook.remove()
+    plain = hf_logits(model, proc, padded(proc, im), QUESTION)
+    got = iris_logits(tmp_path, lm, mmproj, [img], QUESTION)
+    assert rel_err(got, ref) <= 1e-4, rel_err(got, ref)
+    assert rel_err(got, plain) > 1e-3
+
+
 def test_two_images_and_implicit_placeholder(tmp_path):
     model, proc = build_llava(tmp_path, seed=14)
     round_to_f16_(model)
@@ -160,6 +184,7 @@ def test_bad_mmproj_files(tmp_path):
     _fails(tmp_path, lm, lm, img, "not a vision projector")
     # missing file, a text file, a safetensors file
     _fails(tmp_path, lm, tmp_path / "none.gguf", img, "no such")
+    _fails(tmp_path, lm, tmp_path, img, "a directory")
     txt = tmp_path / "junk.gguf"
     txt.write_text("this is not a gguf file")
     _fails(tmp_path, lm, txt, img, "")
