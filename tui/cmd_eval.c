@@ -30,6 +30,7 @@ static void usage(FILE *f)
         "  --template NAME      chat template (default: the model's)\n"
         "  -n N                 most answer tokens (default 24)\n"
         "  --preprocess MODE    pad (default), crop or resize\n"
+        "  --mmproj FILE        llama.cpp vision projector (.gguf) for a GGUF language model\n"
         "  -o FILE              write results as JSON (overall, per_type, n, predictions)\n"
         "  -t N, --device D     threads, backend\n");
 }
@@ -54,12 +55,12 @@ int cmd_eval(int argc, char **argv)
     const char *data = NULL, *ann = NULL, *images = NULL, *out = NULL, *tpl_name = NULL;
     iris_eval_opts eo = {.metric = IRIS_METRIC_VQAV2, .n_predict = 24, .tpl = -1};
     iris_lm_options lo_opts = {0};
-    enum { O_DATA = 256, O_ANN, O_IMG, O_METRIC, O_LIMIT, O_SUFFIX, O_TPL, O_PRE };
+    enum { O_DATA = 256, O_ANN, O_IMG, O_METRIC, O_LIMIT, O_SUFFIX, O_TPL, O_PRE, O_MMPROJ };
     static const struct option lo[] = {
         CLI_MODEL_LONG_OPTIONS, {"data", 1, 0, O_DATA}, {"annotations", 1, 0, O_ANN}, {"images", 1, 0, O_IMG},
         {"metric", 1, 0, O_METRIC}, {"limit", 1, 0, O_LIMIT}, {"prompt-suffix", 1, 0, O_SUFFIX},
         {"template", 1, 0, O_TPL}, {"preprocess", 1, 0, O_PRE}, {"output", 1, 0, 'o'}, {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"mmproj", 1, 0, O_MMPROJ}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, CLI_MODEL_SHORT_OPTIONS "o:h", lo, NULL)) != -1) {
@@ -86,6 +87,7 @@ int cmd_eval(int argc, char **argv)
         case O_SUFFIX: eo.prompt_suffix = optarg; break;
         case O_TPL: tpl_name = optarg; break;
         case O_PRE: lo_opts.preprocess = optarg; break;
+        case O_MMPROJ: lo_opts.mmproj = optarg; break;
         case 'o': out = optarg; break;
         case 'h': usage(stdout); return 0;
         default: bad = 1;

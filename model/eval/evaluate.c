@@ -53,10 +53,10 @@ static int32_t *prompt_sequence(iris_lm *lm, const char *user, int tpl, int n_im
         return NULL;
     }
     size_t len = strlen(text);
-    int n = iris_tokenize(lm->tok, text, len, 1, 1, NULL, 0);
+    int n = iris_lm_tokenize(lm, text, len, 1, NULL, 0);
     int32_t *ids = n >= 0 ? malloc((size_t)(n + 1) * sizeof *ids) : NULL, *seq = NULL;
     if (ids) {
-        iris_tokenize(lm->tok, text, len, 1, 1, ids, n);
+        iris_lm_tokenize(lm, text, len, 1, ids, n);
         if (iris_lm_expand_images(lm, ids, n, 0, n_images, &seq, n_out)) seq = NULL;
     } else {
         iris_set_error("out of memory");
