@@ -426,7 +426,8 @@ int iris_tokenize(const iris_tokenizer *t, const char *text, size_t len,
     }
     if (len > seg && tok_pretokenize(t, text + seg, len - seg, seg == 0, encode_word, &c)) goto done;
     if (out.n > 0x7fffffff) goto done;
-    if (ids) memcpy(ids, out.v, (out.n < (size_t)(cap > 0 ? cap : 0) ? out.n : (size_t)(cap > 0 ? cap : 0)) * sizeof *ids);
+    size_t copy = cap > 0 ? (out.n < (size_t)cap ? out.n : (size_t)cap) : 0;
+    if (ids && copy) memcpy(ids, out.v, copy * sizeof *ids);
     rc = (int)out.n;
 done:
     free(out.v); free(c.id); free(c.start); free(c.len); free(c.prev); free(c.next);

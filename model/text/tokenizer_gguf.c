@@ -130,10 +130,10 @@ static int bpe_merges(iris_tokenizer *t, const iris_gguf_kv *merges)
             iris_set_error("%s: merge %llu references an unknown token", t->source, (unsigned long long)i);
             goto fail;
         }
-        if (tmp_cap < al + bl) {
-            char *q = realloc(tmp, al + bl);
+        if (tmp_cap < al + bl + 1) {
+            char *q = realloc(tmp, al + bl + 1);
             if (!q) { iris_set_error("%s: out of memory", t->source); goto fail; }
-            tmp = q; tmp_cap = al + bl;
+            tmp = q; tmp_cap = al + bl + 1;
         }
         memcpy(tmp, s->ptr, al); memcpy(tmp + al, sp + 1, bl);
         int32_t r = tok_str_map_get(&t->vocab, tmp, al + bl);

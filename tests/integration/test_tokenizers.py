@@ -390,3 +390,81 @@ def test_chat_templates_match_transformers(hf_tokenizer, name, template, system)
             want = hf_tokenizer.apply_chat_template(hf_msgs, chat_template=template, tokenize=False,
                                                     add_generation_prompt=gen, bos_token="")
             assert iris_prompt(name, iris_msgs, gen) == want
+
+
+# ---- GGUF vocabularies written with the gguf package (llama.cpp's writer)
+
+def write_vocab_gguf(path, model, tokens, merges=None, types=None, scores=None, pre=None, **ids):
+    gguf = pytest.importorskip("gguf")
+    w = gguf.GGUFWriter(str(path), "gpt2")
+    if model is not None:
+        w.add_tokenizer_model(model)
+    if pre is not None:
+        w.add_tokenizer_pre(pre)
+    w.add_token_list(tokens)
+    if types is not None:
+        w.add_token_types(types)
+    if scores is not None:
+        w.add_token_scores(scores)
+    if merges is not None:
+        w.add_token_merges(merges)
+    for key, value in ids.items():
+        w.add_uint32(f"tokenizer.ggml.{key}", value)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def test_gguf_byte_level_from_trained(tmp_path):
+    """A trained GPT-2 style tokenizer written to GGUF must tokenize as the
+    tokenizer.json it came from."""
+    tok = build_gpt2(random.Random(SEED + 7))
+    d = json.loads(tok.to_str())
+    vocab = d["model"]["vocab"]
+    tokens = [None] * len(vocab)
+    for piece, i in vocab.items():
+        tokens[i] = piece
+    merges = [m if isinstance(m, str) else " ".join(m) for m in d["model"]["merges"]]
+    special = {a["id"] for a in d["added_tokens"] if a["special"]}
+    types = [3 if i in special else 1 for i in range(len(tokens))]
+    path = tmp_path / "vocab.gguf"
+    write_vocab_gguf(path, "gpt2", tokens, merges=merges, types=types, pre="gpt-2",
+                     bos_token_id=0, eos_token_id=0)
+    tok.encode_special_tokens = True
+    bad = []
+    for text in texts(20):
+        want = tok.encode(text, add_special_tokens=False).ids
+        got = iris_ids(path, text)
+        if got != want:
+            bad.append((text[:60], want[:16], got[:16]))
+    assert not bad, f"{len(bad)} mismatches, first: {bad[:3]}"
+    tok.encode_special_tokens = False
+    text = "a<|endoftext|>b"
+    assert iris_ids(path, text, special=True) == tok.encode(text, add_special_tokens=False).ids
+
+
+@pytest.mark.parametrize("case,phrase", [
+    ("no_model", "no tokenizer.ggml.model"), ("bert", "not supported"), ("bad_merge", "unknown token"),
+    ("short_types", "token_type"), ("bad_pre", "tokenizer.ggml.pre"), ("merge_not_pair", "left right")])
+def test_gguf_vocab_errors(tmp_path, case, phrase):
+    tokens = ["a", "b", "ab", "c"]
+    kw = dict(model="gpt2", merges=["a b"], pre="gpt-2")
+    if case == "no_model":
+        kw["model"] = None
+    elif case == "bert":
+        kw["model"] = "bert"
+    elif case == "bad_merge":
+        kw["merges"] = ["a z"]
+    elif case == "short_types":
+        kw["types"] = [1, 1]
+    elif case == "bad_pre":
+        kw["pre"] = "no-such-pre"
+    elif case == "merge_not_pair":
+        kw["merges"] = ["ab"]
+    path = tmp_path / f"{case}.gguf"
+    write_vocab_gguf(path, tokens=tokens, **kw)
+    r = run_iris("-m", str(path), "abc")
+    assert r.returncode == 1, r.stdout
+    assert r.stderr.startswith("iris tokenize: ") and r.stderr.count("\n") == 1
+    assert phrase in r.stderr and path.name in r.stderr
