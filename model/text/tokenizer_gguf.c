@@ -48,8 +48,10 @@ static int set_pre(iris_tokenizer *t, const char *pre)
         return add_regex(t, RE_FALCON_PUNCT) || add_regex(t, TOK_RE_GPT2) || add_regex(t, RE_THREE_DIGITS);
     if (!strcmp(pre, "qwen2") || !strcmp(pre, "stablelm2"))
         return add_regex(t, RE_QWEN2);
-    if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe") || !strcmp(pre, "dbrx") || !strcmp(pre, "smaug-bpe"))
+    if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe") || !strcmp(pre, "dbrx") || !strcmp(pre, "smaug-bpe")) {
+        t->ignore_merges = 1;          /* as LLaMA-3's tokenizer.json asks */
         return add_regex(t, RE_LLAMA3);
+    }
     if (!strcmp(pre, "starcoder") || !strcmp(pre, "refact") || !strcmp(pre, "smollm") || !strcmp(pre, "command-r"))
         return add_regex(t, "\\p{N}") || add_regex(t, TOK_RE_GPT2);
     iris_set_error("%s: tokenizer.ggml.pre \"%s\" is not supported", t->source, pre);

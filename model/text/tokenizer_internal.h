@@ -97,6 +97,7 @@ struct iris_tokenizer {
     int32_t byte_tok[256];    /* <0xNN> ids, -1 when absent */
     int32_t byte_char_tok[256]; /* byte-level: id of the byte's code point */
     int byte_fallback;
+    int fuse_unk;             /* consecutive unknown symbols give one unk id */
     int ignore_merges;        /* a whole pre-token found in the vocab is kept */
     int32_t unk;
 

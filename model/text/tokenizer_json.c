@@ -194,7 +194,9 @@ static int load_pre(iris_tokenizer *t, const cJSON *p)
         return add_split(t, "[\\p{P}!-/:-@\\[-`{-~]", 0, b, 0);
     }
     if (!strcmp(type, "WhitespaceSplit")) return add_split(t, "\\s+", 0, SPLIT_REMOVED, 0);
-    if (!strcmp(type, "Whitespace")) return add_split(t, "\\w+|[^\\w\\s]+", 0, SPLIT_REMOVED, 1);
+    if (!strcmp(type, "Whitespace"))     /* \w as Rust's regex spells it: marks and ZWJ included */
+        return add_split(t, "[\\p{L}\\p{Nl}\\p{Nd}\\p{M}\\p{Pc}\\x{200c}\\x{200d}]+"
+                            "|[^\\p{L}\\p{Nl}\\p{Nd}\\p{M}\\p{Pc}\\x{200c}\\x{200d}\\s]+", 0, SPLIT_REMOVED, 1);
     iris_set_error("%s: pre_tokenizer type %s is not supported", t->source, type);
     return -1;
 }
@@ -400,6 +402,7 @@ static iris_tokenizer *from_doc(const char *path, const cJSON *root)
     if (!merges && tok_pair_map_init(&t->merges, 1)) { iris_set_error("%s: out of memory", path); goto fail; }
     t->byte_fallback = jbool(model, "byte_fallback", 0);
     t->ignore_merges = jbool(model, "ignore_merges", 0);
+    t->fuse_unk = jbool(model, "fuse_unk", 0);
     const char *unk = jstr(model, "unk_token");
     if (unk) t->unk = iris_tokenizer_find(t, unk);
 

@@ -173,7 +173,15 @@ def build_misc(rng):
     return tok
 
 
+def build_unk(rng, fuse):
+    tok = Tokenizer(models.BPE(unk_token="<unk>", fuse_unk=fuse))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace() if fuse else pre_tokenizers.WhitespaceSplit()
+    train(tok, rng, 600, ["<unk>"], limit_alphabet=40)
+    return tok
+
+
 BUILDERS = {
+    "unk_fused": lambda rng: build_unk(rng, True), "unk_plain": lambda rng: build_unk(rng, False),
     "spm_prepend": build_spm_prepend, "spm_metaspace": build_spm_metaspace, "gemma_like": build_gemma_like,
     "gpt2": build_gpt2, "gpt2_prefix": lambda rng: build_gpt2(rng, prefix=True), "qwen2": build_qwen2,
     "falcon_like": build_falcon_like, "misc": build_misc,
