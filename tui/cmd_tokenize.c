@@ -16,6 +16,7 @@ static int usage(FILE *f)
 {
     fprintf(f, "usage: iris tokenize -m MODEL_OR_VOCAB [--no-bos] [--ids] [--special] TEXT...\n"
                "       iris tokenize [-m MODEL_OR_VOCAB] --template NAME [--print-prompt] [--no-gen] MESSAGES\n"
+               "       iris tokenize -m MODEL_OR_VOCAB --decode [--special] ID...\n"
                "  -m, --model PATH  model directory (tokenizer.json inside), tokenizer.json or .gguf\n"
                "  --no-bos          do not prepend the BOS token\n"
                "  --ids             print only the ids, on one line\n"
@@ -24,6 +25,8 @@ static int usage(FILE *f)
                "                    with NAME (llava-hf, vicuna_v1, plain, gemma, chatml, raw)\n"
                "  --print-prompt    print the rendered prompt instead of tokens\n"
                "  --no-gen          no assistant prefix at the end of the rendered prompt\n"
+               "  --decode          TEXT is token ids: print the text they stand for, streamed\n"
+               "                    through the detokeniser (special tokens shown with --special)\n"
                "  TEXT              the words are joined with spaces; \"-\" reads standard input\n");
     return 2;
 }
@@ -89,10 +92,32 @@ done:
     return out;
 }
 
+/* --decode: ids (whitespace-separated words of text) through the streaming
+ * detokeniser to standard output. */
+static int decode_ids(const iris_tokenizer *t, char *text, int show_special)
+{
+    iris_detok d;
+    char out[256];           /* the smallest buffer the contract allows: exercises the queue */
+    iris_detok_init(&d, t, show_special);
+    for (char *w = strtok(text, " \t\r\n"); w; w = strtok(NULL, " \t\r\n")) {
+        char *end;
+        long id = strtol(w, &end, 10);
+        if (*end || end == w || id < 0 || id >= iris_tokenizer_n_vocab(t)) {
+            fprintf(stderr, "iris tokenize: '%s' is not a token id of this vocabulary (0..%d)\n", w,
+                    iris_tokenizer_n_vocab(t) - 1);
+            return 1;
+        }
+        int n = iris_detok_push(&d, (int32_t)id, out, sizeof out);
+        fwrite(out, 1, (size_t)n, stdout);
+    }
+    for (int n; (n = iris_detok_flush(&d, out, sizeof out)) > 0; ) fwrite(out, 1, (size_t)n, stdout);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int cmd_tokenize(int argc, char **argv)
 {
     const char *model = NULL, *tpl_name = NULL;
-    int bos = 1, ids_only = 0, special = 0, i = 1, print_prompt = 0, gen = 1;
+    int bos = 1, ids_only = 0, special = 0, i = 1, print_prompt = 0, gen = 1, decode = 0;
     for (; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
@@ -103,6 +128,7 @@ int cmd_tokenize(int argc, char **argv)
         else if (!strcmp(a, "--special")) special = 1;
         else if (!strcmp(a, "--print-prompt")) print_prompt = 1;
         else if (!strcmp(a, "--no-gen")) gen = 0;
+        else if (!strcmp(a, "--decode")) decode = 1;
         else if (!strcmp(a, "--template")) {
             if (++i >= argc) { fprintf(stderr, "iris tokenize: --template needs a name\n"); return usage(stderr); }
             tpl_name = argv[i];
@@ -119,6 +145,7 @@ int cmd_tokenize(int argc, char **argv)
         fprintf(stderr, "iris tokenize: unknown template '%s'\n", tpl_name);
         return usage(stderr);
     }
+    if (decode && tpl >= 0) { fprintf(stderr, "iris tokenize: --decode and --template exclude each other\n"); return usage(stderr); }
     if (print_prompt && tpl < 0) { fprintf(stderr, "iris tokenize: --print-prompt needs --template\n"); return usage(stderr); }
     if (!model && !print_prompt) { fprintf(stderr, "iris tokenize: -m MODEL_OR_VOCAB is required\n"); return usage(stderr); }
     if (i >= argc) { fprintf(stderr, "iris tokenize: no TEXT given\n"); return usage(stderr); }
@@ -161,6 +188,12 @@ int cmd_tokenize(int argc, char **argv)
         fprintf(stderr, "iris tokenize: %s\n", iris_last_error());
         free(text);
         return 1;
+    }
+    if (decode) {
+        int rc = decode_ids(t, text, special);
+        free(text);
+        iris_tokenizer_free(t);
+        return rc;
     }
     int cap = 256, n;
     int32_t *ids = malloc((size_t)cap * sizeof *ids);

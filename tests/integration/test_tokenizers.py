@@ -117,6 +117,8 @@ def build_spm_metaspace(rng):
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=True)
     train(tok, rng, 900, ["<unk>", "<s>", "</s>"], limit_alphabet=80)
     tok = add_byte_tokens(tok)
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(),
+                                     decoders.Fuse(), decoders.Strip(" ", 1, 0)])
     tok.add_special_tokens(["<start_of_turn>", "<end_of_turn>"])
     return tok
 
@@ -127,6 +129,7 @@ def build_gemma_like(rng):
     tok.pre_tokenizer = pre_tokenizers.Split("▁", "merged_with_next")
     train(tok, rng, 900, ["<pad>", "<eos>", "<bos>", "<unk>"], limit_alphabet=70)
     tok = add_byte_tokens(tok)
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
     tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 2)])
     tok.add_special_tokens(["<start_of_turn>", "<end_of_turn>", "<image>"])
     return tok
@@ -237,6 +240,29 @@ def test_special_tokens_and_bos(built):
         got = iris_ids(path, text)
         if got != want:
             bad.append(("plain", text[:60], want[:20], got[:20]))
+    assert not bad, f"{name}: {len(bad)} mismatches, first: {bad[:3]}"
+
+
+def iris_decode(model, ids, special=False):
+    cmd = [IRIS, "tokenize", "-m", str(model), "--decode"] + (["--special"] if special else []) + ["-"]
+    r = subprocess.run(cmd, input=" ".join(map(str, ids)).encode(), capture_output=True)
+    assert r.returncode == 0, r.stderr.decode()
+    return r.stdout.decode()
+
+
+def test_decode_matches(built):
+    """The streaming detokeniser gives the library's decode() of the same ids."""
+    name, tok, path = built
+    if tok.decoder is None:
+        pytest.skip(f"{name} has no decoder (the library joins tokens with spaces)")
+    bad = []
+    tok.encode_special_tokens = False
+    for text in texts(15) + special_texts(tok):
+        ids = tok.encode(text, add_special_tokens=True).ids
+        want = tok.decode(ids, skip_special_tokens=True)
+        got = iris_decode(path, ids)
+        if got != want:
+            bad.append((ids[:12], want[:40], got[:40]))
     assert not bad, f"{name}: {len(bad)} mismatches, first: {bad[:3]}"
 
 

@@ -233,7 +233,10 @@ static void test_byte_level(void **s)
     for (int b = 0; b < 256; b++)
         n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"\\u%04x\":%d", b ? "," : "", byte_cp(b), b);
     n += (size_t)snprintf(buf + n, sizeof buf - n,
-        ",\"\\u00c3\\u00a9\":256,\"\\u0120h\":257},\"merges\":[\"\\u00c3 \\u00a9\",\"\\u0120 h\"]}}");
+        ",\"\\u00c3\\u00a9\":256,\"\\u0120h\":257,\"");
+    for (int i = 0; i < 600; i++) buf[n++] = 'a';   /* a 600-byte piece, id 258 */
+    n += (size_t)snprintf(buf + n, sizeof buf - n,
+        "\":258},\"merges\":[\"\\u00c3 \\u00a9\",\"\\u0120 h\"]}}");
     iris_tokenizer *t = iris_tokenizer_from_json(write_tmp("bl.json", buf));
     if (!t) fail_msg("%s", iris_last_error());
     int32_t ids[64];
@@ -247,6 +250,25 @@ static void test_byte_level(void **s)
     assert_string_equal(detok_run(t, split, 4, 0, sizes), "\xc3\xa9 h\n");
     assert_int_equal(sizes[0], 0);
     assert_int_equal(sizes[2], 2);    /* no SentencePiece space stripping here */
+
+    /* pieces longer than the caller's buffer are written over several calls */
+    iris_detok d;
+    char out[256], all[2048];
+    size_t len = 0;
+    iris_detok_init(&d, t, 0);
+    int32_t seq[] = {258, 0xc3, 0xa9, 258, 'z'};
+    for (int i = 0; i < 5; i++) {
+        int k = iris_detok_push(&d, seq[i], out, sizeof out);
+        assert_true(k >= 0 && k < (int)sizeof out);
+        memcpy(all + len, out, (size_t)k); len += (size_t)k;
+    }
+    for (int k; (k = iris_detok_flush(&d, out, sizeof out)) > 0; ) {
+        memcpy(all + len, out, (size_t)k); len += (size_t)k;
+    }
+    assert_int_equal(len, 600 + 2 + 600 + 1);
+    for (int i = 0; i < 600; i++) assert_int_equal(all[i], 'a');
+    assert_memory_equal(all + 600, "\xc3\xa9", 2);
+    assert_int_equal(all[len - 1], 'z');
     iris_tokenizer_free(t);
 }
 
