@@ -181,6 +181,7 @@ int cmd_tokenize(int argc, char **argv)
         }
         text = prompt;
         len = strlen(prompt);
+        special = 1;                   /* the template's markers are special tokens */
     }
 
     iris_tokenizer *t = iris_tokenizer_load(model);

@@ -502,3 +502,17 @@ def test_gguf_vocab_errors(tmp_path, case, phrase):
     assert r.returncode == 1, r.stdout
     assert r.stderr.startswith("iris tokenize: ") and r.stderr.count("\n") == 1
     assert phrase in r.stderr and path.name in r.stderr
+
+
+def test_template_tokens_match_transformers(hf_tokenizer, tmp_path):
+    """--template without --print-prompt tokenizes the prompt, markers as special tokens."""
+    path = tmp_path / "tokenizer.json"
+    hf_tokenizer.backend_tokenizer.save(str(path))
+    rng = random.Random(SEED + 3)
+    for msgs in conversations(rng, True)[:6]:
+        want = hf_tokenizer.apply_chat_template(msgs, chat_template=CHATML_TEMPLATE, tokenize=True,
+                                                add_generation_prompt=True)
+        r = subprocess.run([IRIS, "tokenize", "-m", str(path), "--ids", "--template", "chatml", "-"],
+                           input=json.dumps(msgs).encode(), capture_output=True)
+        assert r.returncode == 0, r.stderr.decode()
+        assert [int(x) for x in r.stdout.split()] == want
