@@ -429,23 +429,28 @@ fail:
     return NULL;
 }
 
-iris_tokenizer *iris_tokenizer_from_json(const char *path)
+iris_tokenizer *tok_from_json_text(const char *path, const char *txt, size_t len)
 {
-    size_t len;
-    char *txt = read_file(path, &len, 0);
-    if (!txt) return NULL;
     cJSON *root = cJSON_ParseWithLength(txt, len);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long off = at && at >= txt && at <= txt + len ? (long)(at - txt) : -1;
         iris_set_error("%s: not valid JSON (near byte %ld)", path, off);
-        free(txt);
         return NULL;
     }
-    free(txt);
     iris_tokenizer *t = NULL;
     if (!cJSON_IsObject(root)) iris_set_error("%s: not a JSON object", path);
     else t = from_doc(path, root);
     cJSON_Delete(root);
+    return t;
+}
+
+iris_tokenizer *iris_tokenizer_from_json(const char *path)
+{
+    size_t len;
+    char *txt = read_file(path, &len, 0);
+    if (!txt) return NULL;
+    iris_tokenizer *t = tok_from_json_text(path, txt, len);
+    free(txt);
     return t;
 }
