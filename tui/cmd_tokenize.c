@@ -31,20 +31,23 @@ static int usage(FILE *f)
     return 2;
 }
 
+/* All of standard input, NUL-terminated (the text may hold NULs itself). */
 static char *read_stdin(size_t *len)
 {
     size_t cap = 4096, n = 0;
     char *p = malloc(cap);
     while (p) {
-        size_t got = fread(p + n, 1, cap - n, stdin);
+        if (n + 1 >= cap) {
+            char *q = realloc(p, cap *= 2);
+            if (!q) { free(p); return NULL; }
+            p = q;
+        }
+        size_t got = fread(p + n, 1, cap - n - 1, stdin);
         n += got;
         if (got == 0) break;
-        if (n == cap) {
-            char *q = realloc(p, cap *= 2);
-            if (!q) { free(p); p = NULL; }
-            else p = q;
-        }
     }
+    if (!p) return NULL;
+    p[n] = 0;
     *len = n;
     return p;
 }
