@@ -73,8 +73,9 @@ int iris_generate(iris_lm *lm, const int32_t *prompt, int n_prompt, const iris_g
             break;
         }
     }
-    int len = iris_detok_flush(&dt, text, sizeof text);
-    if (len > 0 && on_text) on_text(text, len, ud);
+    /* long pieces may still be queued: flush until nothing is left */
+    for (int len; (len = iris_detok_flush(&dt, text, sizeof text)) > 0;)
+        if (on_text) on_text(text, len, ud);
     st->gen_s = iris_now() - t1;
     rc = 0;
 done:

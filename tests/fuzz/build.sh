@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 CLANG=${CLANG:-clang}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"gguf safetensors"}
+TARGETS=${FUZZ_TARGETS:-"gguf safetensors tokenizer"}
 OUT=tests/fuzz/out
 command -v "$CLANG" >/dev/null || { echo "fuzz: clang not found; skipped"; exit 0; }
 mkdir -p "$OUT"
@@ -19,14 +19,16 @@ CORE="model/core/error.c model/core/tensor.c model/formats/name_index.c model/fo
 declare -A SRC=(
   [gguf]="model/formats/gguf.c model/formats/gguf_kv.c model/formats/ggml_types.c"
   [safetensors]="model/formats/safetensors.c"
+  [tokenizer]="model/formats/gguf.c model/formats/gguf_kv.c model/formats/ggml_types.c $(echo model/text/*.c)"
 )
 
 python3 tests/fuzz/make_seeds.py "$OUT/seeds"
+python3 tests/fuzz/make_tokenizer_seeds.py "$OUT/seeds"
 status=0
 for t in $TARGETS; do
   bin="$OUT/fuzz_$t"
   # shellcheck disable=SC2086
-  "$CLANG" $FLAGS -o "$bin" "tests/fuzz/fuzz_$t.c" ${SRC[$t]} $CORE -lcjson -lm
+  "$CLANG" $FLAGS -o "$bin" "tests/fuzz/fuzz_$t.c" ${SRC[$t]} $CORE -lcjson -lpcre2-8 -lutf8proc -lm
   corpus="tests/fuzz/corpus-$t"
   mkdir -p "$corpus" "$OUT/$t"
   echo "fuzz: $t for ${SECONDS_EACH}s"
