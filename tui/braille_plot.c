@@ -150,7 +150,7 @@ int plot_ticks(double lo, double hi, int log_y, int max_ticks, double *ticks)
     static const double mult[] = {1, 2, 5, 10};
     for (int i = 0; i < 4; i++) {
         step = mult[i] * mag;
-        if ((hi - lo) / step <= max_ticks - 1 + 1e-9) break;
+        if ((hi - lo) / step <= max_ticks + 1e-9) break;
     }
     for (double t = ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9 && n < max_ticks; t += step)
         ticks[n++] = fabs(t) < step * 1e-9 ? 0 : t;

@@ -138,11 +138,11 @@ int metrics_follow_poll(metrics_follow *m)
         reset_points(m);   /* replaced or truncated: read it again from the start */
         m->restarted++;
         added = -1;        /* tells the caller the series changed even if empty */
-    } else if (m->missing && (st.st_ino != m->ino || st.st_dev != m->dev)) {
-        if (m->ino || m->dev) {
-            reset_points(m);
-            m->restarted++;
-        }
+    } else if (m->missing && (m->ino || m->dev)) {
+        /* it was there, went away and is back: a new file (even when the
+         * inode number is reused) */
+        reset_points(m);
+        m->restarted++;
     }
     m->missing = 0;
     m->ino = st.st_ino;

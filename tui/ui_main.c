@@ -402,7 +402,10 @@ int cmd_tui(int argc, char **argv)
     app.current = panel;
 
     while (!app.quit) {
-        if (resized) {
+        /* a SIGWINCH can come before our handler is in place (during the
+         * probe or initscr): the size is compared on every turn as well */
+        struct winsize ws;
+        if (resized || (!ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && (ws.ws_row != LINES || ws.ws_col != COLS))) {
             resized = 0;
             handle_resize(&app);
         }
