@@ -38,7 +38,7 @@ class Tui:
         self.tmux("send-keys", "-t", "t", *keys)
 
     def type(self, text):
-        self.tmux("send-keys", "-t", "t", "-l", text)
+        self.tmux("send-keys", "-t", "t", "-l", "--", text)
 
     def send_hex(self, data):
         self.tmux("send-keys", "-t", "t", "-H", *[f"{b:02x}" for b in data])
