@@ -94,6 +94,9 @@ void ui_train_create(ui_panel *p, ui_app *app);
 void ui_plot_create(ui_panel *p, ui_app *app);
 void ui_models_create(ui_panel *p, ui_app *app);
 
+/* Loads a model into the Chat panel and shows that panel. */
+void ui_chat_use_model(ui_app *app, const char *path);
+
 /* image helpers shared by chat and compare (ui_image.c) */
 typedef struct ui_image ui_image;
 ui_image *ui_image_load(const char *path);   /* NULL + iris_last_error() */

@@ -540,6 +540,21 @@ static void chat_destroy(ui_panel *p)
     free(s);
 }
 
+void ui_chat_use_model(ui_app *app, const char *path)
+{
+    chat_state *s = app->panels[0].st;
+    if (!s) return;
+    app->current = 0;
+    app->overlay_dirty = 1;
+    clearok(curscr, TRUE);
+    if (!s->worker_ok || chat_worker_busy(&s->w)) {
+        ui_flash(app, "busy: Esc stops the answer, then pick the model again");
+        return;
+    }
+    info(s, E_INFO, "loading %s ...", path);
+    submit(s, CW_LOAD, path);
+}
+
 void ui_chat_create(ui_panel *p, ui_app *app)
 {
     memset(p, 0, sizeof *p);
