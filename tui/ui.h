@@ -65,6 +65,7 @@ struct ui_app {
     const char *runs_dir;     /* where training runs live */
     char **plot_paths;        /* --plot DIR|FILE given on the command line */
     int n_plot_paths;
+    const char *compare_b;    /* --compare MODEL: the Compare panel's second model */
     char flash[256];          /* a one-off message shown in the status line */
 };
 
@@ -93,6 +94,9 @@ void ui_compare_create(ui_panel *p, ui_app *app);
 void ui_train_create(ui_panel *p, ui_app *app);
 void ui_plot_create(ui_panel *p, ui_app *app);
 void ui_models_create(ui_panel *p, ui_app *app);
+
+/* The backend picked by --device (CUDA when present by default). */
+const iris_backend *ui_backend(ui_app *app);
 
 /* Loads a model into the Chat panel and shows that panel. */
 void ui_chat_use_model(ui_app *app, const char *path);

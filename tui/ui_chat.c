@@ -540,6 +540,16 @@ static void chat_destroy(ui_panel *p)
     free(s);
 }
 
+const iris_backend *ui_backend(ui_app *app)
+{
+    /* the backend choice prints nothing here: the panels say what happened */
+    iris_cpu_set_threads(app->mo.threads);
+    if (app->mo.device && !strcmp(app->mo.device, "cpu")) return iris_cpu_backend();
+    char why[256] = "";
+    const iris_backend *be = iris_cuda_backend(why, sizeof why);
+    return be ? be : iris_cpu_backend();
+}
+
 void ui_chat_use_model(ui_app *app, const char *path)
 {
     chat_state *s = app->panels[0].st;
@@ -572,18 +582,9 @@ void ui_chat_create(ui_panel *p, ui_app *app)
     s->app = app;
     s->gen = app->mo.gen;
     ui_input_init(&s->in);
-    /* the backend choice prints nothing here: errors come back as a message */
-    const iris_backend *be = NULL;
-    if (app->mo.device && !strcmp(app->mo.device, "cpu")) be = iris_cpu_backend();
-    else {
-        char why[256] = "";
-        be = iris_cuda_backend(why, sizeof why);
-        if (!be) {
-            if (app->mo.device && !strcmp(app->mo.device, "cuda")) info(s, E_ERROR, "--device cuda: %s", why);
-            be = iris_cpu_backend();
-        }
-    }
-    iris_cpu_set_threads(app->mo.threads);
+    const iris_backend *be = ui_backend(app);
+    if (app->mo.device && !strcmp(app->mo.device, "cuda") && strcmp(be->name, "cuda"))
+        info(s, E_ERROR, "--device cuda: no usable GPU; using the CPU");
     s->be = be;
     if (!strcmp(be->name, "cuda")) snprintf(s->backend_desc, sizeof s->backend_desc, "cuda %s", iris_cuda_device_name());
     else snprintf(s->backend_desc, sizeof s->backend_desc, "cpu x%d", iris_cpu_threads());

@@ -57,6 +57,7 @@ static void usage(FILE *f)
         "      --runs DIR          training runs to list and plot (default: $IRIS_RUNS or ./runs)\n"
         "      --plot RUN          a run folder or metrics.jsonl to plot (repeatable)\n"
         "      --panel NAME        start in chat, compare, train, plots or models\n"
+        "      --compare MODEL     the second model of the Compare panel (the first is -m)\n"
         "Keys: F1-F5 or Alt-1..5 switch panels, ? lists every key, Ctrl-Q quits.\n");
 }
 
@@ -295,10 +296,10 @@ static void define_keys(void)
 
 static int parse_args(ui_app *app, int argc, char **argv, int *panel)
 {
-    enum { O_GFX = 300, O_RUNS, O_PLOT, O_PANEL };
+    enum { O_GFX = 300, O_RUNS, O_PLOT, O_PANEL, O_CMP };
     static const struct option lo[] = {
         CLI_MODEL_LONG_OPTIONS, {"graphics", 1, 0, O_GFX}, {"runs", 1, 0, O_RUNS},
-        {"plot", 1, 0, O_PLOT}, {"panel", 1, 0, O_PANEL}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"plot", 1, 0, O_PLOT}, {"panel", 1, 0, O_PANEL}, {"compare", 1, 0, O_CMP}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     static const char *const names[UI_N_PANELS] = {"chat", "compare", "train", "plots", "models"};
     optind = 1;
     int c;
@@ -315,6 +316,7 @@ static int parse_args(ui_app *app, int argc, char **argv, int *panel)
             }
             break;
         case O_RUNS: app->runs_dir = optarg; break;
+        case O_CMP: app->compare_b = optarg; break;
         case O_PLOT: {
             char **p = realloc(app->plot_paths, (size_t)(app->n_plot_paths + 1) * sizeof *p);
             if (!p) return 1;
