@@ -98,6 +98,9 @@ void ui_models_create(ui_panel *p, ui_app *app);
 /* The backend picked by --device (CUDA when present by default). */
 const iris_backend *ui_backend(ui_app *app);
 
+/* Shows a run (folder or metrics.jsonl) in the Plots panel and switches to it. */
+void ui_plot_show_run(ui_app *app, const char *path);
+
 /* Loads a model into the Chat panel and shows that panel. */
 void ui_chat_use_model(ui_app *app, const char *path);
 

@@ -364,6 +364,22 @@ static void plot_destroy(ui_panel *p)
     free(s);
 }
 
+void ui_plot_show_run(ui_app *app, const char *path)
+{
+    plot_state *s = app->panels[3].st;
+    if (!s) return;
+    add_path(s, path, 1);
+    char met[4096];
+    snprintf(met, sizeof met, "%s/metrics.jsonl", path);
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->runs[i].mf.path, path) || !strcmp(s->runs[i].mf.path, met)) {
+            s->runs[i].shown = 1;
+            s->sel = i;
+        }
+    app->current = 3;
+    app->overlay_dirty = 1;
+}
+
 void ui_plot_create(ui_panel *p, ui_app *app)
 {
     memset(p, 0, sizeof *p);
