@@ -34,7 +34,7 @@ typedef struct {
     int raw;
     int smooth_idx;
     double last_poll, last_scan;
-    braille_canvas canvas;
+    braille_canvas canvas, raw_canvas;   /* smoothed lines; the raw ones behind */
 } plot_state;
 
 static const double smooth_levels[] = {0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99};
@@ -251,9 +251,11 @@ static void plot_draw(ui_panel *p, ui_app *app, int y, int x, int h, int w)
         if (xhi == xlo) xhi = xlo + 1;
         if (s->canvas.cols != cw || s->canvas.rows != ch) {
             braille_free(&s->canvas);
-            if (braille_init(&s->canvas, cw, ch)) goto out;
+            braille_free(&s->raw_canvas);
+            if (braille_init(&s->canvas, cw, ch) || braille_init(&s->raw_canvas, cw, ch)) goto out;
         }
         braille_clear(&s->canvas);
+        braille_clear(&s->raw_canvas);
         plot_range rg = {xlo, xhi, ylo, yhi, s->log_y};
         for (int pass = 0; pass < 2; pass++) {
             if (pass == 0 && !s->raw) continue;
@@ -261,18 +263,23 @@ static void plot_draw(ui_panel *p, ui_app *app, int y, int x, int h, int w)
                 plot_run *r = &s->runs[i];
                 if (!sm_y[i]) continue;
                 const double *xs = r->mf.v[s->by_wall ? MF_WALL_S : MF_STEP];
-                braille_plot_series(&s->canvas, &rg, xs, pass ? sm_y[i] : r->mf.v[s->series], r->mf.n,
+                braille_plot_series(pass ? &s->canvas : &s->raw_canvas, &rg, xs,
+                                    pass ? sm_y[i] : r->mf.v[s->series], r->mf.n,
                                     pass ? series_color(i) : faint_color(i));
             }
         }
         int cy = y + 1, cx = px + label_w + 1;
         for (int row = 0; row < ch; row++) {
             for (int col = 0; col < cw; col++) {
+                /* a cell shows the smoothed line where it has one, else the
+                 * faint raw dots: the trend stays readable over the noise */
                 size_t k = (size_t)row * cw + col;
-                if (!s->canvas.dots[k]) continue;
+                const braille_canvas *cv = s->canvas.dots[k] ? &s->canvas : &s->raw_canvas;
+                if (!cv->dots[k]) continue;
                 char u[4];
-                braille_cell_utf8(&s->canvas, col, row, u);
-                if (app->has_color) attrset(COLOR_PAIR(s->canvas.color[k]));
+                braille_cell_utf8(cv, col, row, u);
+                if (app->has_color) attrset(COLOR_PAIR(cv->color[k]));
+                else attrset(cv == &s->raw_canvas ? A_DIM : A_NORMAL);
                 mvaddstr(cy + row, cx + col, u);
             }
         }
@@ -361,6 +368,7 @@ static void plot_destroy(ui_panel *p)
     }
     free(s->runs);
     braille_free(&s->canvas);
+    braille_free(&s->raw_canvas);
     free(s);
 }
 
