@@ -82,6 +82,25 @@ int gfx_parse_cell_size(const char *reply, size_t n, int *cell_w, int *cell_h)
     return 1;
 }
 
+int gfx_strip_replies(const char *buf, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        if (buf[i] == 0x1b && i + 1 < n && buf[i + 1] == '[') {
+            size_t j = i + 2;
+            if (j < n && buf[j] == '?') j++;
+            while (j < n && ((buf[j] >= '0' && buf[j] <= '9') || buf[j] == ';')) j++;
+            if (j < n && (buf[j] == 'c' || buf[j] == 't')) {
+                i = j + 1;   /* a reply: dropped */
+                continue;
+            }
+        }
+        if (k < cap) out[k++] = buf[i];
+        i++;
+    }
+    return (int)k;
+}
+
 void gfx_probe(int fd, int timeout_ms, gfx_caps *caps)
 {
     memset(caps, 0, sizeof *caps);
@@ -120,6 +139,7 @@ void gfx_probe(int fd, int timeout_ms, gfx_caps *caps)
         if (find_csi(buf, n, '?', 'c', &len)) break;
     }
     caps->sixel = gfx_da1_has_sixel(buf, n);
+    caps->n_typed = gfx_strip_replies(buf, n, caps->typed, sizeof caps->typed);
     int cw, ch;
     if (gfx_parse_cell_size(buf, n, &cw, &ch)) {
         caps->cell_w = cw;

@@ -18,6 +18,8 @@ typedef struct {
     int sixel;              /* DA1 listed 4 */
     int cell_w, cell_h;     /* pixels per cell, 0 when unknown */
     int truecolor;          /* $COLORTERM says truecolor/24bit */
+    char typed[256];        /* keys typed during the probe (not replies), to replay */
+    int n_typed;
 } gfx_caps;
 
 /* "sixel", "blocks", "none" -> mode; -1 when unknown. */
@@ -25,6 +27,9 @@ int gfx_mode_from_name(const char *name);
 const char *gfx_mode_name(gfx_mode m);
 /* 1 when a DA1 reply (ESC [ ? Ps ; ... c) lists parameter 4. */
 int gfx_da1_has_sixel(const char *reply, size_t n);
+/* Copies what is not a DA1 or CSI 16 t reply out of buf (keys the user
+ * typed while the probe waited); returns the count. */
+int gfx_strip_replies(const char *buf, size_t n, char *out, size_t cap);
 /* Parses a CSI 16 t reply (ESC [ 6 ; height ; width t); 1 on success. */
 int gfx_parse_cell_size(const char *reply, size_t n, int *cell_w, int *cell_h);
 /* Queries the terminal on fd (raw mode set and restored here); waits at most

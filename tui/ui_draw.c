@@ -83,7 +83,7 @@ void ui_blank(int y, int x, int h, int w)
 
 int ui_pair256(int fg, int bg)
 {
-    if (!has_colors() || COLORS < 256) return 0;
+    if (!has_colors() || COLORS < 256) return 0;   /* 256 colours, or direct RGB values */
     int p = alloc_pair(fg, bg);
     return p < 0 ? 0 : p;
 }

@@ -114,8 +114,14 @@ void ui_image_draw(ui_app *app, ui_image *im, int y, int x, int cols, int rows)
         for (int c = 0; c < cols; c++) {
             const uint8_t *top = im->hb_px + ((size_t)(2 * r) * cols + c) * 3;
             const uint8_t *bot = im->hb_px + ((size_t)(2 * r + 1) * cols + c) * 3;
-            int fg = gfx_rgb_to_256(top[0], top[1], top[2]);
-            int bg = gfx_rgb_to_256(bot[0], bot[1], bot[2]);
+            int fg, bg;
+            if (COLORS >= 0x1000000) {   /* a direct-colour terminal: 24-bit cells */
+                fg = top[0] << 16 | top[1] << 8 | top[2];
+                bg = bot[0] << 16 | bot[1] << 8 | bot[2];
+            } else {
+                fg = gfx_rgb_to_256(top[0], top[1], top[2]);
+                bg = gfx_rgb_to_256(bot[0], bot[1], bot[2]);
+            }
             int pair = ui_pair256(fg, bg);
             if (pair) attr_set(A_NORMAL, (short)pair, NULL);
             else attrset(A_NORMAL);

@@ -268,16 +268,20 @@ static void setup_colors(ui_app *app)
     init_pair(UI_C_TAB_ACTIVE, COLOR_WHITE, COLOR_BLUE);
     init_pair(UI_C_USER, COLOR_CYAN, -1);
     init_pair(UI_C_ASSISTANT, -1, -1);
-    init_pair(UI_C_INFO, app->colors256 ? 244 : COLOR_YELLOW, -1);
+    /* direct-colour terminals (TERM=*-direct): colour numbers are RGB there */
+    int direct = COLORS >= 0x1000000;
+    init_pair(UI_C_INFO, direct ? 0x808080 : app->colors256 ? 244 : COLOR_YELLOW, -1);
     init_pair(UI_C_ERROR, COLOR_RED, -1);
     init_pair(UI_C_STATUS, COLOR_BLACK, COLOR_WHITE);
     static const short series[UI_N_SERIES_COLORS] = {COLOR_YELLOW, COLOR_CYAN, COLOR_MAGENTA, COLOR_GREEN,
                                                      COLOR_RED, COLOR_BLUE, COLOR_WHITE, COLOR_YELLOW};
     static const short faint[UI_N_SERIES_COLORS] = {136, 30, 96, 28, 88, 18, 242, 100};
+    static const int faint_rgb[UI_N_SERIES_COLORS] = {0xaf8700, 0x008787, 0x875f87, 0x008700,
+                                                      0x870000, 0x000087, 0x6c6c6c, 0x878700};
     for (int i = 0; i < UI_N_SERIES_COLORS; i++) {
         init_pair((short)(UI_C_SERIES0 + i), series[i], -1);
-        init_pair((short)(UI_C_SERIES0 + UI_N_SERIES_COLORS + i),
-                  app->colors256 ? faint[i] : series[i], -1);
+        if (direct) init_extended_pair(UI_C_SERIES0 + UI_N_SERIES_COLORS + i, faint_rgb[i], -1);
+        else init_pair((short)(UI_C_SERIES0 + UI_N_SERIES_COLORS + i), app->colors256 ? faint[i] : series[i], -1);
     }
 }
 
@@ -390,6 +394,8 @@ int cmd_tui(int argc, char **argv)
     curs_set(0);
     setup_colors(&app);
     define_keys();
+    /* keys typed while the terminal was probed go back in, in order */
+    for (int i = app.caps.n_typed - 1; i >= 0; i--) ungetch((unsigned char)app.caps.typed[i]);
     printf("\033[?2004h");   /* bracketed paste */
     fflush(stdout);
     app.rows = LINES;

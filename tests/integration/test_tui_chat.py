@@ -4,10 +4,13 @@ UTF-8, bad paths, a model that fails to load), resizing, a 40x12 terminal.
 The answers come from a tiny random LLaVA (gibberish); the streamed text is
 checked against `iris run` with the same greedy settings."""
 import re
+import shutil
 import subprocess
 import time
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from llava_fixtures import build_llava, random_photo
 from llm_fixtures import iris_bin
@@ -217,3 +220,62 @@ def test_quit_keys_and_no_terminal(tui, tmp_path):
     assert p.returncode == 2 and "terminal" in p.stderr
     p = subprocess.run([iris_bin(), "--graphics", "bogus"], capture_output=True, text=True)
     assert p.returncode == 2
+
+
+def half_block_cells(coloured):
+    """(fg, bg) of every U+2580 cell in capture-pane -e output, row by row."""
+    rows, fg, bg = [], None, None
+    for line in coloured.split("\n"):
+        cells, i = [], 0
+        while i < len(line):
+            m = re.match(r"\x1b\[([0-9;:]*)m", line[i:])
+            if m:
+                ps = [int(p) if p else 0 for p in m.group(1).split(";")]
+                k = 0
+                while k < len(ps):
+                    if ps[k] == 0:
+                        fg = bg = None
+                    elif ps[k] in (38, 48) and k + 4 < len(ps) and ps[k + 1] == 2:
+                        c = tuple(ps[k + 2:k + 5])
+                        fg, bg = (c, bg) if ps[k] == 38 else (fg, c)
+                        k += 4
+                    elif ps[k] in (38, 48) and k + 2 < len(ps) and ps[k + 1] == 5:
+                        k += 2
+                    k += 1
+                i += m.end()
+                continue
+            if line[i] == HALF:
+                cells.append((fg, bg))
+            i += 1
+        if cells:
+            rows.append(cells)
+    return rows
+
+
+def test_true_colour_half_blocks_are_the_scaled_picture(tui, llava):
+    """On a direct-colour terminal each cell carries two 24-bit pixels: the
+    picture scaled by area averages (here exactly 2x2 blocks of it)."""
+    if subprocess.run(["infocmp", "xterm-direct"], capture_output=True).returncode != 0:
+        pytest.skip("no xterm-direct terminfo (Debian package ncurses-term)")
+    t = tui(env={"TERM": "xterm-direct"})
+    t.type(f"/image {llava}/photo.png")
+    t.send("Enter")
+    t.wait_for(HALF * 32)
+    got = half_block_cells(t.screen(colours=True))
+    px = np.asarray(Image.open(llava / "photo.png").convert("RGB")).astype(int)   # 64x48
+    want = (px.reshape(24, 2, 32, 2, 3).sum(axis=(1, 3)) + 2) // 4                # 32x24
+    assert len(got) == 12 and all(len(r) == 32 for r in got)
+    for r in range(12):
+        for c in range(32):
+            assert got[r][c] == (tuple(want[2 * r, c]), tuple(want[2 * r + 1, c])), (r, c)
+
+
+def test_keys_typed_while_the_terminal_is_probed_are_kept(tmp_path, llava):
+    from tui_harness import Tui
+    t = Tui(["-m", str(llava), "--device", "cpu"], tmp_path)
+    try:
+        t.type("early bird")      # before the UI is up: the DA1 probe reads these
+        t.wait_for("loaded")
+        t.wait_for("> early bird")
+    finally:
+        t.close()

@@ -30,6 +30,12 @@ static void test_da1_replies(void **state)
     assert_int_equal(gfx_mode_from_name("blocks"), GFX_BLOCKS);
     assert_int_equal(gfx_mode_from_name("none"), GFX_NONE);
     assert_int_equal(gfx_mode_from_name("kitty"), -1);
+    /* keys typed during the probe survive, replies do not */
+    char out[64];
+    const char *mix = "ab\033[6;20;10tc\033[?62;4c\033[Ad";
+    int n = gfx_strip_replies(mix, strlen(mix), out, sizeof out);
+    assert_int_equal(n, 7);
+    assert_memory_equal(out, "abc\033[Ad", 7);
 }
 
 static void test_fit_keeps_the_aspect_ratio(void **state)
