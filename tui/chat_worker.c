@@ -22,6 +22,14 @@ static void post(chat_worker *w, chat_event_kind kind, const char *text, size_t 
     t[n] = 0;
     e->kind = kind;
     e->text = t;
+    if (kind != CW_EV_TEXT) {
+        /* a job's outcome becomes visible together with busy = 0, so the UI
+         * never sees "loaded" while the worker still refuses a new job */
+        if (w->held_tail) w->held_tail->next = e;
+        else w->held_head = e;
+        w->held_tail = e;
+        return;
+    }
     pthread_mutex_lock(&w->mu);
     /* consecutive text pieces are merged so a long answer is one event */
     if (kind == CW_EV_TEXT && w->tail && w->tail->kind == CW_EV_TEXT) {
@@ -194,6 +202,12 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->mu);
         free(w->arg);
         w->arg = NULL;
+        if (w->held_head) {
+            if (w->tail) w->tail->next = w->held_head;
+            else w->head = w->held_head;
+            w->tail = w->held_tail;
+            w->held_head = w->held_tail = NULL;
+        }
         w->busy = 0;
         pthread_mutex_unlock(&w->mu);
         if (w->wake) w->wake(w->wake_ud);
@@ -232,6 +246,7 @@ void chat_worker_destroy(chat_worker *w)
     pthread_join(w->thread, NULL);
     unload(w);
     chat_events_free(w->head);
+    chat_events_free(w->held_head);
     free(w->arg);
     free(w->model_path);
     free(w->system_prompt);

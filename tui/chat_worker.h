@@ -37,6 +37,7 @@ typedef struct {
     volatile sig_atomic_t stop;
     /* results */
     chat_event *head, *tail;
+    chat_event *held_head, *held_tail;   /* worker only: published with busy = 0 */
     /* state for the status line (read under mu) */
     char *model_path;
     int loaded, has_vision;
