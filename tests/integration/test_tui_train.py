@@ -158,3 +158,46 @@ def test_form_refuses_bad_values(tmp_path):
         t.alive()
     finally:
         t.close()
+
+
+def test_real_trainer_run_and_its_plot(tmp_path):
+    """With `iris train` built in: the form starts a real short LoRA run and
+    the Plots panel follows it to the end."""
+    import json
+    import subprocess
+    from llm_fixtures import build_model, iris_bin
+    helptext = subprocess.run([iris_bin(), "--help"], capture_output=True, text=True).stdout
+    if not re.search(r"^\s+train\s", helptext, re.M):
+        import pytest
+        pytest.skip("iris train is not built into this binary")
+    base = tmp_path / "base"
+    base.mkdir()
+    build_model("llama", base, seed=3)
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps([{"id": f"r{i}", "conversations": [
+        {"from": "human", "value": f"What is item {i}?"},
+        {"from": "gpt", "value": f"Item {i} is the quick brown fox number {i * 7}."}]} for i in range(6)]))
+    t = Tui(["--panel", "train", "-m", str(base)], tmp_path, 100, 30, env={"IRIS_RUNS": str(tmp_path / "runs")})
+    try:
+        t.wait_for("no runs in")
+        t.type("n")
+        t.wait_for("new training run")
+        t.send("C-u")
+        t.type(str(data))
+        t.send("Up", "Up", "C-u")
+        t.type("real")
+        for _ in range(11):
+            t.send("Down")
+        t.send("C-u")
+        t.type("12")
+        t.send("Enter")
+        t.wait_for("started real", timeout=10)
+        t.wait_for(lambda s: step_of(s, "real") >= 1, timeout=120, what="the first step")
+        t.send("Enter")
+        t.wait_for(lambda s: re.search(r"real [\d.]+ @(\d+)", s), timeout=30)
+        t.wait_for(lambda s: re.search(r"real [\d.]+ @12\b", s), timeout=300, what="the last step plotted")
+        t.send("F3")
+        t.wait_for(lambda s: "done" in row(s, "real"), timeout=60)
+        t.alive()
+    finally:
+        t.close()
