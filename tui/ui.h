@@ -117,6 +117,9 @@ void ui_image_begin_frame(ui_image *im);
 /* Draws half-blocks (GFX_BLOCKS) or leaves the cells blank (GFX_SIXEL) and
  * records where the sixel goes; GFX_NONE draws a one-line placeholder. */
 void ui_image_draw(ui_app *app, ui_image *im, int y, int x, int cols, int rows);
+/* Rows skip .. skip+shown-1 of a picture rows high, drawn from row y (a
+ * picture partly scrolled out of view). */
+void ui_image_draw_part(ui_app *app, ui_image *im, int y, int x, int cols, int rows, int skip, int shown);
 /* Writes the sixel for the last ui_image_draw position (after refresh). */
 void ui_image_overlay(ui_app *app, ui_image *im);
 

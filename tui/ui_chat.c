@@ -419,14 +419,13 @@ static void chat_draw(ui_panel *p, ui_app *app, int y, int x, int h, int w)
         dline *l = &d.v[first + r];
         entry *e = &s->e[l->entry];
         if (l->image_row >= 0) {
-            if (l->image_row == 0) {
+            /* the picture's first visible row draws every visible row of it */
+            if (l->image_row == 0 || r == 0) {
                 int cols, rows;
                 ui_image_cells(app, e->img, w, img_max_rows, &cols, &rows);
-                if (r + rows <= th) ui_image_draw(app, e->img, y + r, x, cols, rows);
-                else if (app->gfx == GFX_BLOCKS) ui_image_draw(app, e->img, y + r, x, cols, th - r);
-            } else if (r == 0 && app->gfx == GFX_BLOCKS) {
-                /* the picture's top scrolled away: show its lower rows */
-                (void)0;
+                int shown = rows - l->image_row;
+                if (shown > th - r) shown = th - r;
+                ui_image_draw_part(app, e->img, y + r, x, cols, rows, l->image_row, shown);
             }
             continue;
         }

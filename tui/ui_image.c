@@ -89,6 +89,22 @@ void ui_image_begin_frame(ui_image *im)
 
 void ui_image_draw(ui_app *app, ui_image *im, int y, int x, int cols, int rows)
 {
+    ui_image_draw_part(app, im, y, x, cols, rows, 0, rows);
+}
+
+void ui_image_draw_part(ui_app *app, ui_image *im, int y, int x, int cols, int rows, int skip, int shown)
+{
+    if (skip < 0) skip = 0;
+    if (shown > rows - skip) shown = rows - skip;
+    if (shown < 1) return;
+    if (skip || shown < rows) {
+        /* partly scrolled out: half-blocks show the visible rows; a sixel
+         * would spill over the transcript, so its cells stay blank */
+        if (app->gfx != GFX_BLOCKS) {
+            ui_blank(y, x, shown, cols);
+            return;
+        }
+    }
     if (cols < 1 || rows < 1) return;
     if (app->gfx == GFX_NONE) {
         char buf[64];
@@ -110,7 +126,7 @@ void ui_image_draw(ui_app *app, ui_image *im, int y, int x, int cols, int rows)
         return;
     }
     if (ensure_halfblocks(im, cols, rows)) return;
-    for (int r = 0; r < rows; r++) {
+    for (int r = skip; r < skip + shown; r++) {
         for (int c = 0; c < cols; c++) {
             const uint8_t *top = im->hb_px + ((size_t)(2 * r) * cols + c) * 3;
             const uint8_t *bot = im->hb_px + ((size_t)(2 * r + 1) * cols + c) * 3;
@@ -125,7 +141,7 @@ void ui_image_draw(ui_app *app, ui_image *im, int y, int x, int cols, int rows)
             int pair = ui_pair256(fg, bg);
             if (pair) attr_set(A_NORMAL, (short)pair, NULL);
             else attrset(A_NORMAL);
-            mvaddstr(y + r, x + c, "\xe2\x96\x80");   /* U+2580 upper half block */
+            mvaddstr(y + r - skip, x + c, "\xe2\x96\x80");   /* U+2580 upper half block */
         }
     }
     attrset(A_NORMAL);

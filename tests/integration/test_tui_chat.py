@@ -205,6 +205,13 @@ def test_a_40x12_terminal(tui, llava):
     for key in ("F2", "F3", "F4", "F5", "F1"):
         t.send(key)
         time.sleep(0.2)
+    # Alt-1..5 switch panels too
+    t.send("M-5")
+    t.wait_for("no local models")
+    t.send("M-4")
+    t.wait_for("no runs in")
+    t.send("M-1")
+    t.wait_for("> hello")
     t.alive()
 
 
