@@ -55,7 +55,7 @@ struct ui_app {
     int rows, cols;
     int wake_rd, wake_wr;
     int quit;
-    int show_help;
+    int show_help, help_top;
     int in_paste;
     gfx_mode gfx;
     gfx_caps caps;
@@ -100,6 +100,10 @@ const iris_backend *ui_backend(ui_app *app);
 
 /* Shows a run (folder or metrics.jsonl) in the Plots panel and switches to it. */
 void ui_plot_show_run(ui_app *app, const char *path);
+
+/* A model name as /model takes it: a path, else ORG/NAME[@REV] or an alias
+ * found in the Hub cache (its snapshot folder).  0, or -1 with the error set. */
+int ui_resolve_model(const char *name, char *out, size_t n);
 
 /* Loads a model into the Chat panel and shows that panel. */
 void ui_chat_use_model(ui_app *app, const char *path);

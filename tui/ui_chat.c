@@ -151,9 +151,11 @@ static void command(chat_state *s, char *line)
         s->pending_image = strdup(arg);
         submit(s, CW_IMAGE, arg);
     } else if (!strcmp(line, "/model")) {
-        if (!*arg) return info(s, E_ERROR, "usage: /model PATH");
-        info(s, E_INFO, "loading %s ...", arg);
-        submit(s, CW_LOAD, arg);
+        if (!*arg) return info(s, E_ERROR, "usage: /model PATH|ORG/NAME");
+        char path[4096];
+        if (ui_resolve_model(arg, path, sizeof path)) return info(s, E_ERROR, "%s", iris_last_error());
+        info(s, E_INFO, "loading %s ...", path);
+        submit(s, CW_LOAD, path);
     } else if (!strcmp(line, "/system")) {
         submit(s, CW_SYSTEM, arg);
     } else if (!strcmp(line, "/set")) {
@@ -481,8 +483,6 @@ static void chat_draw(ui_panel *p, ui_app *app, int y, int x, int h, int w)
     /* the cursor, drawn as a reversed cell */
     int cy = sy + 1 + lay.cur_row - top, cx = x + prompt_w + lay.cur_col;
     if (cy < sy + 1 + in_rows && cx < x + w) {
-        chtype c = mvinch(cy, cx);
-        mvaddch(cy, cx, (c & A_CHARTEXT) == 0 ? ' ' | A_REVERSE : c | A_REVERSE);
         cchar_t cc;
         if (mvin_wch(cy, cx, &cc) == OK) {
             cc.attr |= A_REVERSE;

@@ -186,7 +186,12 @@ static void command(compare_state *c, char *line)
             snprintf(c->message, sizeof c->message, "usage: %s MODEL", line);
             return;
         }
-        if (!sd->ok || chat_worker_submit(&sd->w, CW_LOAD, arg, &c->app->mo.gen)) {
+        char path[4096];
+        if (ui_resolve_model(arg, path, sizeof path)) {
+            snprintf(c->message, sizeof c->message, "%s", iris_last_error());
+            return;
+        }
+        if (!sd->ok || chat_worker_submit(&sd->w, CW_LOAD, path, &c->app->mo.gen)) {
             snprintf(c->message, sizeof c->message, "busy: Esc stops");
             return;
         }

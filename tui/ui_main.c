@@ -107,14 +107,24 @@ static void draw_help(ui_app *app)
         ui_hline(y0, x0, bw);
         ui_hline(y0 + bh - 1, x0, bw);
         attron(A_BOLD);
-        ui_text(y0, x0 + 2, bw - 4, " keys (any key closes) ", 23);
+        ui_text(y0, x0 + 2, bw - 4, " keys (any key closes) ", 23);   /* Up/Down scroll */
         attroff(A_BOLD);
     }
-    for (int i = 0; i < n && i < bh - 2; i++) {
-        int head = help_lines[i][0] != ' ';
+    /* on a small terminal the list scrolls (Up/Down/PgUp/PgDn) */
+    int max_top = n - (bh - 2) > 0 ? n - (bh - 2) : 0;
+    if (app->help_top > max_top) app->help_top = max_top;
+    if (app->help_top < 0) app->help_top = 0;
+    for (int i = 0; i + app->help_top < n && i < bh - 2; i++) {
+        const char *l = help_lines[i + app->help_top];
+        int head = l[0] != ' ';
         if (head) attron(A_BOLD);
-        ui_text(y0 + 1 + i, x0 + 2, bw - 3, help_lines[i], strlen(help_lines[i]));
+        ui_text(y0 + 1 + i, x0 + 2, bw - 3, l, strlen(l));
         if (head) attroff(A_BOLD);
+    }
+    if (max_top && bw > 12) {
+        char more[32];
+        snprintf(more, sizeof more, " %d/%d ", app->help_top + 1, max_top + 1);
+        ui_text(y0 + bh - 1, x0 + bw - 2 - (int)strlen(more), (int)strlen(more), more, strlen(more));
     }
 }
 
@@ -195,7 +205,16 @@ static void handle_key(ui_app *app, wint_t ch, int is_key)
 {
     ui_panel *p = &app->panels[app->current];
     if (app->show_help) {
+        if (is_key && (ch == KEY_UP || ch == KEY_DOWN || ch == KEY_PPAGE || ch == KEY_NPAGE)) {
+            app->help_top += ch == KEY_UP ? -1 : ch == KEY_DOWN ? 1 : ch == KEY_PPAGE ? -8 : 8;
+            return;
+        }
+        if (is_key && ch == KEY_RESIZE) {
+            handle_resize(app);
+            return;
+        }
         app->show_help = 0;
+        app->help_top = 0;
         app->overlay_dirty = 1;
         clearok(curscr, TRUE);
         return;
@@ -391,6 +410,9 @@ int cmd_tui(int argc, char **argv)
     nonl();
     keypad(stdscr, TRUE);
     nodelay(stdscr, TRUE);
+    /* every refresh runs to the end: with typeahead checks ncurses may cut an
+     * update short while keys arrive and the screen can stay stale */
+    typeahead(-1);
     curs_set(0);
     setup_colors(&app);
     define_keys();

@@ -168,6 +168,43 @@ static void rescan(models_state *s)
         if (!strcmp(s->m[i].path, keep)) s->sel = i;
 }
 
+int ui_resolve_model(const char *name, char *out, size_t n)
+{
+    struct stat st;
+    if (!stat(name, &st)) {
+        snprintf(out, n, "%s", name);
+        return 0;
+    }
+    model_ref ref;
+    if (model_ref_parse(name, &ref)) return -1;
+    hub_config cfg;
+    int rc = -1;
+    if (!hub_config_from_env(&cfg)) {
+        char *rd = hub_repo_dir(cfg.cache_dir, ref.repo);
+        char commit[41];
+        if (rd && hub_read_ref(rd, ref.revision[0] ? ref.revision : "main", commit) == 1) {
+            char *snap = hub_snapshot_dir(rd, commit);
+            if (snap) {
+                snprintf(out, n, "%s", snap);
+                rc = 0;
+            }
+            free(snap);
+        } else if (hub_valid_commit(ref.revision) && rd) {
+            char *snap = hub_snapshot_dir(rd, ref.revision);
+            if (snap && !stat(snap, &st)) {
+                snprintf(out, n, "%s", snap);
+                rc = 0;
+            }
+            free(snap);
+        }
+        if (rc) iris_set_error("%s: not a folder or file, and not in the Hub cache (Models: p pulls it)", name);
+        free(rd);
+        hub_config_free(&cfg);
+    }
+    model_ref_free(&ref);
+    return rc;
+}
+
 /* ---- pulling */
 
 static void on_progress(const hub_progress *p, int final, void *user)

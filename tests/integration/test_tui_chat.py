@@ -140,9 +140,16 @@ def test_bad_inputs_do_not_break_the_ui(tui, tmp_path):
     t.type(f"/image {tmp_path}/missing.png")
     t.send("Enter")
     t.wait_for("missing.png:")
-    t.type(f"/model {tmp_path}/no-model")  # fails: the loaded model stays
+    t.type(f"/model {tmp_path}/no-model")  # no such model
     t.send("Enter")
-    t.wait_for(lambda s: "no-model" in s and s.count("no-model") >= 2, what="the load error")
+    t.wait_for("not in the Hub cache", what="the name error")
+    broken = tmp_path / "broken-model"      # a model that fails to load: the loaded one stays
+    broken.mkdir()
+    (broken / "config.json").write_text('{"architectures": ["LlamaForCausalLM"], "hidden_size": ')
+    t.type(f"/model {broken}")
+    t.send("Enter")
+    t.wait_for(lambda s: s.count("broken-model") >= 2 and "loading" in s, what="the load error")
+    t.wait_for(lambda s: "working" not in s.split("\n")[-2], what="the worker to finish")
     t.send_hex(b"\xff\xfe\xc3\x28 ok \xe2\x82")   # invalid UTF-8 typed
     t.send_hex(b"\xa9")
     time.sleep(0.3)
@@ -200,6 +207,8 @@ def test_a_40x12_terminal(tui, llava):
     assert "> hello" in s
     t.send("?")
     t.wait_for("keys (any key closes)")
+    t.send("Down", "Down")                  # the list scrolls on a small screen
+    t.wait_for(" 3/")
     t.send("x")
     t.wait_for(lambda s: "keys (any key closes)" not in s)
     for key in ("F2", "F3", "F4", "F5", "F1"):

@@ -46,6 +46,10 @@ def test_pull_progress_details_use_and_delete(tmp_path):
             # Enter: the model goes to Chat
             t.send("Enter")
             t.wait_for(lambda s: "loaded" in s and "Chat" in s.split("\n")[0], timeout=60)
+            # /model takes a Hub name too
+            t.type("/model test-org/tiny-llava")
+            t.send("Enter")
+            t.wait_for(lambda s: s.count("loaded") >= 2 and "models--test-org--tiny-llava" in s, timeout=60)
             t.send("F5")
             # delete: asked first
             t.type("d")
