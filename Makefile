@@ -69,7 +69,7 @@ $(BIN)/iris: $(TUI_OBJ) $(LIBIRIS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBIRIS) $(TEST_HELPER_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_OBJ) $(LIBIRIS) -lcmocka $(ENGINE_LIBS) $(LDFLAGS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_OBJ) $(LIBIRIS) -lcmocka -lsixel $(ENGINE_LIBS) $(LDFLAGS)
 
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/cuda/%.o) $(CUDA_CSRC:%.c=$(BUILD)/cuda/%.o)
 $(BUILD)/cuda/%.o: %.cu
