@@ -19,6 +19,19 @@ trap 'rm -f "$out"' EXIT
   echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start (figures are best-of-many"
   echo "short timings, so a busy machine lowers them less than it lowers averages)."
   echo
+  cat <<'TXT'
+How to read the tables: *decode* is `linear` at n = 1, the weight streamed
+from memory (calls cycle through 320 MB of weight copies), as weight bytes
+per second and as a share of the copy bandwidth (read + written bytes, as
+STREAM counts; `iris_probe_copy_bandwidth`).  The *kernel ceiling* is the
+same call on a weight that stays in L2: when it is well above the decode
+figures the kernel waits on memory, not on arithmetic.  *Prefill* is
+`linear` at n = 128 in GFLOP/s against OpenBLAS sgemm on the same shape
+(`iris_probe_sgemm_gflops`); f16/bf16/Q8_0 weights are converted to f32 in
+4 MiB panels and multiplied by sgemm.  Targets: decode >= 90 % of copy
+bandwidth, prefill >= 60 % of sgemm.
+TXT
+  echo
   for t in 1 "$(nproc)"; do
     echo "### $t thread(s)"
     echo

@@ -3,8 +3,8 @@
  * Decode is bound by how fast W comes from memory, so the kernels are built
  * around one thing: read each weight row exactly once, convert it to f32 in
  * registers (F16C for f16, a shift for bf16, int8 widening for Q8_0), and FMA
- * it into n accumulators at once.  Threads take contiguous slices of rows so
- * each streams its own part of W.  The n = 1..4 variants are specialised at
+ * it into n accumulators at once.  Threads take ~64 KiB chunks of consecutive
+ * rows, so each streams its own part of W.  The n = 1..4 variants are specialised at
  * compile time (the always-inline kernel with a constant n) so that the
  * accumulators live in registers.
  *
@@ -153,16 +153,21 @@ static void gemv_slice(float *y, const float *x, const iris_tensor *w, const flo
 void cpu_gemv(float *y, const float *x, const iris_tensor *w, const float *b, int n, int k,
               int m)
 {
+    size_t row_bytes = iris_dtype_row_bytes(w->dtype, k);
     /* Below ~64 KiB of weights a second thread costs more than it brings. */
-    int nt = iris_dtype_row_bytes(w->dtype, k) * (size_t)m < (64u << 10) ? 1 : cpu_nthreads();
-#pragma omp parallel num_threads(nt)
-    {
-        /* contiguous slices of rows, rounded to 8 so threads never share a
-         * cache line of y */
-        int t = omp_get_thread_num(), T = omp_get_num_threads();
-        int per = ((m + T - 1) / T + 7) & ~7;
-        int j0 = t * per < m ? t * per : m, j1 = j0 + per < m ? j0 + per : m;
-        if (j0 < j1) gemv_slice(y, x, w, b, n, k, m, j0, j1);
+    int nt = row_bytes * (size_t)m < (64u << 10) ? 1 : cpu_nthreads();
+    /* Threads take chunks of ~64 KiB of consecutive rows (a multiple of 16
+     * rows, so chunks of y never share a cache line) from a shared counter:
+     * each chunk is a long sequential stream for the prefetchers, and when a
+     * core is busy with something else the other threads take its share
+     * instead of waiting for it at the end. */
+    int chunk = (int)((64u << 10) / row_bytes);
+    chunk = chunk < 16 ? 16 : chunk & ~15;
+    int nchunks = (m + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int c = 0; c < nchunks; c++) {
+        int j0 = c * chunk, j1 = j0 + chunk < m ? j0 + chunk : m;
+        gemv_slice(y, x, w, b, n, k, m, j0, j1);
     }
 }
 

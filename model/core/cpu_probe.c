@@ -59,9 +59,9 @@ double iris_probe_sgemm_gflops(int m, int n, int k)
         for (size_t i = 0; i < (size_t)m * k; i++) a[i] = (float)(i % 7) * 0.25f - 0.5f;
         for (size_t i = 0; i < (size_t)k * n; i++) b[i] = (float)(i % 5) * 0.25f - 0.5f;
         double flops = 2.0 * m * n * k, spent = 0;
-        /* one warm-up, then best of PROBE_RUNS (or of what fits in ~1 s, at
-         * least one timed run) */
-        for (int run = 0; run <= PROBE_RUNS && (run < 2 || spent < 1.0); run++) {
+        /* one warm-up, then the best of at least PROBE_RUNS runs, more while
+         * under ~0.6 s (small shapes: more chances of an uninterrupted run) */
+        for (int run = 0; run <= 200 && (run <= PROBE_RUNS || spent < 0.6); run++) {
             double t0 = omp_get_wtime();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f,
                         c, n);
