@@ -50,7 +50,9 @@ double iris_probe_copy_bandwidth(void)
 double iris_probe_sgemm_gflops(int m, int n, int k)
 {
     if (m <= 0 || n <= 0 || k <= 0) return 0;
-    cpu_nthreads(); /* sets OpenBLAS's thread count */
+    /* plain OpenBLAS: its own threads for this measurement, back to one
+     * thread (the backend's setting, cpu_threads.c) afterwards */
+    openblas_set_num_threads(cpu_nthreads());
     float *a = cpu_alloc((size_t)m * k * sizeof(float));
     float *b = cpu_alloc((size_t)k * n * sizeof(float));
     float *c = cpu_alloc((size_t)m * n * sizeof(float));
@@ -73,5 +75,6 @@ double iris_probe_sgemm_gflops(int m, int n, int k)
     cpu_free(a);
     cpu_free(b);
     cpu_free(c);
+    openblas_set_num_threads(1);
     return best;
 }
