@@ -4,7 +4,7 @@
  * Markdown for docs/PERF.md.
  *
  *  - decode (n = 1): weight GB/s = weight bytes / time, against the copy
- *    bandwidth.  The calls cycle through copies of the weight whose total
+ *    and the read bandwidth.  The calls cycle through copies of the weight whose total
  *    exceeds the caches, as decode walks all layers' weights; the best call
  *    counts (see time_linear).
  *  - prefill (n = 128): GFLOP/s = 2 n m k / time, against plain OpenBLAS
@@ -82,11 +82,11 @@ int main(int argc, char **argv)
     const iris_backend *be = iris_cpu_backend();
     static const int shapes[][2] = {{768, 768}, {768, 2048}, {2048, 768}, {32000, 768}};
     static const iris_dtype dts[] = {IRIS_F32, IRIS_F16, IRIS_BF16, IRIS_Q8_0};
-    double bw = iris_probe_copy_bandwidth();
-    printf("Threads: %d.  Copy bandwidth (read + written): %.1f GB/s.\n\n", iris_cpu_threads(),
-           bw / 1e9);
+    double bw = iris_probe_copy_bandwidth(), rbw = iris_probe_read_bandwidth();
+    printf("Threads: %d.  Copy bandwidth %.1f GB/s (bytes copied), read bandwidth %.1f GB/s.\n\n",
+           iris_cpu_threads(), bw / 1e9, rbw / 1e9);
 
-    printf("Decode, `linear` at n = 1 (weight GB/s; %% of copy bandwidth):\n\n");
+    printf("Decode, `linear` at n = 1 (weight GB/s; %% of copy / %% of read bandwidth):\n\n");
     printf("| W [m,k] | f32 | f16 | bf16 | Q8_0 |\n|---|---|---|---|---|\n");
     for (int s = 0; s < 4; s++) {
         int m = shapes[s][0], k = shapes[s][1];
@@ -100,7 +100,7 @@ int main(int argc, char **argv)
             for (int c = 0; c < copies; c++) fill_weight(&w[c], dts[d], m, k);
             for (int i = 0; i < k; i++) x[i] = 0.01f * (i % 13);
             double t = time_linear(be, y, x, w, copies, 1, k, m, 2 * copies, 0.4);
-            printf(" %.1f (%.0f%%) |", wb / t / 1e9, 100.0 * wb / t / bw);
+            printf(" %.1f (%.0f%% / %.0f%%) |", wb / t / 1e9, 100.0 * wb / t / bw, 100.0 * wb / t / rbw);
             fflush(stdout);
             for (int c = 0; c < copies; c++) iris_tensor_free(&w[c]);
             free(w);

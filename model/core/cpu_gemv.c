@@ -23,6 +23,12 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* Software prefetch distance in W: the hardware prefetcher alone leaves the
+ * stream ~15% short of the read bandwidth; asking for the bytes 16 KiB ahead
+ * (one row's worth per row) closes most of that gap (measured 8-32 KiB on a
+ * Sapphire Rapids: 16 best). */
+#define PREFETCH_BYTES (16u << 10)
+
 static inline float hsum8(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -128,6 +134,8 @@ INLINE void gemv_rows(float *y, const float *x, const iris_tensor *w, const floa
     float out[LINEAR_GEMV_MAX_N];
     for (int j = j0; j < j1; j++) {
         const void *wr = base + (size_t)j * row_bytes;
+        const char *pf = (const char *)wr + PREFETCH_BYTES, *end = base + (size_t)j1 * row_bytes;
+        for (size_t o = 0; o < row_bytes && pf + o < end; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
         switch (w->dtype) {
         case IRIS_F32: dot_dense(IRIS_F32, wr, x, k, n, out); break;
         case IRIS_F16: dot_dense(IRIS_F16, wr, x, k, n, out); break;
