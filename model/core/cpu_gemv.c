@@ -134,8 +134,8 @@ INLINE void gemv_rows(float *y, const float *x, const iris_tensor *w, const floa
     float out[LINEAR_GEMV_MAX_N];
     for (int j = j0; j < j1; j++) {
         const void *wr = base + (size_t)j * row_bytes;
-        const char *pf = (const char *)wr + PREFETCH_BYTES, *end = base + (size_t)j1 * row_bytes;
-        for (size_t o = 0; o < row_bytes && pf + o < end; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
+        size_t pf = (size_t)j * row_bytes + PREFETCH_BYTES, end = (size_t)j1 * row_bytes;
+        for (size_t o = pf; o < pf + row_bytes && o < end; o += 64) _mm_prefetch(base + o, _MM_HINT_T0);
         switch (w->dtype) {
         case IRIS_F32: dot_dense(IRIS_F32, wr, x, k, n, out); break;
         case IRIS_F16: dot_dense(IRIS_F16, wr, x, k, n, out); break;
