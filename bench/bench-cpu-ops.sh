@@ -19,6 +19,23 @@ trap 'rm -f "$out"' EXIT
   echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start (figures are best-of-many"
   echo "short timings, so a busy machine lowers them less than it lowers averages)."
   echo
+  cat <<'TXT'
+How to read the tables: *decode* is `linear` at n = 1, the weight streamed
+from memory (calls cycle through 320 MB of weight copies), as weight bytes
+per second and as shares of the copy bandwidth (bytes copied per second,
+`iris_probe_copy_bandwidth`) and of the streaming read bandwidth
+(`iris_probe_read_bandwidth`, the true ceiling of a kernel that only
+reads; a copy moves each byte twice, so reading alone outruns it).  The
+*kernel ceiling* is the
+same call on a weight that stays in L2: when it is well above the decode
+figures the kernel waits on memory, not on arithmetic.  *Prefill* is
+`linear` at n = 128 in GFLOP/s against OpenBLAS sgemm on the same shape
+(`iris_probe_sgemm_gflops`, OpenBLAS with its own threads); `linear` runs
+single-threaded sgemm on ~1 MiB blocks of W spread over OpenMP threads,
+f16/bf16/Q8_0 blocks converted to f32 first.  Targets: decode >= 90 % of copy
+bandwidth, prefill >= 60 % of sgemm.
+TXT
+  echo
   for t in 1 "$(nproc)"; do
     echo "### $t thread(s)"
     echo

@@ -3,8 +3,8 @@
  * Decode is bound by how fast W comes from memory, so the kernels are built
  * around one thing: read each weight row exactly once, convert it to f32 in
  * registers (F16C for f16, a shift for bf16, int8 widening for Q8_0), and FMA
- * it into n accumulators at once.  Threads take contiguous slices of rows so
- * each streams its own part of W.  The n = 1..4 variants are specialised at
+ * it into n accumulators at once.  Threads take ~64 KiB chunks of consecutive
+ * rows, so each streams its own part of W.  The n = 1..4 variants are specialised at
  * compile time (the always-inline kernel with a constant n) so that the
  * accumulators live in registers.
  *
@@ -22,6 +22,12 @@
 #include <immintrin.h>
 
 #define INLINE static inline __attribute__((always_inline))
+
+/* Software prefetch distance in W: the hardware prefetcher alone leaves the
+ * stream ~15% short of the read bandwidth; asking for the bytes 16 KiB ahead
+ * (one row's worth per row) closes most of that gap (measured 8-32 KiB on a
+ * Sapphire Rapids: 16 best). */
+#define PREFETCH_BYTES (16u << 10)
 
 static inline float hsum8(__m256 v)
 {
@@ -128,6 +134,8 @@ INLINE void gemv_rows(float *y, const float *x, const iris_tensor *w, const floa
     float out[LINEAR_GEMV_MAX_N];
     for (int j = j0; j < j1; j++) {
         const void *wr = base + (size_t)j * row_bytes;
+        size_t pf = (size_t)j * row_bytes + PREFETCH_BYTES, end = (size_t)j1 * row_bytes;
+        for (size_t o = pf; o < pf + row_bytes && o < end; o += 64) _mm_prefetch(base + o, _MM_HINT_T0);
         switch (w->dtype) {
         case IRIS_F32: dot_dense(IRIS_F32, wr, x, k, n, out); break;
         case IRIS_F16: dot_dense(IRIS_F16, wr, x, k, n, out); break;
@@ -153,16 +161,21 @@ static void gemv_slice(float *y, const float *x, const iris_tensor *w, const flo
 void cpu_gemv(float *y, const float *x, const iris_tensor *w, const float *b, int n, int k,
               int m)
 {
+    size_t row_bytes = iris_dtype_row_bytes(w->dtype, k);
     /* Below ~64 KiB of weights a second thread costs more than it brings. */
-    int nt = iris_dtype_row_bytes(w->dtype, k) * (size_t)m < (64u << 10) ? 1 : cpu_nthreads();
-#pragma omp parallel num_threads(nt)
-    {
-        /* contiguous slices of rows, rounded to 8 so threads never share a
-         * cache line of y */
-        int t = omp_get_thread_num(), T = omp_get_num_threads();
-        int per = ((m + T - 1) / T + 7) & ~7;
-        int j0 = t * per < m ? t * per : m, j1 = j0 + per < m ? j0 + per : m;
-        if (j0 < j1) gemv_slice(y, x, w, b, n, k, m, j0, j1);
+    int nt = row_bytes * (size_t)m < (64u << 10) ? 1 : cpu_nthreads();
+    /* Threads take chunks of ~64 KiB of consecutive rows (a multiple of 16
+     * rows, so chunks of y never share a cache line) from a shared counter:
+     * each chunk is a long sequential stream for the prefetchers, and when a
+     * core is busy with something else the other threads take its share
+     * instead of waiting for it at the end. */
+    int chunk = (int)((64u << 10) / row_bytes);
+    chunk = chunk < 16 ? 16 : chunk & ~15;
+    int nchunks = (m + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int c = 0; c < nchunks; c++) {
+        int j0 = c * chunk, j1 = j0 + chunk < m ? j0 + chunk : m;
+        gemv_slice(y, x, w, b, n, k, m, j0, j1);
     }
 }
 

@@ -9,9 +9,15 @@
 #ifndef IRIS_CPU_PROBE_H
 #define IRIS_CPU_PROBE_H
 
-/* Memory copy bandwidth in bytes/s, counted as STREAM does: bytes read plus
- * bytes written, over buffers far larger than the caches. */
+/* Memory copy bandwidth in bytes/s: bytes copied per second (each byte
+ * counted once, as memcpy benchmarks do; STREAM's "Copy", which counts the
+ * read and the write, is twice this), over buffers far larger than the
+ * caches. */
 double iris_probe_copy_bandwidth(void);
+
+/* Streaming read bandwidth in bytes/s (summing a large array): the ceiling
+ * for kernels that only read, like the decode GEMV. */
+double iris_probe_read_bandwidth(void);
 
 /* OpenBLAS sgemm speed in GFLOP/s (2*m*n*k flops) for C[m,n] = A[m,k] B[k,n],
  * row-major. */

@@ -273,6 +273,9 @@ static void run_gemm(int torch)
         {0, 0, 5, 7, 3, 1, 0, 1.0f, 0.0f},  {0, 1, 17, 9, 33, 3, 2, 0.5f, 0.0f},
         {1, 0, 4, 19, 8, 2, 1, 1.0f, 1.0f}, {1, 1, 33, 65, 70, 2, 3, -1.5f, 0.25f},
         {0, 1, 1, 64, 64, 8, 0, 0.125f, 0.0f}, {0, 0, 100, 120, 90, 1, 5, 1.0f, 0.0f},
+        /* big enough to be threaded: rows of one product split (with op(A) = A^T),
+         * and whole products spread over threads */
+        {1, 1, 90, 70, 100, 1, 2, 0.75f, 0.5f}, {0, 1, 64, 64, 64, 4, 1, 1.0f, 0.0f},
     };
     int ncase = (int)(sizeof cs / sizeof *cs);
     pyref *r = maybe_pyref(torch);
