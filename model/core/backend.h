@@ -101,6 +101,8 @@ const iris_backend *iris_cpu_backend(void);
 /* Sets the CPU thread count (0 = all cores). */
 void iris_cpu_set_threads(int n);
 int iris_cpu_threads(void);
+/* Forgets the CPU backend's recorded failure, so that its ops run again. */
+void iris_cpu_clear_error(void);
 
 /* The CUDA backend when compiled in and a device is visible; NULL otherwise
  * (why is written to why[] when non-NULL). */
