@@ -79,6 +79,68 @@ static int src_rewind(byte_source *s)
     return s->f ? fseek(s->f, 0, SEEK_SET) : 0;
 }
 
+/* Two bugs of stb_image 2.27's PNM loader are kept away here:
+ *  - header numbers are read into an int without an overflow check
+ *    (undefined behaviour on "P5 99999999999 ..."): we walk the header the
+ *    way it does and refuse numbers of more than 9 digits first;
+ *  - a 16-bit PNM (maxval > 255) converted to another channel count goes
+ *    through the 8-bit converter and reads past its buffer: PNMs are decoded
+ *    in their own channel count and expanded to RGB here (to_rgb).
+ * Returns 1 for a PNM, 0 for anything else, -1 (error set) to refuse. */
+#define PNM_PEEK 4096
+
+static int pnm_isspace(int c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+static int pnm_guard(byte_source *src, const char *name)
+{
+    uint8_t buf[PNM_PEEK];
+    size_t n = src->len < PNM_PEEK ? src->len : PNM_PEEK;
+    if (src->mem) memcpy(buf, src->mem, n);
+    else if (fread(buf, 1, n, src->f) != n || fseek(src->f, 0, SEEK_SET) != 0) {
+        iris_set_error("%s: read error", name);
+        return -1;
+    }
+    if (n < 2 || buf[0] != 'P' || (buf[1] != '5' && buf[1] != '6')) return 0;
+    int is_pnm = 1;
+    size_t i = 2;
+    for (int field = 0; field < 3; field++) {   /* width, height, maxval */
+        for (;;) {
+            while (i < n && pnm_isspace(buf[i])) i++;
+            if (i >= n || buf[i] != '#') break;
+            while (i < n && buf[i] != '\n' && buf[i] != '\r') i++;
+        }
+        int digits = 0;
+        while (i < n && buf[i] >= '0' && buf[i] <= '9') i++, digits++;
+        if (digits > 9) {
+            iris_set_error("%s: PNM header holds a number too large to be a size", name);
+            return -1;
+        }
+        if (i >= n && n == PNM_PEEK) {
+            iris_set_error("%s: PNM header is longer than %d bytes", name, PNM_PEEK);
+            return -1;
+        }
+    }
+    return is_pnm;
+}
+
+/* Grey, grey+alpha, RGB or RGBA pixels to RGB as PIL's convert("RGB") does:
+ * grey replicated, alpha dropped.  Returns a new buffer or NULL. */
+static uint8_t *to_rgb(const uint8_t *px, int channels, size_t n_px)
+{
+    uint8_t *out = malloc(n_px * 3);
+    if (!out) return NULL;
+    for (size_t i = 0; i < n_px; i++) {
+        const uint8_t *s = px + i * channels;
+        uint8_t *d = out + i * 3;
+        if (channels < 3) d[0] = d[1] = d[2] = s[0];
+        else memcpy(d, s, 3);
+    }
+    return out;
+}
+
 static int decode_source(iris_image *img, byte_source *src, const char *name)
 {
     memset(img, 0, sizeof *img);
@@ -86,6 +148,8 @@ static int decode_source(iris_image *img, byte_source *src, const char *name)
         iris_set_error("%s: empty file", name);
         return -1;
     }
+    int is_pnm = pnm_guard(src, name);
+    if (is_pnm < 0) return -1;
     int w = 0, h = 0, comp = 0;
     /* Size first, from the header alone: nothing is allocated for a huge image. */
     if (!stbi_info_from_callbacks(&src_callbacks, src, &w, &h, &comp)) {
@@ -109,7 +173,9 @@ static int decode_source(iris_image *img, byte_source *src, const char *name)
         return -1;
     }
     int w2 = 0, h2 = 0;
-    uint8_t *px = stbi_load_from_callbacks(&src_callbacks, src, &w2, &h2, &comp, 3);
+    /* Everything but PNM is converted to RGB by stb_image (req_comp 3 is
+     * reliable there; req_comp 0 is not for PNGs with tRNS). */
+    uint8_t *px = stbi_load_from_callbacks(&src_callbacks, src, &w2, &h2, &comp, is_pnm ? 0 : 3);
     if (!px) {
         const char *why = stbi_failure_reason();
         if (src->overran)
@@ -127,6 +193,15 @@ static int decode_source(iris_image *img, byte_source *src, const char *name)
         stbi_image_free(px);
         iris_set_error("%s: corrupt image (header says %dx%d, decoded %dx%d)", name, w, h, w2, h2);
         return -1;
+    }
+    if (is_pnm && comp != 3) {
+        uint8_t *rgb = comp >= 1 && comp <= 4 ? to_rgb(px, comp, (size_t)w * h) : NULL;
+        stbi_image_free(px);
+        if (!rgb) {
+            iris_set_error("%s: out of memory for %dx%d pixels", name, w, h);
+            return -1;
+        }
+        px = rgb;
     }
     /* stb_image allocates with plain malloc (stb_image_impl.c keeps the
      * default STBI_MALLOC), so the buffer is ours to free() directly. */
