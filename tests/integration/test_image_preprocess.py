@@ -281,3 +281,17 @@ def test_usage_errors(tmp_path):
                  ["image-preprocess", "-i", "x.png", "--std", "1,0,1"]):
         r = subprocess.run([IRIS, *args], capture_output=True, text=True)
         assert r.returncode == 2, (args, r.stderr)
+
+
+@pytest.mark.parametrize("w,h", [(517, 333), (20, 90)])
+def test_crop_larger_than_resize(tmp_path, w, h):
+    """shortest_edge 48, crop 64: transformers' center_crop pads with zeros."""
+    path = tmp_path / "img.png"
+    Image.fromarray(photo(w, h)).save(path)
+    got = run_iris(path, "crop", 64, tmp_path, ["--size", "48", "--crop", "64"])
+    proc = CLIPImageProcessor(size={"shortest_edge": 48}, crop_size={"height": 64, "width": 64},
+                              image_mean=CLIP_MEAN, image_std=CLIP_STD)
+    ref = proc(Image.open(path).convert("RGB"), return_tensors="np",
+               input_data_format="channels_last")["pixel_values"][0]
+    std = np.array(CLIP_STD).reshape(3, 1, 1)
+    assert np.abs((got - ref) * std).max() * 255 <= 1.0
