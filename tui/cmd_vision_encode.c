@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -35,6 +36,15 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds used by this process (all threads): on a shared machine wall
+ * time alone says little. */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru)) return 0;
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
 static float *read_f32(const char *path, size_t n)
@@ -135,13 +145,13 @@ int cmd_vision_encode(int argc, char **argv)
         fprintf(stderr, "iris vision-encode: out of memory\n");
         goto done;
     }
-    double t0 = now();
+    double t0 = now(), c0 = cpu_seconds();
     for (int r = 0; r < repeat; r++)
         if (iris_llava_vision_encode_pixels(&v, px, feats)) {
             fprintf(stderr, "iris vision-encode: %s\n", iris_last_error());
             goto done;
         }
-    double dt = (now() - t0) / repeat;
+    double dt = (now() - t0) / repeat, dc = (cpu_seconds() - c0) / repeat;
     if (be->download(host, feats, (size_t)n * d * sizeof(float))) {
         fprintf(stderr, "iris vision-encode: cannot read the features back\n");
         goto done;
@@ -154,8 +164,8 @@ int cmd_vision_encode(int argc, char **argv)
             goto done;
         }
     }
-    printf("features: %d x %d (layer %d, %s); encode %.3f s\n", n, d, v.feature_layer,
-           v.has_projector ? "projected" : "tower", dt);
+    printf("features: %d x %d (layer %d, %s); encode %.3f s (%.3f CPU s)\n", n, d, v.feature_layer,
+           v.has_projector ? "projected" : "tower", dt, dc);
     rc = 0;
 done:
     if (feats) be->free(feats);
