@@ -190,24 +190,28 @@ def test_half_precision_weights(tmp_path, dtype):
     check(run_iris(d2, tmp_path, pixels=px), reference_features(model, px))
 
 
-def test_bare_clip_vision_model(tmp_path):
+@pytest.mark.parametrize("image", [56, 62])
+def test_bare_clip_vision_model(tmp_path, image):
     """A standalone CLIPVisionModel checkpoint (vision_model.* names)."""
-    model = roughen(CLIPVisionModel(vision_config("clip", 56, 3)).eval())
+    model = roughen(CLIPVisionModel(vision_config("clip", image, 3)).eval())
     d = tmp_path / "clip"
     model.save_pretrained(d, safe_serialization=True)
-    px = random_pixels(56)
+    px = random_pixels(image)
     with torch.no_grad():
         hs = model(torch.from_numpy(px)[None], output_hidden_states=True).hidden_states
     for layer in (-2, -1):
         check(run_iris(d, tmp_path, pixels=px, extra=["--layer", str(layer)]), hs[layer][0].numpy())
 
 
-def test_bare_siglip_vision_model(tmp_path):
-    """SigLIP: no class token, no pre-LN, patch conv bias, gelu-tanh."""
-    model = roughen(SiglipVisionModel(vision_config("siglip", 56, 3)).eval())
+@pytest.mark.parametrize("image", [56, 62])
+def test_bare_siglip_vision_model(tmp_path, image):
+    """SigLIP: no class token, no pre-LN, patch conv bias, gelu-tanh.  62 px
+    with 14 px patches: the conv drops the last 6 rows and columns, as the
+    real so400m-patch14-384 tower does (384 = 27*14 + 6)."""
+    model = roughen(SiglipVisionModel(vision_config("siglip", image, 3)).eval())
     d = tmp_path / "siglip"
     model.save_pretrained(d, safe_serialization=True)
-    px = random_pixels(56)
+    px = random_pixels(image)
     with torch.no_grad():
         hs = model(torch.from_numpy(px)[None], output_hidden_states=True).hidden_states
     for layer in (-2, -1):
