@@ -69,7 +69,7 @@ section() {
   echo "|---|---|---|---|"
   printf '%s' "$pre_rows"
   echo
-  echo "Image features: random CLIP ViT-L/14-336 tower (303M parameters, layers up to vision_feature_layer -2,"
+  echo "Image features: random CLIP ViT-L/14-336 tower + projector (305M parameters; layers up to vision_feature_layer -2,"
   echo "577 tokens) + mlp2x_gelu projector 1024 -> 768 -> 768, 576 image tokens out"
   echo "(\`iris vision-encode --repeat $repeat\`, after one warm-up run; GFLOP counts the matrix products):"
   echo
