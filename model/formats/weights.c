@@ -34,6 +34,18 @@ static int is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* GGUF files are recognised by their magic too: Hub cache blobs have no
+ * extension. */
+static int has_gguf_magic(const char *path)
+{
+    char magic[4];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int ok = fread(magic, 1, 4, f) == 4 && memcmp(magic, "GGUF", 4) == 0;
+    fclose(f);
+    return ok;
+}
+
 /* Reads a whole (small) JSON file; NULL with an error naming it. */
 static cJSON *read_json(const char *path)
 {
@@ -195,7 +207,7 @@ int iris_weights_open(iris_weights *w, const char *path)
         }
         free(index_path);
         free(single);
-    } else if (ends_with(path, ".gguf")) {
+    } else if (ends_with(path, ".gguf") || has_gguf_magic(path)) {
         w->gguf = calloc(1, sizeof *w->gguf);
         rc = w->gguf ? iris_gguf_open(w->gguf, path) : -1;
         if (!w->gguf) iris_set_error("%s: out of memory", path);

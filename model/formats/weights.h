@@ -9,7 +9,8 @@
  * returns NULL and sets an error naming the tensor and the file when a tensor
  * is absent; iris_weights_find returns NULL silently (for optional tensors).
  *
- * PATH may be a .gguf file, a .safetensors file, or a directory holding
+ * PATH may be a .gguf file (or any file starting with the GGUF magic), a
+ * .safetensors file, or a directory holding
  * model.safetensors.index.json (every shard in its weight_map must exist and
  * hold the tensors the map assigns to it) or model.safetensors.  Lookups are
  * hashed.  A tensor whose dtype iris cannot compute with (dtype -1) is returned

@@ -40,6 +40,6 @@ for t in $TARGETS; do
   fi
   grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)" \
     "$OUT/$t.log" | sed "s/^/  $t /" || true
-  tail -n 1 "$OUT/$t.log" | sed "s/^/  $t: /"
+  grep -E "DONE|ERROR|SUMMARY" "$OUT/$t.log" | tail -n 2 | sed "s/^/  $t: /" || true
 done
 exit $status

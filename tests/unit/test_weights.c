@@ -212,6 +212,13 @@ static void test_gguf_weights(void **state)
     assert_non_null(strstr(iris_last_error(), p));
     assert_string_equal(iris_weights_dtype_name(&w, "blk.0.q4k"), "Q4_K");
     iris_weights_close(&w);
+    /* recognised by magic without the extension (Hub cache blobs) */
+    char *blob = test_path(dir, "0123abcd");
+    test_write_file(blob, b.p, b.len);
+    if (iris_weights_open(&w, blob) != 0) fail_msg("%s", iris_last_error());
+    assert_non_null(iris_weights_get(&w, "tok.weight"));
+    iris_weights_close(&w);
+    free(blob);
     test_rmdir(dir);
     free(p);
     free(dir);
