@@ -83,6 +83,42 @@ static void test_pad_of_square_is_crop(void **state)
     iris_image_free(&img);
 }
 
+/* PAD computes the square lazily (background rows and columns are resampled
+ * once); it must equal CROP on the square built pixel by pixel. */
+static void check_pad_equals_explicit_square(int w, int h)
+{
+    iris_image img = random_image(w, h, (unsigned)(w * 7 + h));
+    iris_preproc pad, crop;
+    iris_preproc_clip(&pad, IRIS_PREPROC_PAD, 56);
+    iris_preproc_clip(&crop, IRIS_PREPROC_CROP, 56);
+    int side = w > h ? w : h, ox = (side - w) / 2, oy = (side - h) / 2;
+    uint8_t *sq = malloc((size_t)side * side * 3);
+    assert_non_null(sq);
+    for (size_t i = 0; i < (size_t)side * side; i++) memcpy(sq + i * 3, pad.pad_rgb, 3);
+    for (int y = 0; y < h; y++)
+        memcpy(sq + ((size_t)(y + oy) * side + ox) * 3, img.rgb + (size_t)y * w * 3, (size_t)w * 3);
+    iris_image square;
+    assert_int_equal(iris_image_from_rgb(&square, sq, side, side), 0);
+    uint8_t a[56 * 56 * 3], b[56 * 56 * 3];
+    assert_int_equal(iris_preprocess_u8(&img, &pad, a), 0);
+    assert_int_equal(iris_preprocess_u8(&square, &crop, b), 0);
+    assert_memory_equal(a, b, sizeof a);
+    iris_image_free(&square);
+    iris_image_free(&img);
+    free(sq);
+}
+
+static void test_pad_equals_explicit_square(void **state)
+{
+    (void)state;
+    check_pad_equals_explicit_square(1, 300);
+    check_pad_equals_explicit_square(300, 1);
+    check_pad_equals_explicit_square(17, 200);
+    check_pad_equals_explicit_square(200, 17);
+    check_pad_equals_explicit_square(40, 30);
+    check_pad_equals_explicit_square(30, 41);
+}
+
 static void test_pad_colour(void **state)
 {
     (void)state;
@@ -194,6 +230,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_equals_full), cmocka_unit_test(test_same_size_is_identity),
         cmocka_unit_test(test_pad_of_square_is_crop), cmocka_unit_test(test_pad_colour),
+        cmocka_unit_test(test_pad_equals_explicit_square),
         cmocka_unit_test(test_crop_centre_offsets), cmocka_unit_test(test_crop_larger_than_resize_zero_fills),
         cmocka_unit_test(test_normalise),          cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_siglip_config),
