@@ -69,13 +69,17 @@ section() {
   echo "|---|---|---|---|"
   printf '%s' "$pre_rows"
   echo
-  echo "Image features: random CLIP ViT-L/14-336 tower + projector (305M parameters; layers up to vision_feature_layer -2,"
+  echo "Image features: random CLIP ViT-L/14-336 tower (305M parameters with the projector; layers up to vision_feature_layer -2,"
   echo "577 tokens) + mlp2x_gelu projector 1024 -> 768 -> 768, 576 image tokens out"
   echo "(\`iris vision-encode --repeat $repeat\`, after one warm-up run; GFLOP counts the matrix products):"
   echo
   echo "| weights | s / image | CPU s / image | images / s | GFLOP | GFLOP/s | GFLOP per CPU s |"
   echo "|---|---|---|---|---|---|---|"
   printf '%s' "$enc_rows"
+  echo
+  echo "Preprocessing is single-threaded; decoding is stb_image's. The tower's time is the CPU backend's"
+  echo "linear/attention throughput (see the CPU kernels section). Wall times on a loaded machine are"
+  echo "inflated by other jobs: rerun \`make bench\` on an idle one for clean figures."
 }
 if [ -x tools/perf-section.sh ]; then
   section | tools/perf-section.sh vision-cpu
