@@ -37,6 +37,7 @@ typedef struct iris_safetensors {
     iris_st_tensor *tensors;
     char *metadata_json;           /* "__metadata__" re-serialised, or NULL */
     int mapped;                    /* 1: map is our mmap (iris_st_open) */
+    int from_torch;                /* 1: a torch.save checkpoint (torch_checkpoint.h) */
     struct iris_name_index *index; /* tensor name -> position in tensors[] */
 } iris_safetensors;
 
