@@ -91,10 +91,23 @@ static int bad(vm *m, const char *what)
     return -1;
 }
 
+/* Copies at most cap-1 bytes, printable ASCII only (the message goes to a
+ * terminal; the name comes from a hostile file). */
+static const char *printable(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++)
+        dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+    dst[i] = 0;
+    return dst;
+}
+
 static int refuse_global(vm *m, const char *mod, const char *name)
 {
-    iris_set_error("refusing to load %s: pickle calls %.100s.%.100s, which is not a "
-                   "tensor-rebuild function", m->o->label, mod, name);
+    char a[101], b[101];
+    iris_set_error("refusing to load %s: pickle calls %s.%s, which is not a "
+                   "tensor-rebuild function", m->o->label, printable(a, sizeof a, mod),
+                   printable(b, sizeof b, name));
     return -1;
 }
 
