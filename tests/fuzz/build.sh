@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 CLANG=${CLANG:-clang}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"gguf safetensors"}
+TARGETS=${FUZZ_TARGETS:-"gguf safetensors torch_pickle"}
 OUT=tests/fuzz/out
 command -v "$CLANG" >/dev/null || { echo "fuzz: clang not found; skipped"; exit 0; }
 mkdir -p "$OUT"
@@ -19,6 +19,7 @@ CORE="model/core/error.c model/core/tensor.c model/formats/name_index.c model/fo
 declare -A SRC=(
   [gguf]="model/formats/gguf.c model/formats/gguf_kv.c model/formats/ggml_types.c"
   [safetensors]="model/formats/safetensors.c"
+  [torch_pickle]="model/formats/torch_pickle.c model/formats/torch_checkpoint.c model/formats/zip_reader.c model/formats/safetensors.c"
 )
 
 python3 tests/fuzz/make_seeds.py "$OUT/seeds"
