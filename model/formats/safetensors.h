@@ -14,6 +14,9 @@
  * Tensor data must be aligned to its element size (every writer that pads the
  * header to 8 bytes, as the safetensors library does, satisfies this), so
  * consumers may read it in place.
+ * The same struct carries torch.save checkpoints (torch_checkpoint.h,
+ * from_torch = 1), whose strided views are owned copies (t.owns_data = 1);
+ * iris_st_close frees those.
  */
 #ifndef IRIS_SAFETENSORS_H
 #define IRIS_SAFETENSORS_H
