@@ -291,7 +291,8 @@ static int push_global(vm *m, const char *mod, const char *name)
     if (strcmp(mod, "torch._utils") == 0) {
         static const struct { const char *n; vfunc f; } fs[] = {
             {"_rebuild_tensor_v2", F_REBUILD_V2}, {"_rebuild_tensor", F_REBUILD},
-            {"_rebuild_parameter", F_REBUILD_PARAM}};
+            {"_rebuild_parameter", F_REBUILD_PARAM},
+            {"_rebuild_parameter_with_state", F_REBUILD_PARAM}};
         for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
             if (strcmp(name, fs[i].n) == 0) {
                 val *v = new_val(m, V_FUNC);
@@ -306,6 +307,13 @@ static int push_global(vm *m, const char *mod, const char *name)
                 if (v) v->u.st = &STYPES[i];
                 return push(m, v);
             }
+    size_t nl = strlen(name);
+    if (strcmp(mod, "torch") == 0 && nl > 7 && strcmp(name + nl - 7, "Storage") == 0) {
+        char b[101];
+        iris_set_error("%s: tensors stored as torch.%s are not supported", m->o->label,
+                       printable(b, sizeof b, name));
+        return -1;
+    }
     if (strcmp(mod, "_codecs") == 0 && strcmp(name, "encode") == 0) {
         val *v = new_val(m, V_FUNC);
         if (v) v->u.fn = F_CODECS_ENCODE;

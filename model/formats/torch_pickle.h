@@ -7,7 +7,8 @@
  * lists, tuples, ints, floats, strings, bytes, memo) plus GLOBAL/STACK_GLOBAL
  * and REDUCE for an allow-list of names that it *interprets itself*:
  *   collections.OrderedDict, torch._utils._rebuild_tensor_v2,
- *   torch._utils._rebuild_tensor, torch._utils._rebuild_parameter,
+ *   torch._utils._rebuild_tensor, torch._utils._rebuild_parameter
+ *   (and _rebuild_parameter_with_state, its state discarded),
  *   torch.<Type>Storage (as the storage type in a persistent id),
  *   _codecs.encode (protocol 2's spelling of a bytes object).
  * Nothing is ever imported or executed.  Any other global (os.system,

@@ -313,6 +313,12 @@ static void test_hostile_code_is_refused(void **state)
         bb_free(&c);
     }
 
+    bytebuf u = {0}; /* a storage type iris does not know: named as such */
+    op(&u, 0x80), op(&u, 2);
+    global(&u, "torch", "ComplexFloatStorage");
+    expect_bad(&u, "torch.ComplexFloatStorage are not supported");
+    bb_free(&u);
+
     bytebuf r = {0}; /* a storage type must not be called */
     op(&r, 0x80), op(&r, 2);
     global(&r, "torch", "FloatStorage");
