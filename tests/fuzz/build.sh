@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 CLANG=${CLANG:-clang}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"gguf safetensors tokenizer image"}
+TARGETS=${FUZZ_TARGETS:-"gguf safetensors tokenizer image torch_pickle"}
 OUT=tests/fuzz/out
 command -v "$CLANG" >/dev/null || { echo "fuzz: clang not found; skipped"; exit 0; }
 mkdir -p "$OUT"
@@ -21,6 +21,7 @@ declare -A SRC=(
   [safetensors]="model/formats/safetensors.c"
   [tokenizer]="model/formats/gguf.c model/formats/gguf_kv.c model/formats/ggml_types.c $(echo model/text/*.c)"
   [image]="model/vision/image_load.c model/vision/stb_image_impl.c model/vision/preprocess.c model/vision/resize_bicubic.c"
+  [torch_pickle]="model/formats/torch_pickle.c model/formats/torch_checkpoint.c model/formats/zip_reader.c model/formats/safetensors.c"
 )
 
 python3 tests/fuzz/make_seeds.py "$OUT/seeds"
