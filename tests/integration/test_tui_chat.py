@@ -79,7 +79,8 @@ def test_exchange_with_image_streams_the_same_answer_as_iris_run(tui, llava, tmp
 
 
 def test_escape_stops_the_answer_not_the_program(tui):
-    t = tui("-n", "100000", "--temp", "1")
+    # a context far larger than the answer can fill in the time before Escape
+    t = tui("-n", "100000", "--ctx", "100000", "--temp", "1")
     t.type("Tell me a long story")
     t.send("Enter")
     t.wait_for("answering", what="generation to start")
@@ -174,7 +175,8 @@ def test_paste_of_100_kb(tui):
 
 
 def test_resize_storm_during_generation(tui):
-    t = tui("-n", "100000", "--temp", "1")
+    # a context far larger than the answer can fill in the time before Escape
+    t = tui("-n", "100000", "--ctx", "100000", "--temp", "1")
     t.type("/image " + str(t.tmp.parent))    # any error line is fine; then a long answer
     t.send("Enter")
     t.type("go")
