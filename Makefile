@@ -21,7 +21,7 @@ CFLAGS   += $(CSTD) $(OPT) $(ARCH) $(WARN) -fopenmp -g $(SANITIZE)
 LDFLAGS  += -fopenmp $(SANITIZE)
 NCURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
 NCURSES_LIBS   := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
-ENGINE_LIBS := -lopenblas -lcjson -lcurl -ldl -lpthread -lm
+ENGINE_LIBS := -lopenblas -lcjson -lcurl -lcrypto -lpcre2-8 -lutf8proc -ldl -lpthread -lm
 TUI_LIBS    := $(NCURSES_LIBS) -lsixel -linih
 
 MODEL_SRC := $(sort $(wildcard model/*.c model/*/*.c))
@@ -51,6 +51,8 @@ NVCCFLAGS ?= -O2 -std=c++17 -Xcompiler -fPIC -I. -Imodel \
              -gencode arch=compute_80,code=compute_80
 
 .PHONY: all test unit integration asan bench fuzz clean venv lint-man
+# keep intermediate objects (test helpers) so test binaries are not relinked every time
+.SECONDARY:
 all: $(BIN)/iris $(CUDA_PLUGIN)
 
 $(BUILD)/%.o: %.c
@@ -87,13 +89,14 @@ $(VENV)/.ready: tests/setup-venv.sh
 	bash tests/setup-venv.sh $(VENV)
 
 unit: $(TEST_BIN)
-	bash tests/run-unit.sh $(TEST_BIN)
+	IRIS_VENV=$${IRIS_VENV:-$(VENV)} bash tests/run-unit.sh $(TEST_BIN)
 
 integration: $(BIN)/iris $(CUDA_PLUGIN)
 	IRIS_BIN=$(BIN)/iris bash tests/run-integration.sh
 
 test: all $(TEST_BIN)
-	@bash tests/run-unit.sh $(TEST_BIN); u=$$?; \
+	@bash tests/setup-venv.sh $(VENV) || echo "the reference environment could not be set up: tests that need it will say skipped"
+	@IRIS_VENV=$(VENV) bash tests/run-unit.sh $(TEST_BIN); u=$$?; \
 	 IRIS_BIN=$(BIN)/iris IRIS_CUDA_PLUGIN=$(CUDA_PLUGIN) bash tests/run-integration.sh; i=$$?; \
 	 test $$u -eq 0 -a $$i -eq 0
 

@@ -54,6 +54,7 @@ typedef struct {
     uint32_t ggml_type;
     const char *ggml_type_name;
     uint64_t offset;           /* from the start of the data section */
+    uint64_t nbytes;           /* size of the data, for every ggml type */
     iris_tensor t;             /* dtype = -1 when unsupported */
 } iris_gguf_tensor;
 
@@ -68,11 +69,18 @@ typedef struct iris_gguf {
     iris_gguf_tensor *tensors;
     uint64_t alignment;
     uint64_t data_offset;
+    int mapped;                    /* 1: map is our mmap (iris_gguf_open) */
+    struct iris_name_index *index; /* tensor name -> position in tensors[] */
 } iris_gguf;
 
 /* Returns 0 on success, -1 with iris_last_error() set. */
 int iris_gguf_open(iris_gguf *g, const char *path);
 void iris_gguf_close(iris_gguf *g);
+/* Parses a GGUF image already in memory (buf must outlive g; nothing is
+ * copied or unmapped); name labels error messages.  Same validation as open. */
+int iris_gguf_parse(iris_gguf *g, const void *buf, size_t len, const char *name);
+/* ggml's name for a type id ("Q4_K"), or NULL for an id it does not define. */
+const char *iris_ggml_type_name(uint32_t ggml_type);
 
 const iris_gguf_kv *iris_gguf_find(const iris_gguf *g, const char *key);
 /* Typed accessors: return dflt when the key is missing or not numeric/string. */
@@ -80,6 +88,9 @@ int64_t iris_gguf_get_int(const iris_gguf *g, const char *key, int64_t dflt);
 double iris_gguf_get_float(const iris_gguf *g, const char *key, double dflt);
 /* Returns a malloc'd NUL-terminated copy, or NULL when missing. */
 char *iris_gguf_get_str(const iris_gguf *g, const char *key);
+/* Element i of an array value as a scalar kv (key NULL, type = element type,
+ * strings pointing into the mapping); -1 when kv is not an array or i >= n. */
+int iris_gguf_arr_elem(const iris_gguf_kv *kv, uint64_t i, iris_gguf_kv *out);
 const iris_gguf_tensor *iris_gguf_find_tensor(const iris_gguf *g, const char *name);
 
 #endif

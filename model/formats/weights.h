@@ -8,6 +8,14 @@
  * no weights, a shard is missing or any file is malformed.  iris_weights_get
  * returns NULL and sets an error naming the tensor and the file when a tensor
  * is absent; iris_weights_find returns NULL silently (for optional tensors).
+ *
+ * PATH may be a .gguf file (or any file starting with the GGUF magic), a
+ * .safetensors file, or a directory holding
+ * model.safetensors.index.json (every shard in its weight_map must exist and
+ * hold the tensors the map assigns to it) or model.safetensors.  Lookups are
+ * hashed.  A tensor whose dtype iris cannot compute with (dtype -1) is returned
+ * by iris_weights_find as it is, while iris_weights_get refuses it, naming the
+ * tensor, the file and the dtype.
  */
 #ifndef IRIS_WEIGHTS_H
 #define IRIS_WEIGHTS_H
@@ -21,6 +29,7 @@ typedef struct iris_weights {
     int n_files;
     iris_safetensors *st;   /* n_files entries when safetensors */
     iris_gguf *gguf;        /* non-NULL for a .gguf file */
+    struct iris_name_index *index; /* safetensors: name -> file << 32 | tensor */
 } iris_weights;
 
 int iris_weights_open(iris_weights *w, const char *path);
@@ -31,5 +40,9 @@ const iris_tensor *iris_weights_get(const iris_weights *w, const char *name);
 /* Like get, and checks the shape (row-major); ndim dims in shape[]. */
 const iris_tensor *iris_weights_get_shaped(const iris_weights *w, const char *name,
                                            int ndim, const int64_t *shape);
+/* The file a tensor lives in (for messages), or NULL when absent. */
+const char *iris_weights_file_of(const iris_weights *w, const char *name);
+/* The dtype as the file spells it ("F32", "Q4_K", "I64"), or NULL when absent. */
+const char *iris_weights_dtype_name(const iris_weights *w, const char *name);
 
 #endif

@@ -1,0 +1,25 @@
+/* atomic_file.h — write a file so that readers (and a crash) see either the
+ * old content or the complete new one: a temporary file beside the target,
+ * fsync, rename.
+ *
+ * Contract: iris_atomic_open returns a stream or NULL (error set);
+ * iris_atomic_commit flushes, fsyncs, closes and renames, or removes the
+ * temporary file and fails with a message naming path; iris_atomic_abort
+ * discards.  Every opened file must be committed or aborted.
+ */
+#ifndef IRIS_ATOMIC_FILE_H
+#define IRIS_ATOMIC_FILE_H
+
+#include <stdio.h>
+
+typedef struct {
+    FILE *f;
+    char *tmp;
+    char *path;
+} iris_atomic_file;
+
+int iris_atomic_open(iris_atomic_file *af, const char *path, const char *mode);
+int iris_atomic_commit(iris_atomic_file *af);
+void iris_atomic_abort(iris_atomic_file *af);
+
+#endif

@@ -1,0 +1,80 @@
+#include "file_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "error.h"
+
+char *iris_read_file(const char *path, size_t *len, size_t max_bytes)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        iris_set_error("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        iris_set_error("%s: not a regular file", path);
+        fclose(f);
+        return NULL;
+    }
+    if ((size_t)st.st_size > max_bytes) {
+        iris_set_error("%s: file too large (%lld bytes, limit %zu)", path, (long long)st.st_size, max_bytes);
+        fclose(f);
+        return NULL;
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        iris_set_error("%s: out of memory reading %lld bytes", path, (long long)st.st_size);
+        fclose(f);
+        return NULL;
+    }
+    size_t n = fread(buf, 1, (size_t)st.st_size, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err || n != (size_t)st.st_size) {
+        iris_set_error("%s: read error", path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
+int iris_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int iris_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+char *iris_path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (!p) {
+        iris_set_error("out of memory");
+        return NULL;
+    }
+    memcpy(p, dir, a);
+    size_t o = a;
+    if (a && dir[a - 1] != '/') p[o++] = '/';
+    memcpy(p + o, name, b + 1);
+    return p;
+}
+
+int iris_has_suffix(const char *path, const char *suffix)
+{
+    size_t a = strlen(path), b = strlen(suffix);
+    return a >= b && strcasecmp(path + a - b, suffix) == 0;
+}
