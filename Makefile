@@ -46,7 +46,8 @@ ifneq ($(CUDA_SRC),)
 CUDA_PLUGIN := $(BIN)/libiris-cuda.so
 endif
 endif
-NVCCFLAGS ?= -O2 -std=c++17 -Xcompiler -fPIC -I. -Imodel \
+# -lineinfo: compute-sanitizer and Nsight map kernel faults to source lines.
+NVCCFLAGS ?= -O2 -std=c++17 -lineinfo -Xcompiler -fPIC,-Wall,-Wextra -I. -Imodel \
              -gencode arch=compute_90a,code=sm_90a \
              -gencode arch=compute_80,code=compute_80
 
@@ -59,6 +60,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(NCURSES_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# stb_image's own code is not UBSan-clean (see model/vision/stb_image_impl.c)
+$(BUILD)/model/vision/stb_image_impl.o: CFLAGS += -fno-sanitize=undefined
+
 $(LIBIRIS): $(MODEL_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -69,18 +73,19 @@ $(BIN)/iris: $(TUI_OBJ) $(LIBIRIS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBIRIS) $(TEST_HELPER_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_OBJ) $(LIBIRIS) -lcmocka $(ENGINE_LIBS) $(LDFLAGS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_OBJ) $(LIBIRIS) -lcmocka -lsixel $(ENGINE_LIBS) $(LDFLAGS)
 
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/cuda/%.o) $(CUDA_CSRC:%.c=$(BUILD)/cuda/%.o)
 $(BUILD)/cuda/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/cuda/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -I$(CUDA_HOME)/include -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -I$(CUDA_HOME)/include -MMD -MP -c $< -o $@
 $(BIN)/libiris-cuda.so: $(CUDA_OBJ)
 	@mkdir -p $(BIN)
-	$(NVCC) -shared -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart
+	$(NVCC) -shared -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart \
+	  -Xlinker -rpath=$(CUDA_HOME)/lib64
 
 # ---- tests
 VENV := .venv
@@ -88,7 +93,7 @@ venv: $(VENV)/.ready
 $(VENV)/.ready: tests/setup-venv.sh
 	bash tests/setup-venv.sh $(VENV)
 
-unit: $(TEST_BIN)
+unit: $(TEST_BIN) $(CUDA_PLUGIN)
 	IRIS_VENV=$${IRIS_VENV:-$(VENV)} bash tests/run-unit.sh $(TEST_BIN)
 
 integration: $(BIN)/iris $(CUDA_PLUGIN)
@@ -117,4 +122,4 @@ lint-man:
 clean:
 	rm -rf build build-asan bin
 
--include $(MODEL_OBJ:.o=.d) $(TUI_OBJ:.o=.d)
+-include $(MODEL_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(CUDA_OBJ:.o=.d)

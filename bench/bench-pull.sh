@@ -108,18 +108,5 @@ so it needs about twice curl's CPU time: on an idle machine the hash overlaps th
 transfer, on a busy one (see the load average) the wall time follows the CPU time.
 EOT
 )
-mkdir -p docs
-[ -f docs/PERF.md ] || printf '# iris performance\n\nFigures written by `make bench` (bench/bench-*.sh).\n' > docs/PERF.md
-"$py" - "$section" <<'PYEOF'
-import re, sys
-begin, end = "<!-- bench-pull:begin -->", "<!-- bench-pull:end -->"
-path = "docs/PERF.md"
-text = open(path).read()
-block = begin + "\n" + sys.argv[1].strip() + "\n" + end
-if begin in text and end in text:
-    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda m: block, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + block + "\n"
-open(path, "w").write(text)
-PYEOF
+printf '%s\n' "$section" | tools/perf-section.sh pull
 echo "bench-pull: wrote the 'iris pull' section of docs/PERF.md"

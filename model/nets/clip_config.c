@@ -35,7 +35,7 @@ int iris_clip_config_check(const iris_clip_config *c, const char *name, const ch
     if (c->hidden <= 0 || c->intermediate <= 0 || c->n_layers <= 0 || c->n_heads <= 0 ||
         c->hidden % c->n_heads || c->patch <= 0 || c->image_size < c->patch || c->channels <= 0 ||
         c->hidden > 65536 || c->intermediate > 1 << 20 || c->n_layers > 1024 ||
-        c->image_size > 8192 || c->channels > 16 || c->image_size % c->patch || !(c->eps > 0)) {
+        c->image_size > 8192 || c->channels > 16 || !(c->eps > 0)) {
         iris_set_error("%s: %s is inconsistent (hidden %d, heads %d, layers %d, "
                        "patch %d, image %d)", name, what, c->hidden, c->n_heads, c->n_layers, c->patch,
                        c->image_size);

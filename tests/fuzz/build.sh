@@ -8,22 +8,25 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 CLANG=${CLANG:-clang}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"gguf safetensors tokenizer"}
+TARGETS=${FUZZ_TARGETS:-"gguf safetensors tokenizer image torch_pickle"}
 OUT=tests/fuzz/out
 command -v "$CLANG" >/dev/null || { echo "fuzz: clang not found; skipped"; exit 0; }
 mkdir -p "$OUT"
 
 FLAGS="-std=c17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -D_GNU_SOURCE -I. -Imodel"
+       -D_GNU_SOURCE -I. -Imodel -I/usr/include/stb"
 CORE="model/core/error.c model/core/tensor.c model/formats/name_index.c model/formats/file_map.c"
 declare -A SRC=(
   [gguf]="model/formats/gguf.c model/formats/gguf_kv.c model/formats/ggml_types.c"
   [safetensors]="model/formats/safetensors.c"
   [tokenizer]="model/formats/gguf.c model/formats/gguf_kv.c model/formats/ggml_types.c $(echo model/text/*.c)"
+  [image]="model/vision/image_load.c model/vision/stb_image_impl.c model/vision/preprocess.c model/vision/resize_bicubic.c"
+  [torch_pickle]="model/formats/torch_pickle.c model/formats/torch_checkpoint.c model/formats/zip_reader.c model/formats/safetensors.c"
 )
 
 python3 tests/fuzz/make_seeds.py "$OUT/seeds"
 python3 tests/fuzz/make_tokenizer_seeds.py "$OUT/seeds"
+python3 tests/fuzz/make_image_seeds.py "$OUT/seeds"
 status=0
 for t in $TARGETS; do
   bin="$OUT/fuzz_$t"

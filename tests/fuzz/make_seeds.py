@@ -1,10 +1,13 @@
 """Writes a small seed corpus for the parser fuzzers (stdlib only):
 valid GGUF v2/v3 files with every metadata type and several tensor types,
-and valid safetensors files with metadata, several dtypes and empty tensors."""
+valid safetensors files with metadata, several dtypes and empty tensors, and
+torch.save data.pkl streams / zip archives assembled opcode by opcode."""
+import io
 import json
 import os
 import struct
 import sys
+import zipfile
 
 
 def gstr(s):
@@ -69,8 +72,56 @@ def st_seeds():
     yield "empty.safetensors", safetensors([])
 
 
+def pk_str(s):
+    b = s.encode()
+    return b"X" + struct.pack("<I", len(b)) + b
+
+
+def pk_ints(v):
+    return b"(" + b"".join(b"K" + bytes([x]) for x in v) + b"t"
+
+
+def pk_tensor(stype, key, numel, offset, size, stride):
+    """_rebuild_tensor_v2(persistent storage, offset, size, stride, False, OrderedDict())"""
+    return (b"ctorch._utils\n_rebuild_tensor_v2\n(" + b"(" + pk_str("storage") +
+            b"ctorch\n" + stype.encode() + b"\n" + pk_str(key) + pk_str("cpu") +
+            b"K" + bytes([numel]) + b"tQ" + b"K" + bytes([offset]) + pk_ints(size) +
+            pk_ints(stride) + b"\x89ccollections\nOrderedDict\n)Rtr\x01\x00\x00\x00R")
+
+
+def pk_state_dict(items):
+    out = b"\x80\x02ccollections\nOrderedDict\n)Rq\x00("
+    for name, t in items:
+        out += pk_str(name) + t
+    return out + b"u."
+
+
+def torch_seeds():
+    sd = pk_state_dict([
+        ("w", pk_tensor("FloatStorage", "0", 64, 1, [2, 3], [3, 1])),
+        ("t", pk_tensor("FloatStorage", "0", 64, 1, [3, 2], [1, 3])),
+        ("h", pk_tensor("HalfStorage", "1", 128, 0, [4, 2], [1, 4])),
+        ("l", pk_tensor("LongStorage", "2", 32, 0, [5], [1])),
+        ("b", pk_tensor("BFloat16Storage", "3", 128, 2, [2, 2, 2], [8, 2, 1]))])
+    yield "state_dict.pkl", sd
+    nested = (b"\x80\x02}(" + pk_str("epoch") + b"K\x03" + pk_str("model_state_dict") + b"}" +
+              pk_str("enc.w") + pk_tensor("FloatStorage", "0", 64, 0, [8], [1]) + b"s" +
+              pk_str("opt") + b"]" + pk_tensor("IntStorage", "4", 64, 0, [2, 2], [2, 1]) +
+              b"a" + pk_str("lr") + b"G?\xb9\x99\x99\x99\x99\x99\x9a" + b"u.")
+    yield "training.pkl", nested
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", sd)
+        z.writestr("archive/byteorder", "little")
+        z.writestr("archive/version", "3\n")
+        for k, n in (("0", 256), ("1", 256), ("2", 256), ("3", 256)):
+            z.writestr(f"archive/data/{k}", bytes((i * 13) & 255 for i in range(n)))
+    yield "archive.zip", buf.getvalue()
+
+
 def main(out):
-    for sub, seeds in (("gguf", gguf_seeds()), ("safetensors", st_seeds())):
+    for sub, seeds in (("gguf", gguf_seeds()), ("safetensors", st_seeds()),
+                       ("torch_pickle", torch_seeds())):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
         for name, blob in seeds:
             with open(os.path.join(out, sub, name), "wb") as f:
