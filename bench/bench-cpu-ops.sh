@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CPU kernels: `linear` GEMV (decode) against the copy bandwidth, and `linear`
 # at n = 128 (prefill) against plain OpenBLAS sgemm, at the 134M-LLaMA shapes,
-# with 1 thread and with all cores.  Rewrites the "CPU kernels" section of
-# docs/PERF.md (other sections are left alone).
+# with 1 thread and with all cores.  Rewrites the "cpu-kernels" section of
+# docs/PERF.md (tools/perf-section.sh; other sections are left alone).
 set -eu
 cd "$(dirname "$0")/.."
 make -s -j2 build/libiris.a
@@ -45,13 +45,5 @@ TXT
 } >"$out"
 cat "$out"
 
-# Replace the section (from its heading to the next "## " heading) or append it.
-perf=docs/PERF.md
-[ -e "$perf" ] || printf '# Performance\n\n' >"$perf"
-awk -v sec="$out" '
-  BEGIN { while ((getline l < sec) > 0) body = body l "\n" }
-  /^## / { if (skip) skip = 0; if ($0 == "## CPU kernels") { printf "%s", body; skip = 1; done = 1; next } }
-  !skip { print }
-  END { if (!done) printf "\n%s", body }
-' "$perf" >"$perf.new" && mv "$perf.new" "$perf"
-echo "bench-cpu-ops: wrote the CPU kernels section of $perf"
+tools/perf-section.sh cpu-kernels <"$out"
+echo "bench-cpu-ops: wrote the cpu-kernels section of docs/PERF.md"
