@@ -46,7 +46,8 @@ ifneq ($(CUDA_SRC),)
 CUDA_PLUGIN := $(BIN)/libiris-cuda.so
 endif
 endif
-NVCCFLAGS ?= -O2 -std=c++17 -Xcompiler -fPIC -I. -Imodel \
+# -lineinfo: compute-sanitizer and Nsight map kernel faults to source lines.
+NVCCFLAGS ?= -O2 -std=c++17 -lineinfo -Xcompiler -fPIC,-Wall,-Wextra -I. -Imodel \
              -gencode arch=compute_90a,code=sm_90a \
              -gencode arch=compute_80,code=compute_80
 
@@ -72,13 +73,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBIRIS) $(TEST_HELPER_OBJ)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/cuda/%.o) $(CUDA_CSRC:%.c=$(BUILD)/cuda/%.o)
 $(BUILD)/cuda/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/cuda/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -I$(CUDA_HOME)/include -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -I$(CUDA_HOME)/include -MMD -MP -c $< -o $@
 $(BIN)/libiris-cuda.so: $(CUDA_OBJ)
 	@mkdir -p $(BIN)
-	$(NVCC) -shared -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart
+	$(NVCC) -shared -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart \
+	  -Xlinker -rpath=$(CUDA_HOME)/lib64
 
 # ---- tests
 VENV := .venv
@@ -114,4 +116,4 @@ lint-man:
 clean:
 	rm -rf build build-asan bin
 
--include $(MODEL_OBJ:.o=.d) $(TUI_OBJ:.o=.d)
+-include $(MODEL_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(CUDA_OBJ:.o=.d)

@@ -1,6 +1,7 @@
 /* Finds the CUDA backend plugin (bin/libiris-cuda.so, built only where nvcc
  * exists) at run time, so the CPU-only binary needs no CUDA library at all. */
 #include "backend.h"
+#include "backend_train.h"
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -61,4 +62,30 @@ const char *iris_cuda_device_name(void)
     if (!h) return "none";
     plugin_name_fn fn = (plugin_name_fn)dlsym(h, "iris_cuda_plugin_device_name");
     return fn ? fn() : "none";
+}
+
+typedef const iris_train_ops *(*plugin_train_fn)(char *why, size_t why_len);
+typedef void (*plugin_void_fn)(void);
+
+const iris_train_ops *iris_cuda_train_ops(char *why, size_t why_len)
+{
+    void *h = open_plugin();
+    if (!h) {
+        if (why) snprintf(why, why_len, "%s", plugin_why);
+        return NULL;
+    }
+    plugin_train_fn fn = (plugin_train_fn)dlsym(h, "iris_cuda_plugin_train_ops");
+    if (!fn) {
+        if (why) snprintf(why, why_len, "libiris-cuda.so lacks iris_cuda_plugin_train_ops");
+        return NULL;
+    }
+    return fn(why, why_len);
+}
+
+void iris_cuda_clear_error(void)
+{
+    void *h = open_plugin();
+    if (!h) return;
+    plugin_void_fn fn = (plugin_void_fn)dlsym(h, "iris_cuda_plugin_clear_error");
+    if (fn) fn();
 }
