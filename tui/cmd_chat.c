@@ -31,13 +31,17 @@ static void usage(FILE *f)
     fprintf(f,
         "      --template NAME     chat template (default: the model's own)\n"
         "      --system TEXT       system prompt\n"
-        "In the chat: /clear forgets the conversation, /save FILE writes it as Markdown,\n"
+        "  -i, --image PATH        an image for the first message\n"
+        "      --preprocess MODE   pad (default), crop or resize\n"
+        "      --dump-logits FILE  after each turn, the logits at its last prompt position\n"
+        "In the chat: /image PATH attaches an image, /clear forgets the conversation, /save FILE writes it as Markdown,\n"
         "/help lists commands, Ctrl-C stops an answer, Ctrl-D (or /quit) leaves.\n");
 }
 
 static void chat_help(void)
 {
-    printf("/clear        forget the conversation\n"
+    printf("/image PATH   attach an image to the next message\n"
+           "/clear        forget the conversation (and its images)\n"
            "/save FILE    write the transcript as Markdown\n"
            "/quit         leave (or Ctrl-D)\n"
            "Ctrl-C stops the answer being written.\n");
@@ -67,14 +71,15 @@ int cmd_chat(int argc, char **argv)
     cli_model_opts o;
     cli_model_opts_init(&o, "chat");
     o.gen.n_predict = 512;
-    const char *tpl_name = NULL, *system_prompt = NULL;
-    enum { O_TPL = 256, O_SYS };
+    const char *tpl_name = NULL, *system_prompt = NULL, *first_image = NULL;
+    iris_lm_options lo_opts = {0};
+    enum { O_TPL = 256, O_SYS, O_PRE, O_DUMP };
     static const struct option lo[] = {
         CLI_MODEL_LONG_OPTIONS, {"template", 1, 0, O_TPL}, {"system", 1, 0, O_SYS},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"image", 1, 0, 'i'}, {"preprocess", 1, 0, O_PRE}, {"dump-logits", 1, 0, O_DUMP}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
-    while (!bad && (c = getopt_long(argc, argv, CLI_MODEL_SHORT_OPTIONS "h", lo, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, CLI_MODEL_SHORT_OPTIONS "i:h", lo, NULL)) != -1) {
         int r = cli_model_option(&o, c, optarg);
         if (r) {
             bad = r < 0;
@@ -83,6 +88,15 @@ int cmd_chat(int argc, char **argv)
         switch (c) {
         case O_TPL: tpl_name = optarg; break;
         case O_SYS: system_prompt = optarg; break;
+        case 'i': first_image = optarg; break;
+        case O_DUMP: o.gen.dump_logits_path = optarg; break;
+        case O_PRE:
+            if (strcmp(optarg, "pad") && strcmp(optarg, "crop") && strcmp(optarg, "resize")) {
+                fprintf(stderr, "iris chat: --preprocess must be pad, crop or resize\n");
+                bad = 1;
+            }
+            lo_opts.preprocess = optarg;
+            break;
         case 'h': usage(stdout); return 0;
         default: bad = 1;
         }
@@ -105,13 +119,20 @@ int cmd_chat(int argc, char **argv)
     const iris_backend *be = cli_backend(&o);
     if (!be) return 1;
     iris_lm lm;
-    if (iris_lm_load(&lm, o.model, be, o.n_ctx)) {
+    lo_opts.n_ctx = o.n_ctx;
+    if (iris_lm_load_opts(&lm, o.model, be, &lo_opts)) {
         fprintf(stderr, "iris chat: %s\n", iris_last_error());
         return 1;
     }
     iris_chat chat;
     if (iris_chat_init(&chat, &lm, tpl >= 0 ? tpl : lm.default_template, system_prompt)) {
         fprintf(stderr, "iris chat: %s\n", iris_last_error());
+        iris_lm_free(&lm);
+        return 1;
+    }
+    if (first_image && iris_chat_attach_image(&chat, first_image)) {
+        fprintf(stderr, "iris chat: %s\n", iris_last_error());
+        iris_chat_free(&chat);
         iris_lm_free(&lm);
         return 1;
     }
@@ -142,6 +163,10 @@ int cmd_chat(int argc, char **argv)
             if (!strcmp(line, "/clear")) {
                 iris_chat_clear(&chat);
                 printf("(conversation cleared)\n");
+            } else if (!strcmp(line, "/image")) {
+                if (!arg || !*arg) printf("usage: /image PATH\n");
+                else if (iris_chat_attach_image(&chat, arg)) printf("error: %s\n", iris_last_error());
+                else printf("(image %s attached to your next message)\n", arg);
             } else if (!strcmp(line, "/save")) {
                 if (!arg || !*arg) printf("usage: /save FILE\n");
                 else if (iris_chat_save_markdown(&chat, arg)) printf("error: %s\n", iris_last_error());

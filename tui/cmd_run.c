@@ -25,7 +25,7 @@ static void print_text(const char *text, int len, void *ud)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: iris run [-m MODEL] -p PROMPT [options]\n"
+    fprintf(f, "usage: iris run [-m MODEL] [-i IMAGE] -p PROMPT [options]\n"
                "  -p, --prompt TEXT       the prompt\n");
     fputs(cli_model_options_help, f);
     fprintf(f,
@@ -34,6 +34,10 @@ static void usage(FILE *f)
         "      --chat              use the model's own chat template\n"
         "      --no-bos            do not prepend the BOS token\n"
         "      --dump-logits FILE  write the logits at the last prompt position (raw LE f32)\n"
+        "  -i, --image PATH        an image for a vision model (repeatable); the prompt gets\n"
+        "                          an <image> placeholder in front unless it has its own\n"
+        "      --preprocess MODE   pad (LLaVA-1.5, default), crop (llava-hf processor) or resize\n"
+        "      --mmproj FILE       GGUF vision projector for a GGUF language model\n"
         "Tokens per second go to standard error.\n");
 }
 
@@ -42,15 +46,18 @@ int cmd_run(int argc, char **argv)
     cli_model_opts o;
     cli_model_opts_init(&o, "run");
     const char *prompt = NULL, *tpl_name = NULL;
-    int use_chat = 0, no_bos = 0;
-    enum { O_DUMP = 256, O_TPL, O_CHAT, O_NOBOS };
+    int use_chat = 0, no_bos = 0, n_img = 0;
+    const char *images[16];
+    iris_lm_options lo_opts = {0};
+    enum { O_DUMP = 256, O_TPL, O_CHAT, O_NOBOS, O_MMPROJ, O_PRE };
     static const struct option lo[] = {
         CLI_MODEL_LONG_OPTIONS, {"prompt", 1, 0, 'p'}, {"dump-logits", 1, 0, O_DUMP},
         {"template", 1, 0, O_TPL}, {"chat", 0, 0, O_CHAT}, {"no-bos", 0, 0, O_NOBOS},
+        {"image", 1, 0, 'i'}, {"mmproj", 1, 0, O_MMPROJ}, {"preprocess", 1, 0, O_PRE},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
-    while (!bad && (c = getopt_long(argc, argv, CLI_MODEL_SHORT_OPTIONS "p:h", lo, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, CLI_MODEL_SHORT_OPTIONS "p:i:h", lo, NULL)) != -1) {
         int r = cli_model_option(&o, c, optarg);
         if (r) {
             bad = r < 0;
@@ -62,6 +69,21 @@ int cmd_run(int argc, char **argv)
         case O_TPL: tpl_name = optarg; break;
         case O_CHAT: use_chat = 1; break;
         case O_NOBOS: no_bos = 1; break;
+        case 'i':
+            if (n_img == (int)(sizeof images / sizeof images[0])) {
+                fprintf(stderr, "iris run: at most %d images\n", n_img);
+                bad = 1;
+            }
+            images[n_img++] = optarg;
+            break;
+        case O_MMPROJ: lo_opts.mmproj = optarg; break;
+        case O_PRE:
+            if (strcmp(optarg, "pad") && strcmp(optarg, "crop") && strcmp(optarg, "resize")) {
+                fprintf(stderr, "iris run: --preprocess must be pad, crop or resize\n");
+                bad = 1;
+            }
+            lo_opts.preprocess = optarg;
+            break;
         case 'h': usage(stdout); return 0;
         default: bad = 1; break;
         }
@@ -94,20 +116,42 @@ int cmd_run(int argc, char **argv)
     if (!be) return 1;
 
     iris_lm lm;
-    if (iris_lm_load(&lm, o.model, be, o.n_ctx)) {
+    lo_opts.n_ctx = o.n_ctx;
+    if (iris_lm_load_opts(&lm, o.model, be, &lo_opts)) {
         fprintf(stderr, "iris run: %s\n", iris_last_error());
         return 1;
     }
-    if (use_chat && !tpl_name) tpl = lm.default_template;
-    char *text = NULL;
+    /* a vision model's questions go through its chat template unless told otherwise */
+    if ((use_chat || lm.vision) && !tpl_name) tpl = lm.default_template;
+    char *text = NULL, *user = NULL;
+    int rc = 1;
+    int32_t *ids = NULL, *seq = NULL;
+    for (int i = 0; i < n_img; i++)
+        if (iris_lm_add_image(&lm, images[i]) < 0) {
+            fprintf(stderr, "iris run: %s\n", iris_last_error());
+            goto out;
+        }
+    if (n_img && !strstr(prompt, "<image>")) {
+        /* the images go in front of the question, as LLaVA's data has them */
+        size_t len = strlen(prompt) + (size_t)n_img * 8 + 1;
+        if ((user = malloc(len))) {
+            user[0] = 0;
+            for (int i = 0; i < n_img; i++) strcat(user, "<image>\n");
+            strcat(user, prompt);
+        }
+    } else {
+        user = strdup(prompt);
+    }
+    if (!user) {
+        fprintf(stderr, "iris run: out of memory\n");
+        goto out;
+    }
     if (tpl != IRIS_TPL_RAW) {
-        iris_chat_msg msg = {"user", prompt};
+        iris_chat_msg msg = {"user", user};
         text = iris_chat_render(tpl, &msg, 1, 1);
     } else {
-        text = strdup(prompt);
+        text = strdup(user);
     }
-    int rc = 1;
-    int32_t *ids = NULL;
     if (!text) {
         fprintf(stderr, "iris run: out of memory\n");
         goto out;
@@ -122,14 +166,19 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "iris run: the prompt has no tokens\n");
         goto out;
     }
-    if (n >= lm.net.n_ctx) {
+    int n_seq = 0;
+    if (iris_lm_expand_images(&lm, ids, n, 0, n_img, &seq, &n_seq)) {
+        fprintf(stderr, "iris run: %s\n", iris_last_error());
+        goto out;
+    }
+    if (n_seq >= lm.net.n_ctx) {
         fprintf(stderr, "iris run: the prompt has %d tokens, more than the context of %d (use --ctx)\n",
-                n, lm.net.n_ctx);
+                n_seq, lm.net.n_ctx);
         goto out;
     }
     signal(SIGINT, on_sigint);
     iris_gen_stats st;
-    if (iris_generate(&lm, ids, n, &o.gen, print_text, NULL, &interrupted, &st)) {
+    if (iris_generate(&lm, seq, n_seq, &o.gen, print_text, NULL, &interrupted, &st)) {
         fprintf(stderr, "\niris run: %s\n", iris_last_error());
         goto out;
     }
@@ -141,7 +190,9 @@ int cmd_run(int argc, char **argv)
     rc = 0;
 out:
     free(ids);
+    free(seq);
     free(text);
+    free(user);
     iris_lm_free(&lm);
     return rc;
 }

@@ -203,6 +203,7 @@ static int read_tensors(gguf_reader *r, iris_gguf *g)
                            (unsigned long long)sizes[i], (unsigned long long)t->offset);
             rc = -1;
         } else {
+            t->nbytes = sizes[i];
             t->t.data = (void *)(r->p + g->data_offset + t->offset);
         }
     }

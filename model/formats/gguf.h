@@ -54,6 +54,7 @@ typedef struct {
     uint32_t ggml_type;
     const char *ggml_type_name;
     uint64_t offset;           /* from the start of the data section */
+    uint64_t nbytes;           /* size of the data, for every ggml type */
     iris_tensor t;             /* dtype = -1 when unsupported */
 } iris_gguf_tensor;
 

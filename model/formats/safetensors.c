@@ -118,6 +118,7 @@ static int parse_tensor(const st_ctx *c, const cJSON *e, iris_st_tensor *t)
                        dt->size);
         return -1;
     }
+    t->nbytes = bytes;
     t->t.data = (void *)(c->data + begin);
     return 0;
 }

@@ -24,6 +24,7 @@
 typedef struct {
     char *name;
     const char *dtype_name;    /* safetensors spelling ("F32", "I64", ...) */
+    uint64_t nbytes;           /* end - begin */
     iris_tensor t;             /* dtype = -1 for valid safetensors dtypes iris
                                 * does not compute with (F64, I64, U8, ...) */
 } iris_st_tensor;

@@ -62,7 +62,16 @@ void iris_chat_clear(iris_chat *c)
     /* only a leading system message survives */
     while (c->n_msgs > 1) pop_msg(c);
     c->n_hist = 0;
+    c->pending_images = 0;
+    iris_lm_clear_images(c->lm);
     iris_llama_reset(&c->lm->net);
+}
+
+int iris_chat_attach_image(iris_chat *c, const char *path)
+{
+    if (iris_lm_add_image(c->lm, path) < 0) return -1;
+    c->pending_images++;
+    return 0;
 }
 
 static int ensure_hist(iris_chat *c, int n)
@@ -108,8 +117,13 @@ static int32_t *render_tokens(iris_chat *c, int *n)
     }
     iris_tokenize(c->lm->tok, text, len, 1, 1, ids, cnt);
     free(text);
-    *n = cnt;
-    return ids;
+    int32_t *seq = NULL;
+    int n_seq = 0;
+    int rc = iris_lm_expand_images(c->lm, ids, cnt, 0, c->lm->n_images, &seq, &n_seq);
+    free(ids);
+    if (rc) return NULL;
+    *n = n_seq;
+    return seq;
 }
 
 typedef struct {
@@ -143,7 +157,24 @@ int iris_chat_turn(iris_chat *c, const char *user_text, const iris_gen_params *g
 {
     iris_llama *net = &c->lm->net;
     int saved_past = net->n_past, saved_hist = c->n_hist;
-    if (push_msg(c, "user", user_text, strlen(user_text))) return -1;
+    int rc_push;
+    if (c->pending_images && !strstr(user_text, "<image>")) {
+        /* one placeholder per attached image, in front, as LLaVA's data puts it */
+        size_t len = strlen(user_text), extra = (size_t)c->pending_images * 8;
+        char *t = malloc(len + extra + 1);
+        if (!t) {
+            iris_set_error("out of memory");
+            return -1;
+        }
+        t[0] = 0;
+        for (int i = 0; i < c->pending_images; i++) strcat(t, "<image>\n");
+        strcat(t, user_text);
+        rc_push = push_msg(c, "user", t, strlen(t));
+        free(t);
+    } else {
+        rc_push = push_msg(c, "user", user_text, strlen(user_text));
+    }
+    if (rc_push) return -1;
     int n_full = 0;
     int32_t *full = render_tokens(c, &n_full);
     if (!full) goto fail_msg;
@@ -190,6 +221,7 @@ int iris_chat_turn(iris_chat *c, const char *user_text, const iris_gen_params *g
     free(full);
     rc = push_msg(c, "assistant", ans.buf ? ans.buf : "", ans.len);
     free(ans.buf);
+    c->pending_images = 0;
     return rc;
 fail_msg:
     iris_llama_truncate(net, saved_past);

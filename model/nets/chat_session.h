@@ -33,12 +33,16 @@ typedef struct iris_chat {
     int32_t *hist;          /* tokens in the cache, in order */
     int n_hist, cap_hist;
     int last_turn_processed; /* tokens the last turn sent through the decoder */
+    int pending_images;      /* attached with iris_chat_attach_image, not yet sent */
 } iris_chat;
 
 int iris_chat_init(iris_chat *c, iris_lm *lm, int tpl, const char *system_prompt);
 void iris_chat_free(iris_chat *c);
 /* Forgets the conversation (keeps the system prompt) and rewinds the cache. */
 void iris_chat_clear(iris_chat *c);
+/* Encodes an image for the next user message (which gets an <image>
+ * placeholder in front unless it has its own).  0 on success. */
+int iris_chat_attach_image(iris_chat *c, const char *path);
 /* Sends a user message and streams the answer through on_text. */
 int iris_chat_turn(iris_chat *c, const char *user_text, const iris_gen_params *gp,
                    iris_text_cb on_text, void *ud, volatile sig_atomic_t *stop,

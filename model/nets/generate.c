@@ -47,7 +47,7 @@ int iris_generate(iris_lm *lm, const int32_t *prompt, int n_prompt, const iris_g
     int n_hist = n_prompt;
 
     double t0 = iris_now();
-    if (iris_llama_forward(&lm->net, prompt, n_prompt, logits, 0)) goto done;
+    if (iris_lm_forward_seq(lm, prompt, n_prompt, logits)) goto done;
     st->n_prompt = n_prompt;
     st->prompt_s = iris_now() - t0;
     if (gp->dump_logits_path && iris_write_f32_file(gp->dump_logits_path, logits, n_vocab)) goto done;

@@ -2,7 +2,7 @@
  * `iris chat` and the UI.
  *
  * Contract: iris_generate continues the model's KV cache (it does not reset
- * it), processes the prompt ids, then samples up to n_predict tokens, stopping
+ * it), processes the prompt sequence (token ids and image rows, see lm.h), then samples up to n_predict tokens, stopping
  * at EOS / end-of-turn ids or when *stop becomes non-zero (set it from a signal
  * handler or another thread).  Afterwards the cache holds the prompt and every
  * sampled token (an end token included) while the context has room.  Each

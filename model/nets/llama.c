@@ -281,7 +281,7 @@ static void block_forward(iris_llama *m, int l, int n)
     be->rmsnorm(m->xn, m->x, &L->ffn_norm, n, c->dim, c->norm_eps, c->norm_add_one);
     be->linear(m->ffa, m->xn, &L->w_gate, NULL, n, c->dim, c->ffn_dim);
     be->linear(m->ffb, m->xn, &L->w_up, NULL, n, c->dim, c->ffn_dim);
-    if (c->act == IRIS_ACT_SILU) be->swiglu(m->ffa, m->ffa, m->ffb, (long)n * c->ffn_dim);
+    if (c->act == IRIS_FFN_SILU) be->swiglu(m->ffa, m->ffa, m->ffb, (long)n * c->ffn_dim);
     else be->geglu(m->ffa, m->ffa, m->ffb, (long)n * c->ffn_dim);
     be->linear(m->xn, m->ffa, &L->w_down, NULL, n, c->ffn_dim, c->dim);
     be->add(m->x, m->x, m->xn, (long)n * c->dim);
@@ -356,6 +356,7 @@ int iris_llama_forward_embeds(iris_llama *m, const float *embeds, int n, float *
             iris_set_error("%s backend: cannot upload embeddings", m->be->name);
             return -1;
         }
+        if (m->cfg.embed_scale != 1.0f) m->be->scale(m->x, m->x, m->cfg.embed_scale, (long)k * dim);
         float *out = logits_out && all_logits ? logits_out + (size_t)done * m->cfg.vocab_size : logits_out;
         if (chunk_forward(m, k, out, all_logits, done + k == n)) return -1;
     }
@@ -372,7 +373,7 @@ int iris_llama_embed(iris_llama *m, const int32_t *tokens, int n, float *out)
         }
     for (int done = 0; done < n; done += m->n_batch) {
         int k = n - done < m->n_batch ? n - done : m->n_batch;
-        m->be->embedding(m->x, &m->tok_embd, tokens + done, k, m->cfg.embed_scale);
+        m->be->embedding(m->x, &m->tok_embd, tokens + done, k, 1.0f);
         if (m->be->download(out + (size_t)done * dim, m->x, (size_t)k * dim * sizeof(float))) return -1;
     }
     return 0;

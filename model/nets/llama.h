@@ -9,8 +9,10 @@
  *  - The KV cache persists across calls: iris_llama_forward appends n tokens at
  *    positions n_past.. and advances n_past; iris_llama_reset rewinds.
  *    Processing a sequence in several calls gives the same logits as one call.
- *  - Input rows are token ids, or precomputed embeddings (for image features)
- *    which are used as they are (no embedding scale).
+ *  - Input rows are token ids, or embeddings (text rows from iris_llama_embed
+ *    mixed with image features).  The embedding scale (Gemma's sqrt(dim)) is
+ *    applied to every input row in both cases, as transformers does to
+ *    inputs_embeds.
  */
 #ifndef IRIS_LLAMA_H
 #define IRIS_LLAMA_H
@@ -57,7 +59,8 @@ int iris_llama_forward(iris_llama *m, const int32_t *tokens, int n,
 /* Same with input embeddings [n, dim] in host memory. */
 int iris_llama_forward_embeds(iris_llama *m, const float *embeds, int n,
                               float *logits_out, int all_logits);
-/* Embeds tokens into out[n, dim] (host memory), embedding scale applied. */
+/* Raw embedding-table rows of tokens into out[n, dim] (host memory); the
+ * embedding scale is not applied (the forward pass applies it). */
 int iris_llama_embed(iris_llama *m, const int32_t *tokens, int n, float *out);
 
 /* Bytes of weights the forward pass reads per token (for bandwidth figures). */

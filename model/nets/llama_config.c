@@ -36,10 +36,10 @@ static int json_bool(const cJSON *o, const char *key, int dflt)
 
 static int parse_act(const char *act, iris_ffn_act *out)
 {
-    if (!strcmp(act, "silu") || !strcmp(act, "swish")) *out = IRIS_ACT_SILU;
+    if (!strcmp(act, "silu") || !strcmp(act, "swish")) *out = IRIS_FFN_SILU;
     else if (!strcmp(act, "gelu_pytorch_tanh") || !strcmp(act, "gelu_new") || !strcmp(act, "gelu_fast"))
-        *out = IRIS_ACT_GELU_TANH;
-    else if (!strcmp(act, "gelu")) *out = IRIS_ACT_GELU_TANH; /* Gemma-1 configs say "gelu" but run tanh-GELU */
+        *out = IRIS_FFN_GELU_TANH;
+    else if (!strcmp(act, "gelu")) *out = IRIS_FFN_GELU_TANH; /* Gemma-1 configs say "gelu" but run tanh-GELU */
     else return -1;
     return 0;
 }
@@ -58,15 +58,24 @@ int iris_llama_config_from_json(iris_llama_config *c, const cJSON *o, const char
         iris_set_error("%s: unsupported architecture '%s' (supported: llama, mistral, gemma, qwen2)", file, type);
         return -1;
     }
-    c->dim = json_int(o, "hidden_size", 0);
-    c->n_layers = json_int(o, "num_hidden_layers", 0);
-    c->n_heads = json_int(o, "num_attention_heads", 0);
-    c->n_kv_heads = json_int(o, "num_key_value_heads", c->n_heads);
-    c->head_dim = json_int(o, "head_dim", c->n_heads > 0 ? c->dim / c->n_heads : 0);
-    c->ffn_dim = json_int(o, "intermediate_size", 0);
-    c->vocab_size = json_int(o, "vocab_size", 0);
-    c->max_ctx = json_int(o, "max_position_embeddings", 2048);
-    c->norm_eps = (float)json_num(o, "rms_norm_eps", 1e-6);
+    /* transformers' class defaults: llava-hf configs omit the keys that equal them */
+    static const struct { iris_arch a; int dim, ffn, layers, heads, kv, vocab, ctx; double eps; } dflt[] = {
+        {IRIS_ARCH_LLAMA, 4096, 11008, 32, 32, 0, 32000, 2048, 1e-6},
+        {IRIS_ARCH_MISTRAL, 4096, 14336, 32, 32, 8, 32000, 131072, 1e-6},
+        {IRIS_ARCH_GEMMA, 3072, 24576, 28, 16, 16, 256000, 8192, 1e-6},
+        {IRIS_ARCH_QWEN2, 4096, 22016, 32, 32, 32, 151936, 32768, 1e-6},
+    };
+    int d = 0;
+    while (dflt[d].a != c->arch) d++;
+    c->dim = json_int(o, "hidden_size", dflt[d].dim);
+    c->n_layers = json_int(o, "num_hidden_layers", dflt[d].layers);
+    c->n_heads = json_int(o, "num_attention_heads", dflt[d].heads);
+    c->n_kv_heads = json_int(o, "num_key_value_heads", dflt[d].kv ? dflt[d].kv : c->n_heads);
+    c->head_dim = json_int(o, "head_dim", c->arch == IRIS_ARCH_GEMMA ? 256 : (c->n_heads > 0 ? c->dim / c->n_heads : 0));
+    c->ffn_dim = json_int(o, "intermediate_size", dflt[d].ffn);
+    c->vocab_size = json_int(o, "vocab_size", dflt[d].vocab);
+    c->max_ctx = json_int(o, "max_position_embeddings", dflt[d].ctx);
+    c->norm_eps = (float)json_num(o, "rms_norm_eps", dflt[d].eps);
     c->rope_theta = (float)json_num(o, "rope_theta", 10000.0);
     c->rope_pos_scale = 1.0f;
     c->bos_id = json_int(o, "bos_token_id", -1);
@@ -231,7 +240,7 @@ int iris_llama_config_from_gguf(iris_llama_config *c, const iris_gguf *g)
     c->bos_id = (int)iris_gguf_get_int(g, "tokenizer.ggml.bos_token_id", -1);
     c->eos_id = (int)iris_gguf_get_int(g, "tokenizer.ggml.eos_token_id", -1);
     c->embed_scale = 1.0f;
-    c->act = IRIS_ACT_SILU;
+    c->act = IRIS_FFN_SILU;
     switch (c->arch) {
     case IRIS_ARCH_LLAMA:
         /* llama.cpp's converter permuted q/k rows for adjacent-pair rotation. */
@@ -241,7 +250,7 @@ int iris_llama_config_from_gguf(iris_llama_config *c, const iris_gguf *g)
         /* llama.cpp's converter already added 1 to Gemma's norm weights. */
         c->norm_add_one = 0;
         c->embed_scale = sqrtf((float)c->dim);
-        c->act = IRIS_ACT_GELU_TANH;
+        c->act = IRIS_FFN_GELU_TANH;
         break;
     case IRIS_ARCH_QWEN2:
         c->qkv_bias = 1;

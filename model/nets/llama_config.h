@@ -23,7 +23,7 @@ typedef enum {
     IRIS_ARCH_QWEN2,
 } iris_arch;
 
-typedef enum { IRIS_ACT_SILU = 0, IRIS_ACT_GELU_TANH } iris_ffn_act;
+typedef enum { IRIS_FFN_SILU = 0, IRIS_FFN_GELU_TANH } iris_ffn_act;
 
 typedef struct {
     iris_arch arch;

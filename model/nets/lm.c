@@ -5,6 +5,8 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "llava_vision.h"
+#include <cjson/cJSON.h>
 #include "text/chat_template.h"
 
 static int guess_template(const iris_llama_config *c)
@@ -16,9 +18,65 @@ static int guess_template(const iris_llama_config *c)
     }
 }
 
+/* model_type and image_token_index of a config.json; 0 when readable. */
+static int read_vlm_keys(const char *cfg_path, int *is_llava, int *image_token)
+{
+    size_t len;
+    char *text = iris_read_file(cfg_path, &len, 1 << 24);
+    if (!text) return -1;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!root) {
+        iris_set_error("%s: not valid JSON", cfg_path);
+        return -1;
+    }
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    *is_llava = cJSON_IsString(mt) && !strcmp(mt->valuestring, "llava");
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "image_token_index");
+    if (!cJSON_IsNumber(it)) it = cJSON_GetObjectItemCaseSensitive(root, "image_token_id");
+    *image_token = cJSON_IsNumber(it) ? (int)it->valuedouble : 32000;
+    cJSON_Delete(root);
+    return 0;
+}
+
+static int open_vision(iris_lm *lm, const char *dir, const iris_backend *be, const iris_lm_options *o)
+{
+    lm->vision = calloc(1, sizeof *lm->vision);
+    if (!lm->vision) {
+        iris_set_error("out of memory");
+        return -1;
+    }
+    if (iris_llava_vision_open(lm->vision, be, &lm->w, dir)) {
+        free(lm->vision);
+        lm->vision = NULL;
+        return -1;
+    }
+    int mode = IRIS_PREPROC_PAD;
+    if (o && o->preprocess && (mode = iris_preproc_mode_from_name(o->preprocess)) < 0) {
+        iris_set_error("unknown preprocessing mode '%s' (pad, crop or resize)", o->preprocess);
+        return -1;
+    }
+    lm->vision->pre.mode = mode;
+    if (iris_llava_vision_dim(lm->vision) != lm->net.cfg.dim) {
+        iris_set_error("%s: the projector produces %d-dim features but the language model's hidden size is %d",
+                       dir, iris_llava_vision_dim(lm->vision), lm->net.cfg.dim);
+        return -1;
+    }
+    lm->n_img_rows = iris_llava_vision_n_tokens(lm->vision);
+    return 0;
+}
+
 int iris_lm_load(iris_lm *lm, const char *path, const iris_backend *be, int n_ctx)
 {
+    iris_lm_options o = {.n_ctx = n_ctx};
+    return iris_lm_load_opts(lm, path, be, &o);
+}
+
+int iris_lm_load_opts(iris_lm *lm, const char *path, const iris_backend *be, const iris_lm_options *opts)
+{
+    int n_ctx = opts ? opts->n_ctx : 0, is_llava = 0;
     memset(lm, 0, sizeof *lm);
+    lm->image_token_id = -1;
     iris_llama_config cfg;
     int is_dir = iris_is_dir(path);
     if (!is_dir && !iris_file_exists(path)) {
@@ -38,8 +96,10 @@ int iris_lm_load(iris_lm *lm, const char *path, const iris_backend *be, int n_ct
             return -1;
         }
         int rc = iris_llama_config_load_json(&cfg, cfg_path);
+        if (!rc) rc = read_vlm_keys(cfg_path, &is_llava, &lm->image_token_id);
         free(cfg_path);
         if (rc) return -1;
+        if (!is_llava) lm->image_token_id = -1;
     }
     if (iris_weights_open(&lm->w, path)) return -1;
     if (!is_dir && iris_llama_config_from_gguf(&cfg, lm->w.gguf)) goto fail;
@@ -53,7 +113,12 @@ int iris_lm_load(iris_lm *lm, const char *path, const iris_backend *be, int n_ct
     if (cfg.bos_id < 0) cfg.bos_id = iris_tokenizer_bos(lm->tok);
     if (cfg.eos_id < 0) cfg.eos_id = iris_tokenizer_eos(lm->tok);
     if (iris_llama_load(&lm->net, &lm->w, &cfg, be, n_ctx, NULL)) goto fail;
-    lm->default_template = guess_template(&cfg);
+    if (is_llava && open_vision(lm, path, be, opts)) goto fail;
+    if (opts && opts->mmproj) {
+        iris_set_error("%s: --mmproj (GGUF vision projectors) is not supported yet", opts->mmproj);
+        goto fail;
+    }
+    lm->default_template = is_llava ? IRIS_TPL_LLAVA_HF : guess_template(&cfg);
     lm->path = strdup(path);
     if (!lm->path) {
         iris_set_error("out of memory");
@@ -67,6 +132,12 @@ fail:
 
 void iris_lm_free(iris_lm *lm)
 {
+    iris_lm_clear_images(lm);
+    free(lm->image_feats);
+    if (lm->vision) {
+        iris_llava_vision_close(lm->vision);
+        free(lm->vision);
+    }
     iris_llama_free(&lm->net);
     if (lm->tok) iris_tokenizer_free(lm->tok);
     if (lm->w.path) iris_weights_close(&lm->w);

@@ -15,15 +15,50 @@
 #include "llama.h"
 #include "text/tokenizer.h"
 
+struct iris_llava_vision;
+
 typedef struct iris_lm {
     char *path;
     iris_weights w;
     iris_llama net;
     iris_tokenizer *tok;
     int default_template;   /* iris_chat_template guessed from the model */
+    /* LLaVA models: the vision half and the images encoded so far */
+    struct iris_llava_vision *vision;   /* NULL for a text-only model */
+    iris_weights *mmproj;               /* GGUF: the separate mmproj file */
+    int image_token_id;                 /* -1 when none */
+    int n_img_rows;                     /* embeddings per image (576 for LLaVA-1.5) */
+    float **image_feats;                /* host [n_img_rows, dim] per image */
+    int n_images, cap_images;
 } iris_lm;
 
+typedef struct {
+    int n_ctx;
+    const char *mmproj;          /* GGUF vision projector file, or NULL */
+    const char *preprocess;      /* "pad" (default), "crop" or NULL */
+} iris_lm_options;
+
 int iris_lm_load(iris_lm *lm, const char *path, const iris_backend *be, int n_ctx);
+int iris_lm_load_opts(iris_lm *lm, const char *path, const iris_backend *be,
+                      const iris_lm_options *opts);
 void iris_lm_free(iris_lm *lm);
+
+/* ---- images (lm_images.c) ----
+ * A prompt sequence is an int32 array: ids >= 0 are tokens; a negative value
+ * -(1 + image * n_img_rows + row) stands for one row of an encoded image's
+ * embeddings, so that identical prefixes of mixed sequences compare equal. */
+
+/* Loads, preprocesses and encodes an image; returns its index or -1. */
+int iris_lm_add_image(iris_lm *lm, const char *path);
+void iris_lm_clear_images(iris_lm *lm);
+/* Replaces the k-th image token of ids with the rows of image first_image+k.
+ * Fails when the counts do not match.  *out is malloc'd. */
+int iris_lm_expand_images(const iris_lm *lm, const int32_t *ids, int n, int first_image,
+                          int n_images, int32_t **out, int *n_out);
+/* Counts the image tokens in ids. */
+int iris_lm_count_image_tokens(const iris_lm *lm, const int32_t *ids, int n);
+/* Runs a mixed sequence through the decoder (continuing its cache); logits of
+ * the last row to logits_out when non-NULL. */
+int iris_lm_forward_seq(iris_lm *lm, const int32_t *seq, int n, float *logits_out);
 
 #endif

@@ -59,6 +59,14 @@ static void check_arch(iris_arch arch, int dtype, int n_tokens)
     if (err > 1e-5) fprintf(stderr, "arch %d dtype %d: relative error %g\n", arch, dtype, err);
     assert_true(err <= 1e-5);
 
+    /* embeddings in, the same logits out (Gemma's scale applies to both paths) */
+    float *emb = malloc((size_t)n_tokens * c.dim * sizeof(float));
+    iris_llama_reset(&m);
+    assert_int_equal(iris_llama_embed(&m, tok, n_tokens, emb), 0);
+    assert_int_equal(iris_llama_forward_embeds(&m, emb, n_tokens, inc, 1), 0);
+    assert_true(max_rel(inc, all, (size_t)n_tokens * V) <= 1e-6);
+    free(emb);
+
     /* last-logits mode gives the last row of the all-logits run */
     float *last = malloc(V * sizeof(float));
     iris_llama_reset(&m);

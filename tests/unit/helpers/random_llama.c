@@ -26,13 +26,13 @@ iris_llama_config random_llama_config(iris_arch arch)
     c.rope_theta = 10000.0f;
     c.rope_pos_scale = 1.0f;
     c.embed_scale = 1.0f;
-    c.act = IRIS_ACT_SILU;
+    c.act = IRIS_FFN_SILU;
     c.bos_id = 1;
     c.eos_id = 2;
     if (arch == IRIS_ARCH_GEMMA) {
         c.norm_add_one = 1;
         c.embed_scale = sqrtf((float)c.dim);
-        c.act = IRIS_ACT_GELU_TANH;
+        c.act = IRIS_FFN_GELU_TANH;
         c.n_kv_heads = 1;
         c.tied_embeddings = 1;
     }

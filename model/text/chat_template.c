@@ -1,0 +1,146 @@
+/* chat_template.c — renders a conversation in the prompt format a model was
+ * trained on.  The strings follow the published templates (llava-hf's
+ * processor template, LLaVA's conv_vicuna_v1 and conv_plain, Gemma's and
+ * ChatML's tokenizer templates); the integration tests render the same
+ * conversations with transformers' apply_chat_template to prove it. */
+#include "chat_template.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const NAMES[IRIS_TPL_COUNT] = {
+    "llava-hf", "vicuna_v1", "plain", "gemma", "chatml", "raw",
+};
+
+static const char VICUNA_SYSTEM[] =
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions.";
+
+int iris_chat_template_from_name(const char *name)
+{
+    if (!name) return -1;
+    for (int i = 0; i < IRIS_TPL_COUNT; i++)
+        if (!strcmp(name, NAMES[i])) return i;
+    if (!strcmp(name, "vicuna") || !strcmp(name, "llava_v1")) return IRIS_TPL_VICUNA_V1;
+    if (!strcmp(name, "llava")) return IRIS_TPL_LLAVA_HF;
+    if (!strcmp(name, "qwen2")) return IRIS_TPL_CHATML;
+    return -1;
+}
+
+const char *iris_chat_template_name(iris_chat_template t)
+{
+    return (unsigned)t < IRIS_TPL_COUNT ? NAMES[t] : "unknown";
+}
+
+typedef struct { char *p; size_t n, cap; int oom; } sbuf;
+
+static void add_n(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) { b->oom = 1; return; }
+        b->p = p; b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+static void add(sbuf *b, const char *s) { add_n(b, s ? s : "", strlen(s ? s : "")); }
+
+/* Jinja's |trim: Python str.strip() of ASCII whitespace. */
+static void add_trimmed(sbuf *b, const char *s)
+{
+    if (!s) return;
+    size_t a = 0, e = strlen(s);
+    while (a < e && strchr(" \t\n\r\v\f", s[a])) a++;
+    while (e > a && strchr(" \t\n\r\v\f", s[e - 1])) e--;
+    add_n(b, s + a, e - a);
+}
+
+static int is_role(const iris_chat_msg *m, const char *role)
+{
+    return m->role && !strcmp(m->role, role);
+}
+
+static void render_llava_hf(sbuf *b, const iris_chat_msg *m, int n, int gen)
+{
+    /* "USER: {q} ASSISTANT: {a} USER: ..." ; system text stands alone first */
+    for (int i = 0; i < n; i++) {
+        if (is_role(&m[i], "user")) add(b, "USER: ");
+        else if (is_role(&m[i], "assistant")) add(b, "ASSISTANT: ");
+        add(b, m[i].content); add(b, " ");
+    }
+    if (gen) add(b, "ASSISTANT:");
+}
+
+static void render_vicuna(sbuf *b, const iris_chat_msg *m, int n, int gen)
+{
+    int i = 0;
+    if (n > 0 && is_role(&m[0], "system")) { add(b, m[0].content); i = 1; }
+    else add(b, VICUNA_SYSTEM);
+    add(b, " ");
+    for (; i < n; i++) {
+        if (is_role(&m[i], "assistant")) { add(b, "ASSISTANT: "); add(b, m[i].content); add(b, "</s>"); }
+        else if (is_role(&m[i], "user")) { add(b, "USER: "); add(b, m[i].content); add(b, " "); }
+    }
+    if (gen) add(b, "ASSISTANT:");
+}
+
+static void render_plain(sbuf *b, const iris_chat_msg *m, int n, int gen)
+{
+    /* LLaVA stage 1: the human turn is replaced by the image token */
+    int open = 0;
+    for (int i = 0; i < n; i++) {
+        if (is_role(&m[i], "user")) { add(b, "<image>"); open = 1; }
+        else if (is_role(&m[i], "assistant")) { add(b, m[i].content); add(b, "\n"); open = 0; }
+    }
+    (void)gen; (void)open;    /* the caption follows the image token directly */
+}
+
+static void render_gemma(sbuf *b, const iris_chat_msg *m, int n, int gen)
+{
+    /* Gemma has no system role: its text opens the first user turn. */
+    const char *system = NULL;
+    for (int i = 0; i < n; i++) {
+        if (is_role(&m[i], "system")) { system = m[i].content; continue; }
+        int user = !is_role(&m[i], "assistant");
+        add(b, user ? "<start_of_turn>user\n" : "<start_of_turn>model\n");
+        if (user && system) { add_trimmed(b, system); add(b, "\n\n"); system = NULL; }
+        add_trimmed(b, m[i].content);
+        add(b, "<end_of_turn>\n");
+    }
+    if (gen) add(b, "<start_of_turn>model\n");
+}
+
+static void render_chatml(sbuf *b, const iris_chat_msg *m, int n, int gen)
+{
+    for (int i = 0; i < n; i++) {
+        add(b, "<|im_start|>"); add(b, m[i].role ? m[i].role : "user"); add(b, "\n");
+        add(b, m[i].content); add(b, "<|im_end|>\n");
+    }
+    if (gen) add(b, "<|im_start|>assistant\n");
+}
+
+char *iris_chat_render(iris_chat_template t, const iris_chat_msg *msgs, int n,
+                       int add_generation_prompt)
+{
+    sbuf b = {0};
+    add(&b, "");
+    if (n < 0 || (n > 0 && !msgs)) n = 0;
+    switch (t) {
+    case IRIS_TPL_LLAVA_HF: render_llava_hf(&b, msgs, n, add_generation_prompt); break;
+    case IRIS_TPL_VICUNA_V1: render_vicuna(&b, msgs, n, add_generation_prompt); break;
+    case IRIS_TPL_PLAIN: render_plain(&b, msgs, n, add_generation_prompt); break;
+    case IRIS_TPL_GEMMA: render_gemma(&b, msgs, n, add_generation_prompt); break;
+    case IRIS_TPL_CHATML: render_chatml(&b, msgs, n, add_generation_prompt); break;
+    default:
+        for (int i = 0; i < n; i++) add(&b, msgs[i].content);
+        break;
+    }
+    if (b.oom) { free(b.p); return NULL; }
+    return b.p;
+}

@@ -1,0 +1,101 @@
+/* detok.c — streaming detokeniser: token ids in, complete UTF-8 out.
+ *
+ * Each id contributes its decoded bytes (byte-level pieces mapped back to
+ * bytes, <0xNN> tokens as the raw byte, U+2581 as a space).  Bytes are held
+ * back while they form the start of a valid multi-byte character; anything
+ * that cannot become valid UTF-8 comes out as U+FFFD (one per maximal
+ * invalid subsequence, as decoders in the Unicode standard do). */
+#include "tokenizer_internal.h"
+
+#include <string.h>
+
+void iris_detok_init(iris_detok *d, const iris_tokenizer *t, int show_special)
+{
+    memset(d, 0, sizeof *d);
+    d->tok = t;
+    d->show_special = show_special;
+}
+
+typedef struct { char *out; size_t cap, n; } sink;
+
+static void put(sink *s, const void *p, size_t n)
+{
+    if (s->cap == 0) return;
+    if (n > s->cap - 1 - s->n) n = s->cap - 1 - s->n;   /* keep room for the NUL */
+    memcpy(s->out + s->n, p, n);
+    s->n += n;
+    s->out[s->n] = 0;
+}
+
+static void put_fffd(sink *s) { put(s, "\xef\xbf\xbd", 3); }
+
+/* Number of bytes the character starting with lead needs, 0 if lead is invalid. */
+static int need(unsigned char lead)
+{
+    if (lead < 0x80) return 1;
+    if (lead >= 0xc2 && lead <= 0xdf) return 2;
+    if (lead >= 0xe0 && lead <= 0xef) return 3;
+    if (lead >= 0xf0 && lead <= 0xf4) return 4;
+    return 0;
+}
+
+/* Whether c may follow the bytes already pending (second-byte limits exclude
+ * overlong forms, surrogates and code points above U+10FFFF). */
+static int continues(const unsigned char *p, int n, unsigned char c)
+{
+    if ((c & 0xc0) != 0x80) return 0;
+    if (n == 1) {
+        if (p[0] == 0xe0 && c < 0xa0) return 0;
+        if (p[0] == 0xed && c > 0x9f) return 0;
+        if (p[0] == 0xf0 && c < 0x90) return 0;
+        if (p[0] == 0xf4 && c > 0x8f) return 0;
+    }
+    return 1;
+}
+
+static void feed(iris_detok *d, sink *s, unsigned char c)
+{
+    if (d->n_pending) {
+        if (continues(d->pending, d->n_pending, c)) {
+            d->pending[d->n_pending++] = c;
+            if (d->n_pending == need(d->pending[0])) {
+                put(s, d->pending, (size_t)d->n_pending);
+                d->n_pending = 0;
+            }
+            return;
+        }
+        put_fffd(s);                    /* the pending prefix can never complete */
+        d->n_pending = 0;
+    }
+    int k = need(c);
+    if (k == 1) put(s, &c, 1);
+    else if (k == 0) put_fffd(s);
+    else { d->pending[0] = c; d->n_pending = 1; }
+}
+
+int iris_detok_push(iris_detok *d, int32_t id, char *out, size_t cap)
+{
+    sink s = {out, cap, 0};
+    const iris_tokenizer *t = d->tok;
+    if (cap) out[0] = 0;
+    if (!t || id < 0 || id >= t->n_vocab) return 0;
+    if ((t->attr[id] & TOKA_SPECIAL) && !d->show_special) return 0;
+    const unsigned char *p = (const unsigned char *)t->dec[id];
+    size_t n = t->dec_len[id];
+    if (d->n_tokens == 0 && t->strip_leading_space && n && p[0] == ' ' &&
+        !(t->attr[id] & (TOKA_SPECIAL | TOKA_ADDED))) {
+        p++; n--;
+    }
+    d->n_tokens++;
+    for (size_t i = 0; i < n; i++) feed(d, &s, p[i]);
+    return (int)s.n;
+}
+
+int iris_detok_flush(iris_detok *d, char *out, size_t cap)
+{
+    sink s = {out, cap, 0};
+    if (cap) out[0] = 0;
+    if (d->n_pending) put_fffd(&s);
+    d->n_pending = 0;
+    return (int)s.n;
+}

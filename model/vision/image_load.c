@@ -1,0 +1,210 @@
+/* image_load.c — files to RGB through stb_image, with size and truncation
+ * checks (see image_load.h for the contract). */
+#include "image_load.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <stb_image.h>
+
+#include "../core/error.h"
+
+/* A byte source for stb_image's callbacks: a memory buffer or an open file.
+ * `overran` records that the decoder asked for bytes past the end, which
+ * stb_image itself silently answers with zeros for some formats (BMP, GIF). */
+typedef struct {
+    const uint8_t *mem;
+    FILE *f;
+    size_t len, pos;
+    int overran;
+} byte_source;
+
+#define STB_REFILL_BYTES 128   /* sizeof stbi__context.buffer_start */
+
+static int src_read(void *user, char *data, int size)
+{
+    byte_source *s = user;
+    if (size <= 0) return 0;
+    if (s->pos >= s->len) {
+        s->overran = 1;
+        return 0;
+    }
+    size_t n = s->len - s->pos;
+    if (n > (size_t)size) n = (size_t)size;
+    if (s->mem) {
+        memcpy(data, s->mem + s->pos, n);
+    } else {
+        n = fread(data, 1, n, s->f);
+    }
+    s->pos += n;
+    /* stb_image refills its 128-byte buffer with short reads near the end as
+     * a matter of course; any other short read is a block (PNM pixels) that
+     * the file does not hold, which stb_image 2.27 does not report itself. */
+    if (n < (size_t)size && size != STB_REFILL_BYTES) s->overran = 1;
+    return (int)n;
+}
+
+static void src_skip(void *user, int n)
+{
+    byte_source *s = user;
+    size_t to;
+    if (n < 0) {
+        to = (size_t)-(long)n > s->pos ? 0 : s->pos - (size_t)-(long)n;
+    } else if ((size_t)n > s->len - s->pos) {
+        s->overran = 1;
+        to = s->len;
+    } else {
+        to = s->pos + (size_t)n;
+    }
+    if (s->f && fseek(s->f, (long)to, SEEK_SET) != 0) to = s->len; /* read() then reports the end */
+    s->pos = to;
+}
+
+static int src_eof(void *user)
+{
+    byte_source *s = user;
+    return s->pos >= s->len;
+}
+
+static const stbi_io_callbacks src_callbacks = {src_read, src_skip, src_eof};
+
+static int src_rewind(byte_source *s)
+{
+    s->pos = 0;
+    s->overran = 0;
+    return s->f ? fseek(s->f, 0, SEEK_SET) : 0;
+}
+
+static int decode_source(iris_image *img, byte_source *src, const char *name)
+{
+    memset(img, 0, sizeof *img);
+    if (src->len == 0) {
+        iris_set_error("%s: empty file", name);
+        return -1;
+    }
+    int w = 0, h = 0, comp = 0;
+    /* Size first, from the header alone: nothing is allocated for a huge image. */
+    if (!stbi_info_from_callbacks(&src_callbacks, src, &w, &h, &comp)) {
+        if (src->overran)
+            iris_set_error("%s: file is truncated (its header is incomplete)", name);
+        else
+            iris_set_error("%s: not a JPEG, PNG, BMP, GIF or PNM image", name);
+        return -1;
+    }
+    if (w <= 0 || h <= 0) {
+        iris_set_error("%s: image has no pixels (%dx%d)", name, w, h);
+        return -1;
+    }
+    if (w > IRIS_IMAGE_MAX_SIDE || h > IRIS_IMAGE_MAX_SIDE || (long)w * h > IRIS_IMAGE_MAX_PIXELS) {
+        iris_set_error("%s: image is %dx%d; iris accepts at most %d pixels a side and %ld Mpx",
+                       name, w, h, IRIS_IMAGE_MAX_SIDE, IRIS_IMAGE_MAX_PIXELS / (1024 * 1024));
+        return -1;
+    }
+    if (src_rewind(src) != 0) {
+        iris_set_error("%s: cannot rewind: %s", name, strerror(errno));
+        return -1;
+    }
+    int w2 = 0, h2 = 0;
+    uint8_t *px = stbi_load_from_callbacks(&src_callbacks, src, &w2, &h2, &comp, 3);
+    if (!px) {
+        const char *why = stbi_failure_reason();
+        if (src->overran)
+            iris_set_error("%s: file is truncated", name);
+        else
+            iris_set_error("%s: corrupt image (%s)", name, why ? why : "decoder failed");
+        return -1;
+    }
+    if (src->overran) {
+        stbi_image_free(px);
+        iris_set_error("%s: file is truncated", name);
+        return -1;
+    }
+    if (w2 != w || h2 != h) { /* header and decoder disagree: do not trust either */
+        stbi_image_free(px);
+        iris_set_error("%s: corrupt image (header says %dx%d, decoded %dx%d)", name, w, h, w2, h2);
+        return -1;
+    }
+    /* stb_image allocates with plain malloc (stb_image_impl.c keeps the
+     * default STBI_MALLOC), so the buffer is ours to free() directly. */
+    img->rgb = px;
+    img->width = w;
+    img->height = h;
+    return 0;
+}
+
+int iris_image_decode(iris_image *img, const void *data, size_t len, const char *name)
+{
+    byte_source src = {.mem = data, .len = len};
+    if (!data && len) {
+        memset(img, 0, sizeof *img);
+        iris_set_error("%s: no data", name);
+        return -1;
+    }
+    return decode_source(img, &src, name);
+}
+
+int iris_image_load(iris_image *img, const char *path)
+{
+    memset(img, 0, sizeof *img);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        iris_set_error("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        iris_set_error("%s: %s", path, strerror(errno));
+        fclose(f);
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        iris_set_error("%s: is a directory, not an image", path);
+        fclose(f);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        iris_set_error("%s: not a regular file", path);
+        fclose(f);
+        return -1;
+    }
+    byte_source src = {.f = f, .len = (size_t)st.st_size};
+    int rc = decode_source(img, &src, path);
+    if (rc == 0 && ferror(f)) {
+        iris_set_error("%s: read error", path);
+        iris_image_free(img);
+        rc = -1;
+    }
+    fclose(f);
+    return rc;
+}
+
+int iris_image_from_rgb(iris_image *img, const uint8_t *rgb, int width, int height)
+{
+    memset(img, 0, sizeof *img);
+    if (width <= 0 || height <= 0 || width > IRIS_IMAGE_MAX_SIDE || height > IRIS_IMAGE_MAX_SIDE ||
+        (long)width * height > IRIS_IMAGE_MAX_PIXELS) {
+        iris_set_error("image of %dx%d pixels is out of range", width, height);
+        return -1;
+    }
+    size_t bytes = (size_t)width * height * 3;
+    img->rgb = malloc(bytes);
+    if (!img->rgb) {
+        iris_set_error("out of memory for a %dx%d image", width, height);
+        return -1;
+    }
+    memcpy(img->rgb, rgb, bytes);
+    img->width = width;
+    img->height = height;
+    return 0;
+}
+
+void iris_image_free(iris_image *img)
+{
+    free(img->rgb);
+    img->rgb = NULL;
+    img->width = img->height = 0;
+}
