@@ -200,7 +200,8 @@ int iris_llama_train_prepare(iris_llama_train *m)
     m->xs = calloc((size_t)L + 1, sizeof *m->xs);
     m->pos = calloc(T, sizeof *m->pos);
     m->targets = calloc(T, sizeof *m->targets);
-    if (!m->acts || !m->xs || !m->pos || !m->targets) {
+    m->ids = calloc(T, sizeof *m->ids);
+    if (!m->acts || !m->xs || !m->pos || !m->targets || !m->ids) {
         iris_set_error("out of memory");
         return -1;
     }
@@ -274,6 +275,7 @@ void iris_llama_train_free(iris_llama_train *m)
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) be->free(b[i]);
     free(m->pos);
     free(m->targets);
+    free(m->ids);
     if (m->params.p) iris_params_free(&m->params);
     free(m->layers);
     memset(m, 0, sizeof *m);
@@ -406,9 +408,9 @@ static int layer_has_trainable(const iris_llama_train *m, int l)
     return 0;
 }
 
-int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *embeds,
+int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *img_rows,
                           const int32_t *labels, int n, float grad_scale, int backward,
-                          float *d_embeds, double *loss_sum, int *n_counted)
+                          float *d_img_rows, double *loss_sum, int *n_counted)
 {
     const iris_backend *be = m->be;
     const iris_llama_config *c = &m->cfg;
@@ -418,21 +420,26 @@ int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *
         return -1;
     }
     iris_param *E = P(m, m->embed), *H = P(m, m->lm_head), *ON = P(m, m->out_norm);
-    for (int i = 0; i < n; i++) m->pos[i] = i;
-    if (ids) {
-        for (int i = 0; i < n; i++)
-            if (ids[i] < 0 || ids[i] >= V) {
-                iris_set_error("token id %d out of range (vocabulary %d)", ids[i], V);
-                return -1;
-            }
-        be->embedding(m->xs[0], &E->t, ids, n, c->embed_scale);
-    } else {
-        if (be->upload(m->xs[0], embeds, (size_t)n * d * sizeof(float))) {
-            iris_set_error("cannot upload input embeddings");
+    int n_img = 0;
+    for (int i = 0; i < n; i++) {
+        m->pos[i] = i;
+        if (ids[i] >= V || (ids[i] < 0 && !img_rows)) {
+            iris_set_error("token id %d out of range (vocabulary %d)", ids[i], V);
+            return -1;
+        }
+        m->ids[i] = ids[i] >= 0 ? ids[i] : 0;
+        n_img += ids[i] < 0;
+    }
+    be->embedding(m->xs[0], &E->t, m->ids, n, c->embed_scale);
+    for (int i = 0, k = 0; i < n; i++) {
+        if (ids[i] >= 0) continue;
+        float *row = m->xs[0] + (size_t)i * d;
+        if (be->upload(row, img_rows + (size_t)k++ * d, (size_t)d * sizeof(float))) {
+            iris_set_error("cannot upload image embeddings");
             return -1;
         }
         /* transformers scales inputs_embeds too (Gemma). */
-        if (c->embed_scale != 1.0f) be->scale(m->xs[0], m->xs[0], c->embed_scale, (long)n * d);
+        if (c->embed_scale != 1.0f) be->scale(row, row, c->embed_scale, d);
     }
     int counted = 0;
     for (int i = 0; i < n; i++) {
@@ -461,7 +468,7 @@ int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *
     m->ops->rmsnorm_backward(m->dcur, ON->g, m->dxn, m->xs[L], ON->w, n, d, c->norm_eps,
                              c->norm_add_one);
     /* Go down only as far as something below still needs a gradient. */
-    int need_input = (E->g && ids) || d_embeds;
+    int need_input = E->g || (d_img_rows && n_img);
     int stop = 0;
     if (!need_input) {
         stop = L;
@@ -476,13 +483,20 @@ int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *
         if (m->checkpointing) layer_fwd(m, l, S, m->xs[l], m->dtmp, n);
         layer_bwd(m, l, S, m->xs[l], n);
     }
-    if (need_input && E->g && ids)
-        m->ops->embedding_backward(E->g, m->dcur, ids, n, d, V, c->embed_scale);
-    if (d_embeds && c->embed_scale != 1.0f) be->scale(m->dcur, m->dcur, c->embed_scale, (long)n * d);
-    if (d_embeds && be->download(d_embeds, m->dcur, (size_t)n * d * sizeof(float))) {
-        iris_set_error("cannot read the embedding gradient back");
-        return -1;
+    for (int i = 0, k = 0; n_img && i < n; i++) {
+        if (ids[i] >= 0) continue;
+        float *row = m->dcur + (size_t)i * d;
+        if (d_img_rows) {
+            be->scale(row, row, c->embed_scale, d);
+            if (be->download(d_img_rows + (size_t)k * d, row, (size_t)d * sizeof(float))) {
+                iris_set_error("cannot read the image embedding gradient back");
+                return -1;
+            }
+        }
+        k++;
+        be->scale(row, row, 0.0f, d);   /* image rows add nothing to the table */
     }
+    if (E->g) m->ops->embedding_backward(E->g, m->dcur, m->ids, n, d, V, c->embed_scale);
     if (be->error && be->error()) {
         iris_set_error("%s backend failed in the backward pass: %s", be->name, be->error());
         return -1;

@@ -13,9 +13,10 @@
  *    (HF convention: labels[i+1] is the target of position i; -100 ignored),
  *    gradients scaled by grad_scale ACCUMULATE into the trainable parameters
  *    (so micro-batches add up), and the sum of token losses and the number of
- *    counted tokens come back.  With embeds (host [n, dim]) instead of ids the
- *    input embeddings are used (times the embedding scale, as transformers does) and their gradient is written to
- *    d_embeds (host) when non-NULL.
+ *    counted tokens come back.  Negative ids stand for image rows: the k-th
+ *    negative id takes row k of img_rows (host [n_img, dim]; times the
+ *    embedding scale, as transformers scales inputs_embeds) and its gradient
+ *    goes to row k of d_img_rows (host) when non-NULL.
  *  - Gradient checkpointing keeps only each layer's input and recomputes the
  *    layer before its backward pass (same results, less memory).
  */
@@ -62,7 +63,7 @@ typedef struct iris_llama_train {
     float **xs;                      /* n_layers + 1 layer inputs [max_len, dim] */
     float *xf, *logits, *loss;
     float *dcur, *dxn, *tmp, *da, *dg, *du, *datt, *dq, *dk, *dv, *dh, *dtmp;
-    int32_t *pos, *targets;
+    int32_t *pos, *targets, *ids;
     uint64_t dropout_key;            /* set per micro-batch by the trainer */
     int training;                    /* dropout on */
 } iris_llama_train;
@@ -78,9 +79,9 @@ int iris_llama_train_add_lora(iris_llama_train *m, const iris_lora_config *lc, u
 /* Allocates the activation workspace; call after the trainable set is final. */
 int iris_llama_train_prepare(iris_llama_train *m);
 
-int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *embeds,
+int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *img_rows,
                           const int32_t *labels, int n, float grad_scale, int backward,
-                          float *d_embeds, double *loss_sum, int *n_counted);
+                          float *d_img_rows, double *loss_sum, int *n_counted);
 /* Logits of every position after a step (host, [n, vocab]); valid after a
  * step with backward = 0. */
 const float *iris_llama_train_logits(const iris_llama_train *m);
