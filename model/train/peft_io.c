@@ -77,7 +77,7 @@ int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_
     cJSON_AddStringToObject(cfg, "bias", "none");
     cJSON_AddBoolToObject(cfg, "fan_in_fan_out", 0);
     cJSON_AddBoolToObject(cfg, "inference_mode", 1);
-    cJSON_AddStringToObject(cfg, "init_lora_weights", "true");
+    cJSON_AddBoolToObject(cfg, "init_lora_weights", 1);
     cJSON *tm = cJSON_AddArrayToObject(cfg, "target_modules");
     for (int mod = 0; tm && mod < IRIS_LM_COUNT; mod++)
         if (m->lora.targets & (1u << mod)) cJSON_AddItemToArray(tm, cJSON_CreateString(iris_lora_module_name(mod)));

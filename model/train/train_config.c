@@ -55,6 +55,7 @@ static const keydef keys[] = {
     {"lora", "rslora", K_BOOL, O(lora_rslora), 0, 1},
     {"lora", "targets", K_STR, O(lora_targets), 0, 0},
     {"lora", "layers", K_STR, O(lora_layers), 0, 0},
+    {"lora", "init", K_STR, O(lora_init), 0, 0},
     {"run", "save_steps", K_INT, O(save_steps), 0, 1e9},
     {"run", "dir", K_STR, O(run_dir), 0, 0},
 };

@@ -33,7 +33,7 @@ typedef struct {
     int lora_r;
     float lora_alpha, lora_dropout;
     int lora_rslora;
-    char lora_targets[256], lora_layers[64];
+    char lora_targets[256], lora_layers[64], lora_init[1024];
     /* [run] */
     int save_steps;
     char run_dir[1024];

@@ -35,12 +35,19 @@ int iris_train_session_open(iris_train_session *s, const iris_train_config *cfg)
     switch (cfg->mode) {
     case IRIS_TRAIN_LORA: {
         iris_lora_config lc;
-        if (iris_train_config_lora(cfg, &lc)) goto fail;
+        if (cfg->lora_init[0]) {
+            /* Start from a PEFT adapter: its config decides the shapes. */
+            if (iris_peft_read_config(cfg->lora_init, &lc)) goto fail;
+            lc.dropout = cfg->lora_dropout;
+        } else if (iris_train_config_lora(cfg, &lc)) {
+            goto fail;
+        }
         if (lc.layer_first >= s->m.cfg.n_layers) {
             iris_set_error("lora.layers: the model has only %d layers", s->m.cfg.n_layers);
             goto fail;
         }
         if (iris_llama_train_add_lora(&s->m, &lc, cfg->seed)) goto fail;
+        if (cfg->lora_init[0] && iris_peft_load(&s->m, cfg->lora_init)) goto fail;
         break;
     }
     case IRIS_TRAIN_FULL:
@@ -505,5 +512,27 @@ done:
     if (open) iris_train_session_close(&s);
     free(cfg_path);
     free(ckpt);
+    return rc;
+}
+
+int iris_peft_export(const char *adapter_dir, const char *base, int merge, const char *out_dir)
+{
+    iris_train_config cfg;
+    iris_train_config_defaults(&cfg);
+    snprintf(cfg.base, sizeof cfg.base, "%s", base);
+    snprintf(cfg.lora_init, sizeof cfg.lora_init, "%s", adapter_dir);
+    cfg.mode = IRIS_TRAIN_LORA;
+    cfg.max_length = 8;
+    cfg.lora_dropout = 0;
+    iris_train_session s;
+    if (iris_train_session_open(&s, &cfg)) return -1;
+    int rc;
+    if (!merge) {
+        rc = iris_peft_save(&s.m, out_dir, base);
+    } else {
+        rc = iris_merge_save(&s.m, &s.lm.w, out_dir);
+        if (!rc) rc = copy_aux_files(base, out_dir);
+    }
+    iris_train_session_close(&s);
     return rc;
 }

@@ -53,5 +53,7 @@ int iris_train_run(const iris_train_opts *o);
  * latest checkpoint, then writes a PEFT adapter (merge 0) or a merged
  * checkpoint in the base's layout (merge 1) to out_dir. */
 int iris_train_export(const char *run_dir, int merge, const char *out_dir);
+/* The same for a PEFT adapter directory (e.g. trained with peft) on base. */
+int iris_peft_export(const char *adapter_dir, const char *base, int merge, const char *out_dir);
 
 #endif
