@@ -71,7 +71,7 @@ int iris_llama_train_init(iris_llama_train *m, const iris_weights *w, const iris
     int L = m->cfg.n_layers;
     int rc = -1;
     m->layers = calloc((size_t)L, sizeof *m->layers);
-    if (!m->layers || iris_params_init(&m->params, be, 4 + L * (TL_COUNT + 2 * IRIS_LM_COUNT))) {
+    if (!m->layers || iris_params_init(&m->params, be, 16 + L * (TL_COUNT + 2 * IRIS_LM_COUNT))) {
         iris_set_error("out of memory");
         goto done;
     }

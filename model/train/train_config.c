@@ -12,7 +12,7 @@
 #include "text/chat_template.h"
 #include "train/optim.h"
 
-typedef enum { K_STR, K_INT, K_FLOAT, K_BOOL, K_U64, K_MODE, K_SCHED, K_TPL } ktype;
+typedef enum { K_STR, K_INT, K_FLOAT, K_BOOL, K_U64, K_MODE, K_SCHED, K_TPL, K_PRE } ktype;
 
 typedef struct {
     const char *section, *key;
@@ -27,6 +27,7 @@ static const keydef keys[] = {
     {"data", "data", K_STR, O(data), 0, 0},
     {"data", "image_folder", K_STR, O(image_folder), 0, 0},
     {"data", "template", K_TPL, O(template_name), 0, 0},
+    {"data", "preprocess", K_PRE, O(preprocess), 0, 0},
     {"data", "max_length", K_INT, O(max_length), 8, 1 << 20},
     {"data", "shuffle", K_BOOL, O(shuffle), 0, 1},
     {"data", "skip_bad_records", K_BOOL, O(skip_bad_records), 0, 1},
@@ -69,6 +70,7 @@ void iris_train_config_defaults(iris_train_config *c)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->template_name, sizeof c->template_name, "vicuna_v1");
+    snprintf(c->preprocess, sizeof c->preprocess, "pad");
     c->max_length = 2048;
     c->shuffle = 1;
     c->mode = IRIS_TRAIN_LORA;
@@ -128,6 +130,13 @@ int iris_train_config_set(iris_train_config *c, const char *section, const char 
         if (strcmp(value, "plain") && strcmp(value, "vicuna_v1") && strcmp(value, "llava-hf")) {
             iris_set_error("%s.%s: unknown template '%s' (expected plain, vicuna_v1 or llava-hf)", k->section,
                            k->key, value);
+            return -1;
+        }
+        snprintf(p, k->size, "%s", value);
+        return 0;
+    case K_PRE:
+        if (strcmp(value, "pad") && strcmp(value, "crop")) {
+            iris_set_error("%s.%s: unknown preprocessing '%s' (expected pad or crop)", k->section, k->key, value);
             return -1;
         }
         snprintf(p, k->size, "%s", value);
@@ -299,7 +308,7 @@ int iris_train_config_write(const iris_train_config *c, FILE *f)
         }
         const char *p = (const char *)c + k->off;
         switch (k->type) {
-        case K_STR: case K_TPL: fprintf(f, "%s = %s\n", k->key, p); break;
+        case K_STR: case K_TPL: case K_PRE: fprintf(f, "%s = %s\n", k->key, p); break;
         case K_MODE: fprintf(f, "%s = %s\n", k->key, iris_train_mode_name(*(const int *)p)); break;
         case K_SCHED: fprintf(f, "%s = %s\n", k->key, iris_sched_name(*(const int *)p)); break;
         case K_BOOL: fprintf(f, "%s = %s\n", k->key, *(const int *)p ? "true" : "false"); break;

@@ -19,7 +19,7 @@ typedef struct {
     /* [model] */
     char base[1024];
     /* [data] */
-    char data[1024], image_folder[1024], template_name[32];
+    char data[1024], image_folder[1024], template_name[32], preprocess[16];
     int max_length, shuffle, skip_bad_records;
     /* [train] */
     int mode;

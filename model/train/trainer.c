@@ -18,6 +18,9 @@
 #include "train/dataset.h"
 #include "train/optim.h"
 #include "train/peft_io.h"
+#include "formats/safetensors.h"
+#include "nets/llava_vision.h"
+#include "vision/image_load.h"
 
 /* ---- session: base model + trainable set ---- */
 
@@ -26,12 +29,21 @@ int iris_train_session_open(iris_train_session *s, const iris_train_config *cfg)
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     const iris_backend *be = iris_cpu_backend();
-    if (iris_lm_load(&s->lm, cfg->base, be, 16)) return -1;
+    iris_lm_options lo = {.n_ctx = 16, .preprocess = cfg->preprocess[0] ? cfg->preprocess : "pad"};
+    if (iris_lm_load_opts(&s->lm, cfg->base, be, &lo)) return -1;
     s->lm_open = 1;
     if (iris_llama_train_init(&s->m, &s->lm.w, &s->lm.net.cfg, be, iris_cpu_train_ops(), cfg->max_length,
                               cfg->gradient_checkpointing))
         goto fail;
     s->m_open = 1;
+    if (s->lm.vision && s->lm.vision->has_projector) {
+        if (iris_projector_train_init(&s->proj, &s->m.params, &s->lm.w, &s->lm.vision->proj, s->lm.n_img_rows))
+            goto fail;
+        s->has_proj = 1;
+        /* Every mode trains the projector (LLaVA's stage 1 and stage 2). */
+        if (iris_projector_train_set_trainable(&s->proj, &s->m.params)) goto fail;
+        s->proj_trainable = 1;
+    }
     switch (cfg->mode) {
     case IRIS_TRAIN_LORA: {
         iris_lora_config lc;
@@ -55,9 +67,12 @@ int iris_train_session_open(iris_train_session *s, const iris_train_config *cfg)
         if (iris_llama_train_unfreeze_all(&s->m)) goto fail;
         break;
     default:
-        iris_set_error("train.mode = %s: training the projector needs a LLaVA model with a projector, "
-                       "which this build cannot train yet", iris_train_mode_name(cfg->mode));
-        goto fail;
+        if (!s->has_proj) {
+            iris_set_error("train.mode = projector: %s has no multimodal projector (a LLaVA model is needed)",
+                           cfg->base);
+            goto fail;
+        }
+        break;
     }
     if (iris_llama_train_prepare(&s->m)) goto fail;
     return 0;
@@ -68,6 +83,8 @@ fail:
 
 void iris_train_session_close(iris_train_session *s)
 {
+    if (s->has_proj) iris_projector_train_free(&s->proj);
+    s->has_proj = 0;
     if (s->m_open) iris_llama_train_free(&s->m);
     if (s->lm_open) iris_lm_free(&s->lm);
     s->m_open = s->lm_open = 0;
@@ -193,9 +210,30 @@ static int copy_aux_files(const char *base, const char *dir)
     return 0;
 }
 
+static int write_projector(iris_train_session *s, const char *run_dir)
+{
+    iris_param_set *ps = &s->m.params;
+    const char *names[4];
+    iris_tensor ts[4];
+    int idx[4] = {s->proj.w1, s->proj.b1, s->proj.w2, s->proj.b2}, n = 0;
+    for (int i = 0; i < 4; i++)
+        if (idx[i] >= 0) {
+            names[n] = ps->p[idx[i]].name;
+            ts[n] = ps->p[idx[i]].t;
+            ts[n++].owns_data = 0;
+        }
+    char *path = join(run_dir, "projector.safetensors");
+    if (!path) return -1;
+    int rc = iris_st_write(path, n, names, ts, "{\"format\":\"pt\"}");
+    free(path);
+    return rc;
+}
+
 static int write_final(iris_train_session *s, const char *run_dir)
 {
     int rc;
+    if (s->proj_trainable && write_projector(s, run_dir)) return -1;
+    if (s->cfg.mode == IRIS_TRAIN_PROJECTOR) return 0;
     if (s->m.has_lora) {
         char *dir = join(run_dir, "adapter");
         if (!dir) return -1;
@@ -213,15 +251,42 @@ static int write_final(iris_train_session *s, const char *run_dir)
 
 /* ---- micro-batches ---- */
 
+/* The frozen tower's features of an image: the projector's input rows. */
+static float *image_features(iris_train_session *s, const char *path)
+{
+    iris_llava_vision *v = s->lm.vision;
+    const iris_backend *be = v->be;
+    int n_all = iris_clip_n_tokens(&v->clip.cfg), d = v->clip.cfg.hidden, skip = v->keep_class_token ? 0 : 1;
+    size_t plane = (size_t)v->pre.crop_w * v->pre.crop_h;
+    iris_image img;
+    if (iris_image_load(&img, path)) return NULL;
+    float *px = malloc(plane * 3 * sizeof *px), *host = malloc((size_t)(n_all - skip) * d * sizeof(float));
+    float *dev = be->alloc((size_t)n_all * d * sizeof(float));
+    int rc = -1;
+    if (!px || !host || !dev) iris_set_error("out of memory for image features");
+    else if (!iris_preprocess(&img, &v->pre, px) && !iris_clip_features(&v->clip, px, v->feature_layer, dev) &&
+             !be->download(host, dev + (size_t)skip * d, (size_t)(n_all - skip) * d * sizeof(float)))
+        rc = 0;
+    iris_image_free(&img);
+    free(px);
+    if (dev) be->free(dev);
+    if (rc) {
+        free(host);
+        return NULL;
+    }
+    return host;
+}
+
 typedef struct {
     int32_t *ids, *labels;
     int n;
-    float *img;      /* host feature rows, owned by lm (cleared per step) */
+    float *img;      /* host vision features [rows, vision hidden] (projector input) */
     int counted;
 } seq;
 
 static void seq_free(seq *q)
 {
+    free(q->img);
     free(q->ids);
     free(q->labels);
     memset(q, 0, sizeof *q);
@@ -281,21 +346,23 @@ static int next_seq(iris_train_session *s, data_iter *it, iris_train_state *st, 
         int rc = -1;
         if (rec) rc = iris_format_record(rec, ri, &it->fo, &smp);
         cJSON_Delete(rec);
+        float *feats = NULL;
         if (!rc && smp.image) {
-            if (!s->lm.vision) {
-                iris_set_error("record %d: has an image but the base model has no vision tower", ri);
+            if (!s->has_proj) {
+                iris_set_error("record %d: has an image but the base model has no vision tower and projector", ri);
                 rc = -1;
-            } else if (iris_lm_add_image(&s->lm, smp.image) < 0) {
+            } else if (!(feats = image_features(s, smp.image))) {
                 char msg[1024];
                 snprintf(msg, sizeof msg, "%s", iris_last_error());
                 iris_set_error("record %d: %s", ri, msg);
                 rc = -1;
             }
+            if (rc) iris_sample_free(&smp);
         }
         if (!rc) {
             int truncated = 0;
             rc = build_seq(s, &smp, q, &truncated);
-            if (!rc && smp.image) q->img = s->lm.image_feats[s->lm.n_images - 1];
+            q->img = feats;
             st->n_truncated += truncated;
             iris_sample_free(&smp);
             if (!rc) return 0;
@@ -327,6 +394,7 @@ int iris_train_run(const iris_train_opts *o)
     char *ckpt = NULL, *metrics_path = NULL;
     FILE *metrics = NULL;
     seq *batch = NULL;
+    float *proj_y = NULL, *proj_dy = NULL;
     data_iter it = {.perm_epoch = -1};
     iris_train_session s;
     int session_open = 0, ds_open = 0;
@@ -388,6 +456,11 @@ int iris_train_run(const iris_train_opts *o)
         goto done;
     }
     batch = calloc((size_t)per_step, sizeof *batch);
+    if (s.has_proj) {
+        proj_y = malloc((size_t)s.lm.n_img_rows * s.m.cfg.dim * sizeof(float));
+        proj_dy = malloc((size_t)s.lm.n_img_rows * s.m.cfg.dim * sizeof(float));
+        if (!proj_y || !proj_dy) batch = (free(batch), NULL);
+    }
     if (!batch) {
         iris_set_error("out of memory");
         goto done;
@@ -417,13 +490,22 @@ int iris_train_run(const iris_train_opts *o)
         for (int k = 0; k < per_step; k++) {
             double ls = 0;
             s.m.dropout_key = iris_rng_mix(cfg->seed ^ 0xD50Full, (uint64_t)st.step * 65536u + (uint64_t)k);
-            if (!fail && iris_llama_train_step(&s.m, batch[k].ids, batch[k].img, batch[k].labels, batch[k].n,
-                                               1.0f / (counted > 0 ? counted : 1), 1, NULL, &ls, NULL))
+            float *rows = NULL;
+            if (!fail && batch[k].img) {
+                rows = proj_y;
+                memset(proj_dy, 0, (size_t)s.lm.n_img_rows * s.m.cfg.dim * sizeof(float));
+                if (iris_projector_train_forward(&s.proj, &s.m.params, batch[k].img, s.lm.n_img_rows, proj_y))
+                    fail = 1;
+            }
+            if (!fail && iris_llama_train_step(&s.m, batch[k].ids, rows, batch[k].labels, batch[k].n,
+                                               1.0f / (counted > 0 ? counted : 1), 1,
+                                               rows && s.proj_trainable ? proj_dy : NULL, &ls, NULL))
                 fail = 1;
+            if (!fail && rows && s.proj_trainable)
+                iris_projector_train_backward(&s.proj, &s.m.params, proj_dy, s.lm.n_img_rows);
             loss_sum += ls;
             seq_free(&batch[k]);
         }
-        iris_lm_clear_images(&s.lm);
         if (fail) goto done;
         double loss = counted > 0 ? loss_sum / counted : 0.0;
         double gnorm = iris_clip_grad_norm(&s.m.params, cfg->max_grad_norm);
@@ -475,6 +557,8 @@ int iris_train_run(const iris_train_opts *o)
 done:
     if (metrics) fclose(metrics);
     free(batch);
+    free(proj_y);
+    free(proj_dy);
     free(it.perm);
     if (ds_open) iris_dataset_close(&it.ds);
     if (session_open) iris_train_session_close(&s);

@@ -9,6 +9,7 @@
  *   checkpoint.safetensors     latest checkpoint (atomic; see checkpoint.h)
  *   adapter/                   LoRA runs: the adapter in PEFT's format
  *   model/                     full / scratch runs: weights in the base's layout
+ *   projector.safetensors      runs that train a LLaVA projector: its weights
  *
  * Determinism: the data order is a function of (seed, epoch), dropout masks
  * of (seed, step, micro-batch), and the checkpoint stores the data cursor, so
@@ -25,13 +26,15 @@
 
 #include "nets/lm.h"
 #include "train/llama_train.h"
+#include "train/projector_train.h"
 #include "train/train_config.h"
 
 typedef struct {
     iris_train_config cfg;
     iris_lm lm;
     iris_llama_train m;
-    int lm_open, m_open;
+    iris_projector_train proj;      /* LLaVA models: the projector */
+    int lm_open, m_open, has_proj, proj_trainable;
 } iris_train_session;
 
 /* Loads the base and builds the trainable set the mode asks for. */
