@@ -120,7 +120,33 @@ def main():
         for line in f:
             k, v = line.split()
             p[k] = float(v)
-    {"attn_bwd": op_attn_bwd, "model_grads": op_model_grads}[op](d, p)
+    ops = {"attn_bwd": op_attn_bwd, "model_grads": op_model_grads}
+    ops.update(OPS_EXTRA)
+    ops[op](d, p)
+
+
+def op_schedules(d, p):
+    """transformers' schedulers: lr multiplier at steps 0..total-1."""
+    from transformers import (get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup,
+                              get_linear_schedule_with_warmup)
+    total, warm = int(p["total"]), int(p["warmup"])
+    out = []
+    for kind in ("constant", "linear", "cosine"):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        if kind == "constant":
+            s = get_constant_schedule_with_warmup(opt, warm)
+        elif kind == "linear":
+            s = get_linear_schedule_with_warmup(opt, warm, total)
+        else:
+            s = get_cosine_schedule_with_warmup(opt, warm, total)
+        for _ in range(total):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            s.step()
+    wr(d, "lr", torch.tensor(out))
+
+
+OPS_EXTRA = {"schedules": op_schedules}
 
 
 if __name__ == "__main__":
