@@ -88,7 +88,7 @@ venv: $(VENV)/.ready
 $(VENV)/.ready: tests/setup-venv.sh
 	bash tests/setup-venv.sh $(VENV)
 
-unit: $(TEST_BIN)
+unit: $(TEST_BIN) $(CUDA_PLUGIN)
 	bash tests/run-unit.sh $(TEST_BIN)
 
 integration: $(BIN)/iris $(CUDA_PLUGIN)

@@ -79,10 +79,13 @@ __global__ static void geglu_backward_kernel(float *dg, float *du, const float *
     const float c = 0.7978845608028654f;
     GRID_LOOP(i, n) {
         float gi = g[i], ui = u[i], d = dy[i];
-        float t = tanhf(c * (gi + 0.044715f * gi * gi * gi));
-        float dgelu = 0.5f * (1.0f + t) + 0.5f * gi * (1.0f - t * t) * c * (1.0f + 0.134145f * gi * gi);
+        /* 0.5 (1 + tanh z) = sigmoid(2z) and 1 - tanh^2 z = 4 s (1 - s): no
+         * cancellation where tanh z is near -1 (g << 0). */
+        float z = c * (gi + 0.044715f * gi * gi * gi);
+        float s = 1.0f / (1.0f + expf(-2.0f * z));
+        float dgelu = s + 2.0f * gi * s * (1.0f - s) * c * (1.0f + 0.134145f * gi * gi);
         dg[i] = d * ui * dgelu;
-        du[i] = d * 0.5f * gi * (1.0f + t);
+        du[i] = d * gi * s;
     }
 }
 

@@ -30,8 +30,9 @@ __global__ static void cross_entropy_kernel(float *loss, float *dlogits, const f
     if (!dlogits) return;
     float inv = (float)(1.0 / s);
     for (int j = threadIdx.x; j < v; j += blockDim.x) {
-        float p = expf(xr[j] - mx) * inv;
-        dlogits[off + j] = (p - (j == t ? 1.0f : 0.0f)) * grad_scale;
+        /* the target's p - 1 as -(s - e_t) / s: no cancellation when p ~ 1 */
+        dlogits[off + j] = j == t ? (float)(-(s - (double)expf(xt - mx)) / s) * grad_scale
+                                  : expf(xr[j] - mx) * inv * grad_scale;
     }
 }
 

@@ -3,7 +3,7 @@
  *
  * Each works in place (y may equal an input).  Long ranges are split across
  * threads; the loop bodies are written so that the compiler vectorises them
- * (-march=x86-64-v3), except those calling libm's erff/tanhf/expf.
+ * (-march=x86-64-v3), except those calling libm's expf/erfcf.
  */
 #include "cpu_internal.h"
 

@@ -3,7 +3,9 @@
  * ALiBi, softmax stabilised by its row maximum.
  *
  * Work items are (query, head) pairs spread across threads; each thread keeps
- * one row of scores.
+ * one row of scores, and the dot products and the weighted sum of values are
+ * AVX2.  A 134M LLaMA spends ~5% of a 512-token prefill here (the linears do
+ * the rest), so no sgemm-style blocking: it would not pay for its code.
  */
 #include "cpu_internal.h"
 
@@ -22,12 +24,53 @@ float cpu_alibi_slope(int h, int n_heads, float max_bias)
     return h < p ? (float)pow(m0, h + 1) : (float)pow(m1, 2 * (h - p) + 1);
 }
 
-static float dot(const float *a, const float *b, int d)
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+static inline float dot(const float *a, const float *b, int d)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int t = 0;
+    for (; t + 16 <= d; t += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + t), _mm256_loadu_ps(b + t), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + t + 8), _mm256_loadu_ps(b + t + 8), s1);
+    }
+    for (; t + 8 <= d; t += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + t), _mm256_loadu_ps(b + t), s0);
+    __m256 v = _mm256_add_ps(s0, s1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float r = _mm_cvtss_f32(h);
+    for (; t < d; t++) r += a[t] * b[t];
+    return r;
+}
+
+/* o += p * v */
+static inline void axpy(float *o, float p, const float *v, int d)
+{
+    __m256 pv = _mm256_set1_ps(p);
+    int t = 0;
+    for (; t + 8 <= d; t += 8)
+        _mm256_storeu_ps(o + t, _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + t), _mm256_loadu_ps(o + t)));
+    for (; t < d; t++) o[t] += p * v[t];
+}
+
+#else
+
+static inline float dot(const float *a, const float *b, int d)
 {
     float s = 0.0f;
     for (int t = 0; t < d; t++) s += a[t] * b[t];
     return s;
 }
+
+static inline void axpy(float *o, float p, const float *v, int d)
+{
+    for (int t = 0; t < d; t++) o[t] += p * v[t];
+}
+
+#endif
 
 void cpu_attention(float *out, const float *q, const float *k, const float *v, int n_q,
                    int q_pos0, int n_kv, int kv_stride, int n_heads, int n_kv_heads,
@@ -71,8 +114,7 @@ void cpu_attention(float *out, const float *q, const float *k, const float *v, i
             for (int j = 0; j < len; j++) {
                 float p = expf(s[j] - mx);
                 sum += p;
-                const float *vr = v + (long)j * kv_stride + (long)kh * head_dim;
-                for (int t = 0; t < head_dim; t++) o[t] += p * vr[t];
+                axpy(o, p, v + (long)j * kv_stride + (long)kh * head_dim, head_dim);
             }
             float inv = (float)(1.0 / sum);
             for (int t = 0; t < head_dim; t++) o[t] *= inv;

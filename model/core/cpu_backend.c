@@ -122,7 +122,7 @@ const float *cpu_vec_f32(const iris_tensor *t, int64_t n, float **owned, const c
         cpu_fail("cpu: out of memory converting %s", what);
         return NULL;
     }
-    iris_to_f32(t->dtype, t->data, buf, n);
+    cpu_to_f32(t->dtype, t->data, buf, n);
     *owned = buf;
     return buf;
 }

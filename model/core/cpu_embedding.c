@@ -16,10 +16,11 @@ void cpu_embedding(float *y, const iris_tensor *table, const int32_t *ids, int n
             cpu_fail("cpu: embedding id %d outside [0, %lld)", ids[i], (long long)rows);
             return;
         }
+    size_t row_bytes = iris_dtype_row_bytes(table->dtype, d);
 #pragma omp parallel for if ((long)n * d >= CPU_PAR_MIN) num_threads(cpu_nthreads())
     for (int i = 0; i < n; i++) {
         float *yr = y + (long)i * d;
-        iris_tensor_row_to_f32(table, ids[i], yr);
+        cpu_to_f32(table->dtype, (const char *)table->data + (size_t)ids[i] * row_bytes, yr, d);
         if (scale != 1.0f)
             for (int64_t j = 0; j < d; j++) yr[j] *= scale;
     }

@@ -1,6 +1,8 @@
 /* cpu_gemm.c — batched row-major f32 GEMM on OpenBLAS.
  *
- * One (multi-threaded) cblas_sgemm per batch entry.
+ * OpenBLAS runs single-threaded (cpu_threads.c); the products are spread
+ * over the OpenMP threads: whole products when the batch has enough of them,
+ * otherwise blocks of rows of each product.
  */
 #include "cpu_internal.h"
 
@@ -19,7 +21,30 @@ void cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     }
     enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-    for (int i = 0; i < batch; i++)
-        cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a + i * stride_a, lda,
-                    b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
+    int nt = cpu_nthreads();
+    double flops = 2.0 * m * n * k * batch;
+    if (flops < 1e6) nt = 1; /* too small to share */
+    if (batch >= nt) {
+        /* one product per task (attention-sized batches) */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (int i = 0; i < batch; i++)
+            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a + i * stride_a, lda,
+                        b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
+        return;
+    }
+    /* few large products: split each one's rows of C (rows of op(A)) */
+    int rows = ((m + nt - 1) / nt + 7) & ~7;
+    int nblocks = (m + rows - 1) / rows;
+    for (int i = 0; i < batch; i++) {
+        const float *ai = a + i * stride_a, *bi = b + i * stride_b;
+        float *ci = c + i * stride_c;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (int blk = 0; blk < nblocks; blk++) {
+            int r0 = blk * rows, nr = m - r0 < rows ? m - r0 : rows;
+            /* row r0 of op(A): row r0 of A, or column r0 of A stored [k, m] */
+            const float *ar = trans_a ? ai + r0 : ai + (long)r0 * lda;
+            cblas_sgemm(CblasRowMajor, ta, tb, nr, n, k, alpha, ar, lda, bi, ldb, beta,
+                        ci + (long)r0 * ldc, ldc);
+        }
+    }
 }

@@ -26,6 +26,10 @@ int cpu_nthreads(void);
  * when t is unusable (no data, wrong size, allocation failure). */
 const float *cpu_vec_f32(const iris_tensor *t, int64_t n, float **owned, const char *what);
 
+/* iris_to_f32 (tensor.h), vectorised: n elements of dtype dt at src to f32
+ * (n % 32 == 0 for Q8_0). */
+void cpu_to_f32(iris_dtype dt, const void *src, float *dst, int64_t n);
+
 /* A zeroed host buffer aligned to 64 bytes (NULL on failure); cpu_free frees it. */
 void *cpu_alloc(size_t bytes);
 void cpu_free(void *p);

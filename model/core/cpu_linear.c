@@ -4,18 +4,20 @@
  *  - few rows (decode, n <= LINEAR_GEMV_MAX_N): the op is bound by reading W,
  *    so each thread streams its share of W's rows once and dots each row with
  *    all n inputs (cpu_gemv.c holds the per-dtype kernels);
- *  - many rows (prefill): compute-bound, so OpenBLAS sgemm does the work — on
- *    W directly when it is f32, otherwise on panels of W converted to f32.
+ *  - many rows (prefill): compute-bound, so OpenBLAS sgemm does the work on
+ *    blocks of W's rows, one block per OpenMP task — on W directly when it
+ *    is f32, otherwise on blocks converted to f32 in a per-thread buffer.
  */
 #include "cpu_internal.h"
 #include "cpu_gemv.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <stdlib.h>
 
-/* Panel of W rows converted at a time for sgemm: big enough that sgemm runs
- * efficiently on it, small enough (PANEL_ROWS * k * 4 bytes) to stay in L2/L3. */
-#define PANEL_ROWS 256
+/* Target f32 bytes of W per sgemm block: big enough for sgemm to run at full
+ * speed and the calls to be few, small enough to sit in L2 while it works. */
+#define BLOCK_BYTES (1u << 20)
 
 static int check_linear(const float *y, const float *x, const iris_tensor *w,
                         const iris_tensor *bias, int n, int k, int m)
@@ -50,27 +52,44 @@ static void add_bias(float *y, const float *b, int n, int m)
         for (int j = 0; j < m; j++) y[(long)i * m + j] += b[j];
 }
 
-/* sgemm on f32 panels of W: convert PANEL_ROWS rows (in parallel), multiply,
- * repeat.  Each panel writes a column block of y (ldc = m). */
-static void linear_panels(float *y, const float *x, const iris_tensor *w, int n, int k, int m)
+/* Many rows: sgemm on blocks of W's rows, spread over the OpenMP threads
+ * (OpenBLAS itself runs single-threaded, see cpu_threads.c).  Block b writes
+ * columns [j0, j1) of y (ldc = m).  Non-f32 weights are converted block by
+ * block into a per-thread f32 buffer first; the conversion costs ~1% of the
+ * block's sgemm.  The block count is a multiple of the thread count so that
+ * the threads finish together. */
+static void linear_blocks(float *y, const float *x, const iris_tensor *w, int n, int k, int m)
 {
-    int rows = m < PANEL_ROWS ? m : PANEL_ROWS;
-    float *panel = malloc((size_t)rows * k * sizeof *panel);
-    if (!panel) {
-        cpu_fail("cpu: out of memory for a %dx%d linear panel", rows, k);
-        return;
+    int nt = cpu_nthreads();
+    double bytes = 4.0 * m * k;
+    long per_thread = (long)(bytes / ((double)nt * BLOCK_BYTES)) + 1;
+    long nblocks = per_thread * nt;
+    long rows = ((m + nblocks - 1) / nblocks + 15) & ~15L;
+    if (rows > m) rows = m;
+    nblocks = (m + rows - 1) / rows;
+    float *bufs = NULL;
+    if (w->dtype != IRIS_F32) {
+        bufs = malloc((size_t)nt * rows * k * sizeof *bufs);
+        if (!bufs) {
+            cpu_fail("cpu: out of memory for %d linear blocks of %ldx%d", nt, rows, k);
+            return;
+        }
     }
     size_t row_bytes = iris_dtype_row_bytes(w->dtype, k);
-    for (int j0 = 0; j0 < m; j0 += rows) {
-        int nr = m - j0 < rows ? m - j0 : rows;
-#pragma omp parallel for num_threads(cpu_nthreads()) schedule(static)
-        for (int r = 0; r < nr; r++)
-            iris_to_f32(w->dtype, (const char *)w->data + (size_t)(j0 + r) * row_bytes,
-                        panel + (size_t)r * k, k);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, k, 1.0f, x, k, panel, k,
-                    0.0f, y + j0, m);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (long b = 0; b < nblocks; b++) {
+        int j0 = (int)(b * rows), nr = m - j0 < rows ? m - j0 : (int)rows;
+        const char *src = (const char *)w->data + (size_t)j0 * row_bytes;
+        const float *wb = (const float *)src;
+        if (bufs) {
+            float *buf = bufs + (size_t)omp_get_thread_num() * rows * k;
+            cpu_to_f32(w->dtype, src, buf, (int64_t)nr * k);
+            wb = buf;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, k, 1.0f, x, k, wb, k, 0.0f,
+                    y + j0, m);
     }
-    free(panel);
+    free(bufs);
 }
 
 void cpu_linear(float *y, const float *x, const iris_tensor *w, const iris_tensor *bias,
@@ -84,11 +103,7 @@ void cpu_linear(float *y, const float *x, const iris_tensor *w, const iris_tenso
     if (n <= LINEAR_GEMV_MAX_N)
         cpu_gemv(y, x, w, b, n, k, m);
     else {
-        if (w->dtype == IRIS_F32)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, k, 1.0f, x, k, w->data, k,
-                        0.0f, y, m);
-        else
-            linear_panels(y, x, w, n, k, m);
+        linear_blocks(y, x, w, n, k, m);
         if (b) add_bias(y, b, n, m);
     }
     free(b_owned);

@@ -193,10 +193,14 @@ typedef struct { int n, k, m; } lin_shape;
 static void run_linear(int torch)
 {
     static const iris_dtype dts[] = {IRIS_F32, IRIS_F16, IRIS_BF16, IRIS_Q8_0};
+    /* n <= 4 takes the GEMV kernels (threaded once W passes 64 KiB: the m=333
+     * cases split unevenly), larger n the sgemm paths (several panels for the
+     * m=1300 cases). */
     static const lin_shape any_k[] = {{1, 17, 5},   {3, 33, 19},   {4, 100, 37}, {2, 768, 64},
-                                      {5, 64, 300}, {17, 17, 513}, {64, 200, 260}};
+                                      {1, 257, 333}, {5, 64, 300}, {17, 17, 513}, {64, 200, 260},
+                                      {6, 1000, 1300}};
     static const lin_shape q8_k[] = {{1, 32, 5},    {3, 96, 19},  {4, 64, 37}, {2, 768, 64},
-                                     {17, 128, 300}, {40, 64, 513}};
+                                     {1, 512, 333}, {17, 128, 300}, {40, 64, 513}, {6, 1024, 1300}};
     enum { MAXC = 64 };
     float *outs[MAXC];
     size_t sizes[MAXC];
@@ -269,6 +273,9 @@ static void run_gemm(int torch)
         {0, 0, 5, 7, 3, 1, 0, 1.0f, 0.0f},  {0, 1, 17, 9, 33, 3, 2, 0.5f, 0.0f},
         {1, 0, 4, 19, 8, 2, 1, 1.0f, 1.0f}, {1, 1, 33, 65, 70, 2, 3, -1.5f, 0.25f},
         {0, 1, 1, 64, 64, 8, 0, 0.125f, 0.0f}, {0, 0, 100, 120, 90, 1, 5, 1.0f, 0.0f},
+        /* big enough to be threaded: rows of one product split (with op(A) = A^T),
+         * and whole products spread over threads */
+        {1, 1, 90, 70, 100, 1, 2, 0.75f, 0.5f}, {0, 1, 64, 64, 64, 4, 1, 1.0f, 0.0f},
     };
     int ncase = (int)(sizeof cs / sizeof *cs);
     pyref *r = maybe_pyref(torch);
