@@ -1,5 +1,6 @@
 /* cpu_train_attention.c — backward pass of (causal, grouped-query) scaled
- * dot-product attention on the CPU, head by head with OpenBLAS GEMMs.
+ * dot-product attention on the CPU, head by head with the backend's GEMM
+ * (OpenBLAS blocks spread over the OpenMP threads).
  *
  * Forward (per query head h, reading kv head g = h / (n_heads / n_kv_heads)):
  *   S = scale Q_h K_g^T (causal mask), P = softmax(S), O_h = P V_g.
@@ -9,7 +10,6 @@
  */
 #include "cpu_train_attention.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +36,8 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
         int g = h / group;
         const float *qh = q + (size_t)h * head_dim, *kg = k + (size_t)g * head_dim;
         const float *vg = v + (size_t)g * head_dim, *doh = dout + (size_t)h * head_dim;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, head_dim, scale, qh, qd, kg,
-                    kvd, 0.0f, p, n);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, head_dim, 1.0f, doh, qd, vg,
-                    kvd, 0.0f, dp, n);
+        cpu_gemm(0, 1, n, n, head_dim, scale, qh, qd, 0, kg, kvd, 0, 0.0f, p, n, 0, 1);
+        cpu_gemm(0, 1, n, n, head_dim, 1.0f, doh, qd, 0, vg, kvd, 0, 0.0f, dp, n, 0, 1);
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < n; i++) {
             float *pi = p + (size_t)i * n, *dpi = dp + (size_t)i * n;
@@ -61,14 +59,11 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
             for (int j = len; j < n; j++) pi[j] = dpi[j] = 0.0f;
         }
         /* dV_g += P^T dO_h */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, head_dim, n, 1.0f, p, n, doh, qd,
-                    1.0f, dv + (size_t)g * head_dim, kvd);
+        cpu_gemm(1, 0, n, head_dim, n, 1.0f, p, n, 0, doh, qd, 0, 1.0f, dv + (size_t)g * head_dim, kvd, 0, 1);
         /* dQ_h = scale dS K_g */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, head_dim, n, scale, dp, n, kg,
-                    kvd, 0.0f, dq + (size_t)h * head_dim, qd);
+        cpu_gemm(0, 0, n, head_dim, n, scale, dp, n, 0, kg, kvd, 0, 0.0f, dq + (size_t)h * head_dim, qd, 0, 1);
         /* dK_g += scale dS^T Q_h */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, head_dim, n, scale, dp, n, qh, qd,
-                    1.0f, dk + (size_t)g * head_dim, kvd);
+        cpu_gemm(1, 0, n, head_dim, n, scale, dp, n, 0, qh, qd, 0, 1.0f, dk + (size_t)g * head_dim, kvd, 0, 1);
     }
     free(p);
     free(dp);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/cpu_train_attention.h"
 #include "core/error.h"
 #include "nets/llama.h"
 
@@ -62,6 +61,11 @@ int iris_llama_train_init(iris_llama_train *m, const iris_weights *w, const iris
     m->max_len = max_len;
     m->checkpointing = checkpointing;
     m->embed = m->out_norm = m->lm_head = -1;
+    if (!ops || !ops->attention_backward) {
+        iris_set_error("the %s backend cannot train (no attention backward in its training table)",
+                       ops ? ops->name : be->name);
+        return -1;
+    }
     iris_llama src;
     /* Bind on the CPU (shares the mmap) whatever the training backend. */
     if (iris_llama_load(&src, w, cfg, iris_cpu_backend(), 1, NULL)) return -1;
@@ -386,8 +390,8 @@ static void layer_bwd(iris_llama_train *m, int l, iris_tl_acts *S, const float *
     be->add(m->dcur, m->dcur, m->tmp, (long)n * d);
 
     lin_bwd(m, S, l, IRIS_LM_O, m->datt, 0.0f, m->dcur, S->att, n, qd, d, p[TL_WO], -1);
-    cpu_attention_backward(m->dq, m->dk, m->dv, m->datt, S->q, S->k, S->v, n, c->n_heads,
-                           c->n_kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), 1);
+    ops->attention_backward(m->dq, m->dk, m->dv, m->datt, S->q, S->k, S->v, n, c->n_heads,
+                            c->n_kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), 1);
     ops->rope_backward(m->dq, n, c->n_heads, c->head_dim, c->head_dim, m->pos, c->rope_theta,
                        c->rope_pos_scale, c->rope_interleaved);
     ops->rope_backward(m->dk, n, c->n_kv_heads, c->head_dim, c->head_dim, m->pos, c->rope_theta,
