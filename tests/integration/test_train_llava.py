@@ -78,3 +78,25 @@ def test_projector_only_memorisation(tmp_path):
     print([round(r["loss"], 3) for r in m[::10]])
     first, last = m[0]["loss"], min(r["loss"] for r in m[-5:])
     assert last < 0.5 * first, (first, last)
+
+
+@pytest.mark.parametrize("preset", ["llava15-stage1", "llava15-stage2-lora", "llava15-stage2-full"])
+def test_presets_run(tmp_path, preset):
+    """The shipped presets parse and run (one small step on a tiny LLaVA)."""
+    (tmp_path / "m").mkdir()
+    build_llava(tmp_path / "m", seed=1)
+    random_photo(tmp_path / "0.png", 60, 56, seed=3)
+    rec = {"id": 0, "image": "0.png", "conversations": [{"from": "human", "value": "<image>\nWhat?"},
+                                                        {"from": "gpt", "value": "red red"}]}
+    (tmp_path / "d.json").write_text(json.dumps([rec, rec]))
+    sets = [f"model.base={tmp_path / 'm'}", f"data.data={tmp_path / 'd.json'}",
+            f"data.image_folder={tmp_path}", "train.max_steps=1", "train.batch_size=1", "train.grad_accum=2",
+            "data.max_length=256", "train.threads=2"]
+    args = ["train", f"config/train/{preset}.ini", "--run-dir", str(tmp_path / "run"), "-q"]
+    for s in sets:
+        args += ["--set", s]
+    run_iris(args, timeout=600)
+    m = metrics(tmp_path / "run")
+    assert len(m) == 1 and m[0]["loss"] > 0
+    used = (tmp_path / "run" / "config.ini").read_text()
+    assert "grad_accum = 2" in used
