@@ -64,6 +64,7 @@ static int encode(const iris_format_opts *o, const char *text, size_t len, int i
             hit = memmem(text + pos, len - pos, "<image>", 7);
         }
         size_t chunk = hit ? (size_t)(hit - (text + pos)) : len - pos;
+        if (chunk == 0 && !first) goto next;   /* nothing to tokenize between images */
         int cap = (int)chunk + 8;
         int32_t *buf = malloc((size_t)cap * sizeof *buf);
         if (!buf) return -1;
@@ -85,6 +86,7 @@ static int encode(const iris_format_opts *o, const char *text, size_t len, int i
                 return -1;
             }
         free(buf);
+    next:
         first = 0;
         if (!hit) break;
         if (ivec_push(out, IRIS_IMAGE_PLACEHOLDER)) return -1;

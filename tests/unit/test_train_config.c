@@ -125,7 +125,10 @@ static void test_every_key_is_in_the_man_page(void **s)
         char want[96], head[64];
         snprintf(head, sizeof head, ".Ss [%.*s]", (int)(key - 1 - sec), sec);
         const char *at = strstr(man, head);
-        if (!at) fail_msg("man page lacks section %s", head);
+        if (!at) {
+            fail_msg("man page lacks section %s", head);
+            return;
+        }
         const char *end = strstr(at + 1, ".Ss ");
         if (!end) end = strstr(at, ".Sh ");
         snprintf(want, sizeof want, "Li %s\n", key);
