@@ -247,3 +247,43 @@ def test_disk_full_keeps_previous_checkpoint(base, tmp_path):
     assert not [f for f in os.listdir(run_dir) if f.startswith(".") or "tmp" in f]
     run_iris(["train", str(cfg), "--run-dir", str(run_dir), "--resume", "-q"], timeout=600)
     assert len(metrics(run_dir)) == 4
+
+
+VICUNA_SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. The assistant gives "
+                 "helpful, detailed, and polite answers to the user's questions.")
+
+
+@pytest.mark.parametrize("template", ["vicuna_v1", "llava-hf"])
+def test_multi_turn_masking_loss_matches_transformers(base, tmp_path, template):
+    """LLaVA's masking of a two-round conversation: only the answers and their
+    </s> count.  iris's first-step loss must equal transformers' loss on labels
+    built here independently (prefix token counts of the rendered text)."""
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM
+    turns = [("What is item 1?", "Item 1 is a fox."), ("And item 2?", "A lazy dog, number 2.")]
+    rec = {"id": "mt", "conversations": [c for q, a in turns for c in
+                                         ({"from": "human", "value": q}, {"from": "gpt", "value": a})]}
+    (tmp_path / "d.json").write_text(json.dumps([rec]))
+    cfg = write_config(tmp_path / "c.ini", base, tmp_path / "d.json",
+                       **{"data.template": template, "train.max_steps": 1, "train.batch_size": 1,
+                          "train.mode": "full", "train.max_grad_norm": 0})
+    run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], timeout=600)
+    got = metrics(tmp_path / "run")[0]["loss"]
+    tok = Tokenizer.from_file(str(base / "tokenizer.json"))
+    text = VICUNA_SYSTEM + " " if template == "vicuna_v1" else ""
+    spans = []
+    for q, a in turns:
+        text += f"USER: {q} ASSISTANT:"
+        start = len(text)
+        text += f" {a}</s>"
+        spans.append((start, len(text)))
+    ids = tok.encode(text).ids
+    labels = [-100] * len(ids)
+    for s, e in spans:
+        i, j = len(tok.encode(text[:s]).ids), len(tok.encode(text[:e]).ids)
+        labels[i:j] = ids[i:j]
+    assert labels[-1] == 1  # </s> trains
+    model = AutoModelForCausalLM.from_pretrained(str(base))
+    with torch.no_grad():
+        ref = model(torch.tensor([ids]), labels=torch.tensor([labels])).loss.item()
+    assert abs(got - ref) <= 1e-4 * ref, (got, ref)
