@@ -57,6 +57,15 @@ def test_llava_loss_and_projector_grad_match_transformers(tmp_path):
     assert abs(m["loss"] - out.loss.item()) <= 1e-4 * abs(out.loss.item()), (m["loss"], out.loss.item())
     assert abs(m["grad_norm"] - gn.item()) <= 1e-4 * gn.item(), (m["grad_norm"], gn.item())
     assert (tmp_path / "run" / "projector.safetensors").exists()
+    # element-wise: after one AdamW step from zero moments, exp_avg = (1 - beta1) * grad
+    from safetensors.torch import load_file
+    ck = load_file(str(tmp_path / "run" / "checkpoint.safetensors"))
+    grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    assert grads and all(n + ".exp_avg" in ck for n in grads), (sorted(grads), sorted(ck))
+    for n, g in grads.items():
+        ours = ck[n + ".exp_avg"].double() / 0.1
+        err = (ours - g.double()).norm() / g.double().norm()
+        assert err <= 1e-4, (n, err.item())
 
 
 def test_projector_only_memorisation(tmp_path):
