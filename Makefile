@@ -21,7 +21,7 @@ CFLAGS   += $(CSTD) $(OPT) $(ARCH) $(WARN) -fopenmp -g $(SANITIZE)
 LDFLAGS  += -fopenmp $(SANITIZE)
 NCURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
 NCURSES_LIBS   := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
-ENGINE_LIBS := -lopenblas -lcjson -lcurl -lpcre2-8 -lutf8proc -ldl -lpthread -lm -linih
+ENGINE_LIBS := -lopenblas -lcjson -lcurl -lcrypto -lpcre2-8 -lutf8proc -ldl -lpthread -lm -linih
 TUI_LIBS    := $(NCURSES_LIBS) -lsixel -linih
 
 MODEL_SRC := $(sort $(wildcard model/*.c model/*/*.c))
@@ -52,11 +52,16 @@ NVCCFLAGS ?= -O2 -std=c++17 -lineinfo -Xcompiler -fPIC,-Wall,-Wextra -I. -Imodel
              -gencode arch=compute_80,code=compute_80
 
 .PHONY: all test unit integration asan bench fuzz clean venv lint-man
+# keep intermediate objects (test helpers) so test binaries are not relinked every time
+.SECONDARY:
 all: $(BIN)/iris $(CUDA_PLUGIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(NCURSES_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# stb_image's own code is not UBSan-clean (see model/vision/stb_image_impl.c)
+$(BUILD)/model/vision/stb_image_impl.o: CFLAGS += -fno-sanitize=undefined
 
 $(LIBIRIS): $(MODEL_OBJ)
 	@mkdir -p $(dir $@)
@@ -68,7 +73,7 @@ $(BIN)/iris: $(TUI_OBJ) $(LIBIRIS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBIRIS) $(TEST_HELPER_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_OBJ) $(LIBIRIS) -lcmocka $(ENGINE_LIBS) $(LDFLAGS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_OBJ) $(LIBIRIS) -lcmocka -lsixel $(ENGINE_LIBS) $(LDFLAGS)
 
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/cuda/%.o) $(CUDA_CSRC:%.c=$(BUILD)/cuda/%.o)
 $(BUILD)/cuda/%.o: %.cu
@@ -89,13 +94,14 @@ $(VENV)/.ready: tests/setup-venv.sh
 	bash tests/setup-venv.sh $(VENV)
 
 unit: $(TEST_BIN) $(CUDA_PLUGIN)
-	bash tests/run-unit.sh $(TEST_BIN)
+	IRIS_VENV=$${IRIS_VENV:-$(VENV)} bash tests/run-unit.sh $(TEST_BIN)
 
 integration: $(BIN)/iris $(CUDA_PLUGIN)
 	IRIS_BIN=$(BIN)/iris bash tests/run-integration.sh
 
 test: all $(TEST_BIN)
-	@bash tests/run-unit.sh $(TEST_BIN); u=$$?; \
+	@bash tests/setup-venv.sh $(VENV) || echo "the reference environment could not be set up: tests that need it will say skipped"
+	@IRIS_VENV=$(VENV) bash tests/run-unit.sh $(TEST_BIN); u=$$?; \
 	 IRIS_BIN=$(BIN)/iris IRIS_CUDA_PLUGIN=$(CUDA_PLUGIN) bash tests/run-integration.sh; i=$$?; \
 	 test $$u -eq 0 -a $$i -eq 0
 

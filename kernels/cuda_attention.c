@@ -5,10 +5,14 @@
  * ALiBi slopes are computed here on the host exactly as the CPU reference
  * does (double, then rounded to f32) and passed by value to the kernels; the
  * bias is slope * (key_pos - query_pos), also as on the CPU.
+ * IRIS_CUDA_ATTN=tc selects the bf16 tensor-core prefill kernel where it
+ * applies; it is opt-in until it has been verified on a GPU (docs/CUDA.md).
  */
 #include "cuda_internal.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Up to this many queries take the split-K decode path. */
 #define DECODE_MAX_QUERIES 8
@@ -19,6 +23,13 @@ static float alibi_slope(int h, int n_heads, float max_bias)
     while (p * 2 <= n_heads) p *= 2;
     double m0 = pow(2.0, -(double)max_bias / p), m1 = pow(2.0, -(double)max_bias / (2.0 * p));
     return h < p ? (float)pow(m0, h + 1) : (float)pow(m1, 2 * (h - p) + 1);
+}
+
+/* Read at each call so a test can compare both kernels in one process. */
+static int use_tensor_cores(void)
+{
+    const char *e = getenv("IRIS_CUDA_ATTN");
+    return e && strcmp(e, "tc") == 0;
 }
 
 void cuda_attention(float *out, const float *q, const float *k, const float *v, int n_q,
@@ -45,6 +56,9 @@ void cuda_attention(float *out, const float *q, const float *k, const float *v, 
     if (n_q <= DECODE_MAX_QUERIES)
         cuda_attention_decode(out, q, k, v, n_q, q_pos0, n_kv, kv_stride, n_heads, n_kv_heads,
                               head_dim, scale, causal, &slopes);
+    else if (use_tensor_cores() && cuda_attention_tc_eligible(head_dim))
+        cuda_attention_tc(out, q, k, v, n_q, q_pos0, n_kv, kv_stride, n_heads, n_kv_heads,
+                          head_dim, scale, causal, &slopes);
     else
         cuda_attention_prefill(out, q, k, v, n_q, q_pos0, n_kv, kv_stride, n_heads, n_kv_heads,
                                head_dim, scale, causal, &slopes);

@@ -9,8 +9,8 @@
  * max / sum / output are rescaled (online softmax) and P.V is accumulated with
  * lane owning output dimensions lane, lane+32, ... (head_dim <= 256).
  * Scores, softmax and accumulation are f32 on CUDA cores: this op is checked
- * against the CPU at f32 tolerance.  (A bf16 tensor-core variant is future
- * work: see docs/CUDA.md.)
+ * against the CPU at f32 tolerance.  (An opt-in bf16 tensor-core variant is
+ * in cuda_attention_tc.cu.)
  */
 #include "cuda_internal.h"
 #include "cuda_reduce.cuh"

@@ -137,6 +137,11 @@ void cuda_attention_prefill(float *out, const float *q, const float *k, const fl
                             int n_q, int q_pos0, int n_kv, int kv_stride, int n_heads,
                             int n_kv_heads, int head_dim, float scale, int causal,
                             const cuda_alibi_slopes *slopes);
+/* Opt-in bf16 tensor-core prefill (IRIS_CUDA_ATTN=tc), head_dim % 16 == 0, <= 128. */
+int cuda_attention_tc_eligible(int head_dim);
+void cuda_attention_tc(float *out, const float *q, const float *k, const float *v, int n_q,
+                       int q_pos0, int n_kv, int kv_stride, int n_heads, int n_kv_heads,
+                       int head_dim, float scale, int causal, const cuda_alibi_slopes *slopes);
 void cuda_attention_decode(float *out, const float *q, const float *k, const float *v,
                            int n_q, int q_pos0, int n_kv, int kv_stride, int n_heads,
                            int n_kv_heads, int head_dim, float scale, int causal,

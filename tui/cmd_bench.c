@@ -21,6 +21,8 @@ static void usage(FILE *f)
         "  -p N   prompt tokens processed in one batch (pp)\n"
         "  -n N   tokens generated one at a time from an empty context (tg)\n"
         "  -r N   repetitions after one warm-up; the mean is reported\n"
+        "  -i IMAGE  vision models: time image to first token (decode, preprocess, vision\n"
+        "          tower, projector, prefill of the image and a -p token question)\n"
         "  --no-probe  skip measuring copy bandwidth and sgemm throughput\n");
 }
 
@@ -31,20 +33,89 @@ static double layer_matmul_params(const iris_llama_config *c)
     return c->n_layers * (c->dim * (qd + 2 * kvd) + qd * c->dim + 3.0 * c->dim * c->ffn_dim);
 }
 
+/* Image to first token: everything a user waits for between giving an image
+ * and seeing the answer start. */
+static int bench_image(iris_lm *lm, const char *image, int n_question, int tg, int reps, int json, const char *model)
+{
+    if (!lm->vision) {
+        fprintf(stderr, "iris bench: -i needs a vision model; %s has no vision tower\n", model);
+        return 1;
+    }
+    int V = lm->net.cfg.vocab_size;
+    float *logits = malloc((size_t)V * sizeof *logits);
+    int32_t *seq = malloc((size_t)(1 + lm->n_img_rows + n_question) * sizeof *seq);
+    if (!logits || !seq) {
+        free(logits);
+        free(seq);
+        fprintf(stderr, "iris bench: out of memory\n");
+        return 1;
+    }
+    double enc = 0, pre = 0, gen = 0;
+    int n_seq = 0;
+    for (int rep = 0; rep <= reps; rep++) {
+        iris_lm_clear_images(lm);
+        iris_llama_reset(&lm->net);
+        double t0 = iris_now();
+        if (iris_lm_add_image(lm, image) < 0) goto fail;
+        double t1 = iris_now();
+        n_seq = 0;
+        seq[n_seq++] = lm->net.cfg.bos_id >= 0 ? lm->net.cfg.bos_id : 0;
+        for (int r = 0; r < lm->n_img_rows; r++) seq[n_seq++] = -(1 + r);
+        for (int i = 0; i < n_question; i++) seq[n_seq++] = (int32_t)((i * 7919 + 13) % V);
+        if (iris_lm_forward_seq(lm, seq, n_seq, logits)) goto fail;
+        double t2 = iris_now();
+        int32_t t = 0;
+        for (int i = 0; i < tg; i++) {
+            for (int k = 1; k < V; k++)
+                if (logits[k] > logits[t]) t = k;
+            if (iris_llama_forward(&lm->net, &t, 1, logits, 0)) goto fail;
+        }
+        double t3 = iris_now();
+        if (rep > 0) {
+            enc += t1 - t0;
+            pre += t2 - t1;
+            gen += t3 - t2;
+        }
+    }
+    enc /= reps;
+    pre /= reps;
+    gen /= reps;
+    if (json)
+        printf("{\"model\": \"%s\", \"image\": \"%s\", \"image_tokens\": %d, \"question_tokens\": %d, "
+               "\"image_encode_s\": %.6f, \"prefill_s\": %.6f, \"image_to_first_token_s\": %.6f, "
+               "\"tg_tokens\": %d, \"tg_tokens_per_s\": %.3f, \"threads\": %d}\n",
+               model, image, lm->n_img_rows, n_question, enc, pre, enc + pre, tg, tg > 0 ? tg / gen : 0.0,
+               iris_cpu_threads());
+    else
+        printf("image to first token %.1f ms (load+preprocess+vision+projector %.1f ms, prefill of %d rows %.1f ms)\n"
+               "generation           %.1f tokens/s\n",
+               1e3 * (enc + pre), 1e3 * enc, n_seq, 1e3 * pre, tg > 0 ? tg / gen : 0.0);
+    free(logits);
+    free(seq);
+    return 0;
+fail:
+    fprintf(stderr, "iris bench: %s\n", iris_last_error());
+    free(logits);
+    free(seq);
+    return 1;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     cli_model_opts o;
     cli_model_opts_init(&o, "bench");
     int pp = 128, tg = 64, reps = 3, json = 0, probe = 1;
+    const char *image = NULL;
     enum { O_JSON = 256, O_DEV, O_NOPROBE };
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"threads", 1, 0, 't'}, {"json", 0, 0, O_JSON},
         {"device", 1, 0, O_DEV}, {"no-probe", 0, 0, O_NOPROBE}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
-    while (!bad && (c = getopt_long(argc, argv, "m:p:n:r:t:h", lo, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "m:p:n:r:t:i:h", lo, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;
+        case 'i': image = optarg; break;
         case 'p': bad = cli_parse_int("bench", "-p", optarg, 0, 1 << 16, &pp); break;
         case 'n': bad = cli_parse_int("bench", "-n", optarg, 0, 1 << 16, &tg); break;
         case 'r': bad = cli_parse_int("bench", "-r", optarg, 1, 1000, &reps); break;
@@ -64,11 +135,16 @@ int cmd_bench(int argc, char **argv)
     }
     const iris_backend *be = cli_backend(&o);
     if (!be) return 1;
-    o.n_ctx = (pp > tg ? pp : tg) + 8;
+    o.n_ctx = (pp > tg ? pp : tg) + 8 + (image ? 4096 : 0);
     iris_lm lm;
     if (iris_lm_load(&lm, o.model, be, o.n_ctx)) {
         fprintf(stderr, "iris bench: %s\n", iris_last_error());
         return 1;
+    }
+    if (image) {
+        int rc = bench_image(&lm, image, pp, tg, reps, json, o.model);
+        iris_lm_free(&lm);
+        return rc;
     }
     const iris_llama_config *cfg = &lm.net.cfg;
     int n_tok = pp > tg ? pp : tg;

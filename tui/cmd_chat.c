@@ -33,6 +33,8 @@ static void usage(FILE *f)
         "      --system TEXT       system prompt\n"
         "  -i, --image PATH        an image for the first message\n"
         "      --preprocess MODE   pad (default), crop or resize\n"
+        "      --mmproj FILE       llama.cpp vision projector (.gguf) for a GGUF language model;\n"
+        "                          \"<image>\" in a message marks where its image goes\n"
         "      --dump-logits FILE  after each turn, the logits at its last prompt position\n"
         "In the chat: /image PATH attaches an image, /clear forgets the conversation, /save FILE writes it as Markdown,\n"
         "/help lists commands, Ctrl-C stops an answer, Ctrl-D (or /quit) leaves.\n");
@@ -73,10 +75,11 @@ int cmd_chat(int argc, char **argv)
     o.gen.n_predict = 512;
     const char *tpl_name = NULL, *system_prompt = NULL, *first_image = NULL;
     iris_lm_options lo_opts = {0};
-    enum { O_TPL = 256, O_SYS, O_PRE, O_DUMP };
+    enum { O_TPL = 256, O_SYS, O_PRE, O_DUMP, O_MMPROJ };
     static const struct option lo[] = {
         CLI_MODEL_LONG_OPTIONS, {"template", 1, 0, O_TPL}, {"system", 1, 0, O_SYS},
-        {"image", 1, 0, 'i'}, {"preprocess", 1, 0, O_PRE}, {"dump-logits", 1, 0, O_DUMP}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"image", 1, 0, 'i'}, {"preprocess", 1, 0, O_PRE}, {"dump-logits", 1, 0, O_DUMP},
+        {"mmproj", 1, 0, O_MMPROJ}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, CLI_MODEL_SHORT_OPTIONS "i:h", lo, NULL)) != -1) {
@@ -90,6 +93,7 @@ int cmd_chat(int argc, char **argv)
         case O_SYS: system_prompt = optarg; break;
         case 'i': first_image = optarg; break;
         case O_DUMP: o.gen.dump_logits_path = optarg; break;
+        case O_MMPROJ: lo_opts.mmproj = optarg; break;
         case O_PRE:
             if (strcmp(optarg, "pad") && strcmp(optarg, "crop") && strcmp(optarg, "resize")) {
                 fprintf(stderr, "iris chat: --preprocess must be pad, crop or resize\n");

@@ -76,7 +76,8 @@ static void print_text(const iris_weights *w, const inspect_tensor *ts, size_t n
                (unsigned long long)w->gguf->n_tensors, (unsigned long long)w->gguf->alignment);
         print_gguf_metadata(w->gguf);
     } else {
-        printf("format: safetensors, %d file%s, %zu tensors\n", w->n_files,
+        printf("format: %s, %d file%s, %zu tensors\n",
+               w->n_files && w->st[0].from_torch ? "torch" : "safetensors", w->n_files,
                w->n_files == 1 ? "" : "s", n);
         for (int f = 0; f < w->n_files; f++)
             if (w->st[f].metadata_json) printf("metadata (%s): %s\n", w->st[f].path,

@@ -37,7 +37,9 @@ static void usage(FILE *f)
         "  -i, --image PATH        an image for a vision model (repeatable); the prompt gets\n"
         "                          an <image> placeholder in front unless it has its own\n"
         "      --preprocess MODE   pad (LLaVA-1.5, default), crop (llava-hf processor) or resize\n"
-        "      --mmproj FILE       GGUF vision projector for a GGUF language model\n"
+        "      --mmproj FILE       llama.cpp vision projector (mmproj .gguf) for a GGUF language\n"
+        "                          model: the LLaVA pair as llama.cpp publishes it; \"<image>\" in the\n"
+        "                          prompt marks where the image goes\n"
         "Tokens per second go to standard error.\n");
 }
 
@@ -156,12 +158,12 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "iris run: out of memory\n");
         goto out;
     }
-    int n = iris_tokenize(lm.tok, text, strlen(text), !no_bos, 1, NULL, 0);
+    int n = iris_lm_tokenize(&lm, text, strlen(text), !no_bos, NULL, 0);
     if (n < 0 || !(ids = malloc((size_t)(n > 0 ? n : 1) * sizeof *ids))) {
         fprintf(stderr, "iris run: out of memory tokenizing the prompt\n");
         goto out;
     }
-    iris_tokenize(lm.tok, text, strlen(text), !no_bos, 1, ids, n);
+    iris_lm_tokenize(&lm, text, strlen(text), !no_bos, ids, n);
     if (n == 0) {
         fprintf(stderr, "iris run: the prompt has no tokens\n");
         goto out;

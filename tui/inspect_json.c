@@ -111,7 +111,9 @@ int inspect_print_json(FILE *f, const iris_weights *w)
     cJSON *meta = metadata_json(w);
     int ok = root && tensors && meta && inspect_collect(w, &ts, &n) == 0;
     if (ok) {
-        cJSON_AddStringToObject(root, "format", w->gguf ? "gguf" : "safetensors");
+        cJSON_AddStringToObject(root, "format", w->gguf                                  ? "gguf"
+                                : w->n_files && w->st[0].from_torch ? "torch"
+                                                                    : "safetensors");
         if (w->gguf) cJSON_AddNumberToObject(root, "version", w->gguf->version);
         cJSON_AddItemToObject(root, "metadata", meta);
         cJSON_AddItemToObject(root, "tensors", tensors);

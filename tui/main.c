@@ -49,6 +49,7 @@ int main(int argc, char **argv)
         {"compose", cmd_compose, "build a new VLM from a vision tower and an LLM"},
         {"gen-shapes", cmd_gen_shapes, "generate the synthetic shapes dataset"},
         {"image-preprocess", cmd_image_preprocess, "an image to a vision tower's input tensor"},
+        {"vision-encode", cmd_vision_encode, "an image through a vision tower and projector"},
         {"inspect", cmd_inspect, "list the metadata and tensors of a weights file"},
     };
     int n = (int)(sizeof cmds / sizeof cmds[0]);

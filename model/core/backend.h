@@ -10,6 +10,7 @@
  *    prepared with be->weight_upload (CPU: the mmap'd tensor itself; CUDA: a
  *    bf16 copy on the device).
  *  - Shapes are passed explicitly as ints; "n" is the number of rows (tokens).
+ *    Integer arrays (token ids, positions) are always host memory.
  *  - Ops do not return errors; a backend that can fail (CUDA) records the first
  *    failure and reports it through be->error(), which the caller checks once
  *    per layer or step.  After a failure later ops are no-ops.

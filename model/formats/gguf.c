@@ -83,6 +83,7 @@ static int read_alignment(gguf_reader *r, iris_gguf *g)
     if (!kv) return 0;
     int64_t a = iris_gguf_get_int(g, "general.alignment", -1);
     if (kv->type == GGUF_FLOAT32 || kv->type == GGUF_FLOAT64 || kv->type == GGUF_STRING ||
+        kv->type == GGUF_BOOL ||
         kv->type == GGUF_ARRAY || a <= 0 || a > (1 << 30) || (a & (a - 1)) != 0) {
         iris_set_error("%s: general.alignment must be a power of two integer", r->path);
         return -1;

@@ -239,7 +239,10 @@ int iris_st_open(iris_safetensors *st, const char *path)
 
 void iris_st_close(iris_safetensors *st)
 {
-    for (int i = 0; st->tensors && i < st->n_tensors; i++) free(st->tensors[i].name);
+    for (int i = 0; st->tensors && i < st->n_tensors; i++) {
+        free(st->tensors[i].name);
+        iris_tensor_free(&st->tensors[i].t); /* only torch checkpoints' strided copies own data */
+    }
     free(st->tensors);
     free(st->metadata_json);
     iris_name_index_free(st->index);

@@ -14,6 +14,9 @@
  * Tensor data must be aligned to its element size (every writer that pads the
  * header to 8 bytes, as the safetensors library does, satisfies this), so
  * consumers may read it in place.
+ * The same struct carries torch.save checkpoints (torch_checkpoint.h,
+ * from_torch = 1), whose strided views are owned copies (t.owns_data = 1);
+ * iris_st_close frees those.
  */
 #ifndef IRIS_SAFETENSORS_H
 #define IRIS_SAFETENSORS_H
@@ -37,6 +40,7 @@ typedef struct iris_safetensors {
     iris_st_tensor *tensors;
     char *metadata_json;           /* "__metadata__" re-serialised, or NULL */
     int mapped;                    /* 1: map is our mmap (iris_st_open) */
+    int from_torch;                /* 1: a torch.save checkpoint (torch_checkpoint.h) */
     struct iris_name_index *index; /* tensor name -> position in tensors[] */
 } iris_safetensors;
 

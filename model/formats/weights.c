@@ -10,9 +10,15 @@
 
 #include "../core/error.h"
 #include "name_index.h"
+#include "torch_checkpoint.h"
 
 #define INDEX_JSON "model.safetensors.index.json"
 #define SINGLE_ST "model.safetensors"
+#define TORCH_INDEX_JSON "pytorch_model.bin.index.json"
+#define TORCH_SINGLE "pytorch_model.bin"
+
+/* Opens one file of a set: safetensors, or a torch.save checkpoint. */
+typedef int (*file_opener)(iris_safetensors *st, const char *path);
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -32,6 +38,30 @@ static int is_file(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* GGUF files are recognised by their magic too: Hub cache blobs have no
+ * extension. */
+static int has_gguf_magic(const char *path)
+{
+    char magic[4];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int ok = fread(magic, 1, 4, f) == 4 && memcmp(magic, "GGUF", 4) == 0;
+    fclose(f);
+    return ok;
+}
+
+/* torch.save files by their first bytes (zip, or the legacy pickle, which
+ * iris_torch_open then refuses with a message saying so). */
+static int has_torch_magic(const char *path)
+{
+    unsigned char head[16];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return iris_torch_looks_like(head, n);
 }
 
 /* Reads a whole (small) JSON file; NULL with an error naming it. */
@@ -87,14 +117,14 @@ static int index_file(iris_weights *w, int f)
     return 0;
 }
 
-static int open_single(iris_weights *w, const char *file)
+static int open_single(iris_weights *w, const char *file, file_opener open_file)
 {
     w->st = calloc(1, sizeof *w->st);
     if (!w->st) {
         iris_set_error("%s: out of memory", file);
         return -1;
     }
-    if (iris_st_open(&w->st[0], file) != 0) return -1;
+    if (open_file(&w->st[0], file) != 0) return -1;
     w->n_files = 1;
     w->index = iris_name_index_new((size_t)w->st[0].n_tensors);
     if (!w->index) {
@@ -105,7 +135,8 @@ static int open_single(iris_weights *w, const char *file)
 }
 
 /* Opens the shards named in weight_map (each once) and checks the map. */
-static int open_sharded(iris_weights *w, const char *dir, const char *index_path)
+static int open_sharded(iris_weights *w, const char *dir, const char *index_path,
+                        file_opener open_file, const char *index_name)
 {
     cJSON *root = read_json(index_path);
     if (!root) return -1;
@@ -140,10 +171,10 @@ static int open_sharded(iris_weights *w, const char *dir, const char *index_path
                 goto done;
             }
             if (!is_file(shard_path)) {
-                iris_set_error("%s: shard listed in %s is missing", shard_path, INDEX_JSON);
+                iris_set_error("%s: shard listed in %s is missing", shard_path, index_name);
                 goto done;
             }
-            if (iris_st_open(&w->st[f], shard_path) != 0) goto done;
+            if (open_file(&w->st[f], shard_path) != 0) goto done;
             w->n_files++;
             /* key the shard table by the opened file's own copy of the name */
             const char *base = strrchr(w->st[f].path, '/') + 1;
@@ -155,7 +186,7 @@ static int open_sharded(iris_weights *w, const char *dir, const char *index_path
         }
         if (!iris_st_find(&w->st[f], e->string)) {
             iris_set_error("%s: tensor '%s' listed in %s is not in the shard", w->st[f].path,
-                           e->string, INDEX_JSON);
+                           e->string, index_name);
             goto done;
         }
     }
@@ -181,21 +212,31 @@ int iris_weights_open(iris_weights *w, const char *path)
     }
     int rc;
     if (S_ISDIR(st.st_mode)) {
+        /* safetensors first: a directory holding both formats (common on the
+         * Hub) is read without running any pickle */
         char *index_path = join(path, INDEX_JSON), *single = join(path, SINGLE_ST);
-        if (!index_path || !single) {
+        char *t_index = join(path, TORCH_INDEX_JSON), *t_single = join(path, TORCH_SINGLE);
+        if (!index_path || !single || !t_index || !t_single) {
             iris_set_error("%s: out of memory", path);
             rc = -1;
         } else if (is_file(index_path)) {
-            rc = open_sharded(w, path, index_path);
+            rc = open_sharded(w, path, index_path, iris_st_open, INDEX_JSON);
         } else if (is_file(single)) {
-            rc = open_single(w, single);
+            rc = open_single(w, single, iris_st_open);
+        } else if (is_file(t_index)) {
+            rc = open_sharded(w, path, t_index, iris_torch_open, TORCH_INDEX_JSON);
+        } else if (is_file(t_single)) {
+            rc = open_single(w, t_single, iris_torch_open);
         } else {
-            iris_set_error("%s: no %s or %s in this directory", path, SINGLE_ST, INDEX_JSON);
+            iris_set_error("%s: no %s, %s, %s or %s in this directory", path, SINGLE_ST,
+                           INDEX_JSON, TORCH_SINGLE, TORCH_INDEX_JSON);
             rc = -1;
         }
         free(index_path);
         free(single);
-    } else if (ends_with(path, ".gguf")) {
+        free(t_index);
+        free(t_single);
+    } else if (ends_with(path, ".gguf") || has_gguf_magic(path)) {
         w->gguf = calloc(1, sizeof *w->gguf);
         rc = w->gguf ? iris_gguf_open(w->gguf, path) : -1;
         if (!w->gguf) iris_set_error("%s: out of memory", path);
@@ -204,9 +245,13 @@ int iris_weights_open(iris_weights *w, const char *path)
             w->gguf = NULL;
         }
     } else if (ends_with(path, ".safetensors")) {
-        rc = open_single(w, path);
+        rc = open_single(w, path, iris_st_open);
+    } else if (ends_with(path, ".bin") || ends_with(path, ".pt") || ends_with(path, ".pth") ||
+               has_torch_magic(path)) {
+        rc = open_single(w, path, iris_torch_open);
     } else {
-        iris_set_error("%s: not a model directory, .gguf or .safetensors file", path);
+        iris_set_error("%s: not a model directory, .gguf, .safetensors or torch.save "
+                       "(.bin/.pt/.pth) file", path);
         rc = -1;
     }
     if (rc != 0) iris_weights_close(w);

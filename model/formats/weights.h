@@ -9,9 +9,13 @@
  * returns NULL and sets an error naming the tensor and the file when a tensor
  * is absent; iris_weights_find returns NULL silently (for optional tensors).
  *
- * PATH may be a .gguf file, a .safetensors file, or a directory holding
+ * PATH may be a .gguf file (or any file starting with the GGUF magic), a
+ * .safetensors file, a torch.save checkpoint (.bin/.pt/.pth or any file
+ * starting with the zip magic; see torch_checkpoint.h), or a directory holding
  * model.safetensors.index.json (every shard in its weight_map must exist and
- * hold the tensors the map assigns to it) or model.safetensors.  Lookups are
+ * hold the tensors the map assigns to it) or model.safetensors, or else
+ * pytorch_model.bin.index.json (same rules) or pytorch_model.bin.  Torch
+ * checkpoints are presented as safetensors sets (st[], n_files).  Lookups are
  * hashed.  A tensor whose dtype iris cannot compute with (dtype -1) is returned
  * by iris_weights_find as it is, while iris_weights_get refuses it, naming the
  * tensor, the file and the dtype.
@@ -26,7 +30,7 @@
 typedef struct iris_weights {
     char *path;             /* the directory or .gguf file given */
     int n_files;
-    iris_safetensors *st;   /* n_files entries when safetensors */
+    iris_safetensors *st;   /* n_files entries when safetensors or torch.save */
     iris_gguf *gguf;        /* non-NULL for a .gguf file */
     struct iris_name_index *index; /* safetensors: name -> file << 32 | tensor */
 } iris_weights;

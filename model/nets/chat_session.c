@@ -108,14 +108,14 @@ static int32_t *render_tokens(iris_chat *c, int *n)
         return NULL;
     }
     size_t len = strlen(text);
-    int cnt = iris_tokenize(c->lm->tok, text, len, 1, 1, NULL, 0);
+    int cnt = iris_lm_tokenize(c->lm, text, len, 1, NULL, 0);
     int32_t *ids = cnt >= 0 ? malloc((size_t)(cnt + 1) * sizeof *ids) : NULL;
     if (!ids) {
         free(text);
         iris_set_error("out of memory tokenizing the conversation");
         return NULL;
     }
-    iris_tokenize(c->lm->tok, text, len, 1, 1, ids, cnt);
+    iris_lm_tokenize(c->lm, text, len, 1, ids, cnt);
     free(text);
     int32_t *seq = NULL;
     int n_seq = 0;

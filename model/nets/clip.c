@@ -52,59 +52,38 @@ static int take_view(iris_clip *m, const iris_weights *w, iris_tensor *dst, cons
     return 0;
 }
 
-static int load_layer(iris_clip *m, const iris_weights *w, int i)
+static int load_layer(iris_clip *m, const iris_weights *w, const iris_clip_names *nm, int i)
 {
     const iris_clip_config *c = &m->cfg;
     iris_clip_layer *L = &m->layers[i];
     int64_t d = c->hidden, f = c->intermediate;
     int64_t dd[2] = {d, d}, fd[2] = {f, d}, df[2] = {d, f}, vd[1] = {d}, vf[1] = {f};
-    char n[128];
-#define T(field, suffix, nd, shp)                                              \
-    do {                                                                       \
-        snprintf(n, sizeof n, "encoder.layers.%d.%s", i, suffix);              \
-        if (take(m, w, &L->field, n, nd, shp, 0)) return -1;                   \
-    } while (0)
-    T(ln1_w, "layer_norm1.weight", 1, vd);
-    T(ln1_b, "layer_norm1.bias", 1, vd);
-    T(q_w, "self_attn.q_proj.weight", 2, dd);
-    T(q_b, "self_attn.q_proj.bias", 1, vd);
-    T(k_w, "self_attn.k_proj.weight", 2, dd);
-    T(k_b, "self_attn.k_proj.bias", 1, vd);
-    T(v_w, "self_attn.v_proj.weight", 2, dd);
-    T(v_b, "self_attn.v_proj.bias", 1, vd);
-    T(o_w, "self_attn.out_proj.weight", 2, dd);
-    T(o_b, "self_attn.out_proj.bias", 1, vd);
-    T(ln2_w, "layer_norm2.weight", 1, vd);
-    T(ln2_b, "layer_norm2.bias", 1, vd);
-    T(fc1_w, "mlp.fc1.weight", 2, fd);
-    T(fc1_b, "mlp.fc1.bias", 1, vf);
-    T(fc2_w, "mlp.fc2.weight", 2, df);
-    T(fc2_b, "mlp.fc2.bias", 1, vd);
-#undef T
+    const struct { iris_tensor *dst; const char *fmt; int nd; const int64_t *shape; } parts[] = {
+        {&L->ln1_w, nm->ln1_w, 1, vd}, {&L->ln1_b, nm->ln1_b, 1, vd},
+        {&L->q_w, nm->q_w, 2, dd},     {&L->q_b, nm->q_b, 1, vd},
+        {&L->k_w, nm->k_w, 2, dd},     {&L->k_b, nm->k_b, 1, vd},
+        {&L->v_w, nm->v_w, 2, dd},     {&L->v_b, nm->v_b, 1, vd},
+        {&L->o_w, nm->o_w, 2, dd},     {&L->o_b, nm->o_b, 1, vd},
+        {&L->ln2_w, nm->ln2_w, 1, vd}, {&L->ln2_b, nm->ln2_b, 1, vd},
+        {&L->fc1_w, nm->fc1_w, 2, fd}, {&L->fc1_b, nm->fc1_b, 1, vf},
+        {&L->fc2_w, nm->fc2_w, 2, df}, {&L->fc2_b, nm->fc2_b, 1, vd},
+    };
+    for (size_t k = 0; k < sizeof parts / sizeof *parts; k++) {
+        char n[160];
+        snprintf(n, sizeof n, parts[k].fmt, i);
+        if (take(m, w, parts[k].dst, n, parts[k].nd, parts[k].shape, 0)) return -1;
+    }
     return 0;
 }
 
-int iris_clip_load(iris_clip *m, const iris_backend *be, const iris_weights *w,
-                   const iris_clip_config *cfg)
+int iris_clip_load_names(iris_clip *m, const iris_backend *be, const iris_weights *w,
+                         const iris_clip_config *cfg, const iris_clip_names *nm)
 {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->be = be;
+    snprintf(m->prefix, sizeof m->prefix, "%s", nm->prefix);
     const iris_clip_config *c = &m->cfg;
-    int found = 0;
-    for (size_t i = 0; i < sizeof tower_prefixes / sizeof *tower_prefixes && !found; i++) {
-        char probe[128];
-        snprintf(probe, sizeof probe, "%sembeddings.patch_embedding.weight", tower_prefixes[i]);
-        if (iris_weights_find(w, probe)) {
-            snprintf(m->prefix, sizeof m->prefix, "%s", tower_prefixes[i]);
-            found = 1;
-        }
-    }
-    if (!found) {
-        iris_set_error("%s: no vision tower (no tensor named "
-                       "[vision_tower.][vision_model.]embeddings.patch_embedding.weight)", w->path);
-        return -1;
-    }
     m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
     if (!m->layers) {
         iris_set_error("%s: out of memory", w->path);
@@ -113,21 +92,62 @@ int iris_clip_load(iris_clip *m, const iris_backend *be, const iris_weights *w,
     m->loaded = 1;   /* from here on iris_clip_free releases what was taken */
     int64_t d = c->hidden, p = c->patch, cpp = (int64_t)c->channels * p * p;
     int64_t conv[4] = {d, c->channels, p, p}, vd[1] = {d}, pos[2] = {iris_clip_n_tokens(c), d};
-    if (take_view(m, w, &m->patch_w, "embeddings.patch_embedding.weight", 4, conv, d, cpp) ||
-        take(m, w, &m->patch_b, "embeddings.patch_embedding.bias", 1, vd, 1) ||
-        take(m, w, &m->pos_emb, "embeddings.position_embedding.weight", 2, pos, 0))
+    if (take_view(m, w, &m->patch_w, nm->patch_w, 4, conv, d, cpp) ||
+        (nm->patch_b && take(m, w, &m->patch_b, nm->patch_b, 1, vd, 1)) ||
+        take(m, w, &m->pos_emb, nm->pos_emb, 2, pos, 0))
         goto fail;
-    if (c->class_token && take_view(m, w, &m->class_emb, "embeddings.class_embedding", 1, vd, 1, d))
+    if (c->class_token && take_view(m, w, &m->class_emb, nm->class_emb, 1, vd, 1, d))
         goto fail;
-    if (c->pre_layernorm && (take(m, w, &m->pre_ln_w, "pre_layrnorm.weight", 1, vd, 0) ||
-                             take(m, w, &m->pre_ln_b, "pre_layrnorm.bias", 1, vd, 0)))
+    if (c->pre_layernorm && (take(m, w, &m->pre_ln_w, nm->pre_ln_w, 1, vd, 0) ||
+                             take(m, w, &m->pre_ln_b, nm->pre_ln_b, 1, vd, 0)))
         goto fail;
+    if (nm->post_ln_w && (take(m, w, &m->post_ln_w, nm->post_ln_w, 1, vd, 1) ||
+                          take(m, w, &m->post_ln_b, nm->post_ln_b, 1, vd, 1)))
+        goto fail;
+    if (!m->post_ln_w.data != !m->post_ln_b.data) {
+        iris_set_error("%s: %s%s needs both its weight and its bias", w->path, m->prefix, nm->post_ln_w);
+        goto fail;
+    }
     for (int i = 0; i < c->n_layers; i++)
-        if (load_layer(m, w, i)) goto fail;
+        if (load_layer(m, w, nm, i)) goto fail;
     return 0;
 fail:
     iris_clip_free(m);
     return -1;
+}
+
+int iris_clip_load(iris_clip *m, const iris_backend *be, const iris_weights *w,
+                   const iris_clip_config *cfg)
+{
+    iris_clip_names nm = {
+        .patch_w = "embeddings.patch_embedding.weight", .patch_b = "embeddings.patch_embedding.bias",
+        .class_emb = "embeddings.class_embedding", .pos_emb = "embeddings.position_embedding.weight",
+        .pre_ln_w = "pre_layrnorm.weight", .pre_ln_b = "pre_layrnorm.bias",
+        .ln1_w = "encoder.layers.%d.layer_norm1.weight", .ln1_b = "encoder.layers.%d.layer_norm1.bias",
+        .q_w = "encoder.layers.%d.self_attn.q_proj.weight", .q_b = "encoder.layers.%d.self_attn.q_proj.bias",
+        .k_w = "encoder.layers.%d.self_attn.k_proj.weight", .k_b = "encoder.layers.%d.self_attn.k_proj.bias",
+        .v_w = "encoder.layers.%d.self_attn.v_proj.weight", .v_b = "encoder.layers.%d.self_attn.v_proj.bias",
+        .o_w = "encoder.layers.%d.self_attn.out_proj.weight", .o_b = "encoder.layers.%d.self_attn.out_proj.bias",
+        .ln2_w = "encoder.layers.%d.layer_norm2.weight", .ln2_b = "encoder.layers.%d.layer_norm2.bias",
+        .fc1_w = "encoder.layers.%d.mlp.fc1.weight", .fc1_b = "encoder.layers.%d.mlp.fc1.bias",
+        .fc2_w = "encoder.layers.%d.mlp.fc2.weight", .fc2_b = "encoder.layers.%d.mlp.fc2.bias",
+    };
+    int found = 0;
+    for (size_t i = 0; i < sizeof tower_prefixes / sizeof *tower_prefixes && !found; i++) {
+        char probe[128];
+        snprintf(probe, sizeof probe, "%sembeddings.patch_embedding.weight", tower_prefixes[i]);
+        if (iris_weights_find(w, probe)) {
+            snprintf(nm.prefix, sizeof nm.prefix, "%s", tower_prefixes[i]);
+            found = 1;
+        }
+    }
+    if (!found) {
+        memset(m, 0, sizeof *m);
+        iris_set_error("%s: no vision tower (no tensor named "
+                       "[vision_tower.][vision_model.]embeddings.patch_embedding.weight)", w->path);
+        return -1;
+    }
+    return iris_clip_load_names(m, be, w, cfg, &nm);
 }
 
 static void drop(const iris_backend *be, iris_tensor *t)
@@ -146,6 +166,8 @@ void iris_clip_free(iris_clip *m)
     drop(be, &m->pos_emb);
     drop(be, &m->pre_ln_w);
     drop(be, &m->pre_ln_b);
+    drop(be, &m->post_ln_w);
+    drop(be, &m->post_ln_b);
     for (int i = 0; m->layers && i < m->cfg.n_layers; i++) {
         /* the layer struct is nothing but iris_tensor fields */
         iris_tensor *t = &m->layers[i].ln1_w;

@@ -18,6 +18,8 @@
  *   model.vision_tower.vision_model.  /  model.vision_tower.   (newer exports)
  *   vision_tower.                /  vision_model.   (CLIPVisionModel)   /  ""
  * Every shape is checked against the config; errors name the tensor.
+ * Other layouts (llama.cpp's mmproj GGUF, clip_gguf.c) give their own names
+ * through iris_clip_names and iris_clip_load_names.
  */
 #ifndef IRIS_CLIP_H
 #define IRIS_CLIP_H
@@ -63,6 +65,7 @@ typedef struct iris_clip {
     iris_tensor class_emb;          /* viewed as [1, hidden] */
     iris_tensor pos_emb;            /* [n_tokens, hidden] */
     iris_tensor pre_ln_w, pre_ln_b;
+    iris_tensor post_ln_w, post_ln_b;   /* only when a layout has them (GGUF v.post_ln); may be empty */
     iris_clip_layer *layers;
     int loaded;
 } iris_clip;
@@ -71,6 +74,39 @@ typedef struct iris_clip {
  * cfg and prepares the weights for be.  0 on success. */
 int iris_clip_load(iris_clip *m, const iris_backend *be, const iris_weights *w,
                    const iris_clip_config *cfg);
+
+/* Where one layout keeps the tower's tensors.  Every name is prefix + stem;
+ * the per-layer stems are printf formats taking the layer index.  patch_b and
+ * the post_ln pair are optional (NULL: not in this layout; absent from the
+ * file: left empty); class_emb and the pre_ln pair are required exactly when
+ * cfg says the tower has them. */
+typedef struct iris_clip_names {
+    char prefix[64];
+    const char *patch_w, *patch_b, *class_emb, *pos_emb, *pre_ln_w, *pre_ln_b, *post_ln_w, *post_ln_b;
+    const char *ln1_w, *ln1_b, *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
+    const char *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+} iris_clip_names;
+
+/* Like iris_clip_load, with the names given.  Shapes are checked exactly as
+ * there (patch conv [hidden, C, p, p], fc1 [intermediate, hidden], ...). */
+int iris_clip_load_names(iris_clip *m, const iris_backend *be, const iris_weights *w,
+                         const iris_clip_config *cfg, const iris_clip_names *names);
+
+/* ---- llama.cpp's mmproj GGUF (clip_gguf.c) ----
+ * Config from the clip.vision.* keys (embedding_length, feed_forward_length,
+ * block_count, attention.head_count, attention.layer_norm_epsilon, image_size,
+ * patch_size; clip.use_gelu picks GELU over quick-GELU); the class token and
+ * pre-LN from the presence of v.class_embd and v.pre_ln.weight.  0 on success. */
+int iris_clip_config_from_gguf(iris_clip_config *c, const iris_weights *w);
+/* Loads the v.* tensors (v.patch_embd, v.class_embd, v.position_embd, v.pre_ln,
+ * v.blk.N.{ln1,attn_q,attn_k,attn_v,attn_out,ln2,ffn_up,ffn_down}, optional
+ * v.post_ln).  llama.cpp's CLIP converter names fc1 "ffn_down" and fc2
+ * "ffn_up"; newer converters use the opposite; which is which is read from
+ * the shapes. */
+int iris_clip_load_gguf(iris_clip *m, const iris_backend *be, const iris_weights *w,
+                        const iris_clip_config *cfg);
+/* Checks a config for sizes iris can run; what labels the error ("vision_config"). */
+int iris_clip_config_check(const iris_clip_config *c, const char *name, const char *what);
 void iris_clip_free(iris_clip *m);
 
 /* Runs the tower on pixels (host, [C, image, image] f32, normalised) through

@@ -30,6 +30,20 @@ int iris_clip_n_tokens(const iris_clip_config *c)
     return side * side + (c->class_token ? 1 : 0);
 }
 
+int iris_clip_config_check(const iris_clip_config *c, const char *name, const char *what)
+{
+    if (c->hidden <= 0 || c->intermediate <= 0 || c->n_layers <= 0 || c->n_heads <= 0 ||
+        c->hidden % c->n_heads || c->patch <= 0 || c->image_size < c->patch || c->channels <= 0 ||
+        c->hidden > 65536 || c->intermediate > 1 << 20 || c->n_layers > 1024 ||
+        c->image_size > 8192 || c->channels > 16 || !(c->eps > 0)) {
+        iris_set_error("%s: %s is inconsistent (hidden %d, heads %d, layers %d, "
+                       "patch %d, image %d)", name, what, c->hidden, c->n_heads, c->n_layers, c->patch,
+                       c->image_size);
+        return -1;
+    }
+    return 0;
+}
+
 static int get_int(const cJSON *o, const char *key, int *v, const char *name)
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -75,14 +89,5 @@ int iris_clip_config_from_json(iris_clip_config *c, const cJSON *vc, const char 
         }
         c->act = (iris_act)a;
     }
-    if (c->hidden <= 0 || c->intermediate <= 0 || c->n_layers <= 0 || c->n_heads <= 0 ||
-        c->hidden % c->n_heads || c->patch <= 0 || c->image_size < c->patch || c->channels <= 0 ||
-        c->hidden > 65536 || c->intermediate > 1 << 20 || c->n_layers > 1024 ||
-        c->image_size > 8192 || c->channels > 16 || c->image_size % c->patch) {
-        iris_set_error("%s: vision_config is inconsistent (hidden %d, heads %d, layers %d, "
-                       "patch %d, image %d)", name, c->hidden, c->n_heads, c->n_layers, c->patch,
-                       c->image_size);
-        return -1;
-    }
-    return 0;
+    return iris_clip_config_check(c, name, "vision_config");
 }

@@ -17,16 +17,6 @@ int iris_write_f32_file(const char *path, const float *x, long n)
     return iris_atomic_commit(&af);
 }
 
-static int is_end(const iris_lm *lm, int32_t t)
-{
-    if (t == lm->net.cfg.eos_id) return 1;
-    int32_t eog[8];
-    int n = iris_tokenizer_eog_ids(lm->tok, eog, 8);
-    for (int i = 0; i < n; i++)
-        if (eog[i] == t) return 1;
-    return 0;
-}
-
 int iris_generate(iris_lm *lm, const int32_t *prompt, int n_prompt, const iris_gen_params *gp,
                   iris_text_cb on_text, void *ud, volatile sig_atomic_t *stop, iris_gen_stats *st)
 {
@@ -65,7 +55,7 @@ int iris_generate(iris_lm *lm, const int32_t *prompt, int n_prompt, const iris_g
         hist[n_hist++] = t;
         if (gp->out_tokens) gp->out_tokens[st->n_generated] = t;
         st->n_generated++;
-        int end = is_end(lm, t);
+        int end = iris_lm_is_end(lm, t);
         if (!end) {
             int len = iris_detok_push(&dt, t, text, sizeof text);
             if (len > 0 && on_text) on_text(text, len, ud);
@@ -83,8 +73,9 @@ int iris_generate(iris_lm *lm, const int32_t *prompt, int n_prompt, const iris_g
             break;
         }
     }
-    int len = iris_detok_flush(&dt, text, sizeof text);
-    if (len > 0 && on_text) on_text(text, len, ud);
+    /* long pieces may still be queued: flush until nothing is left */
+    for (int len; (len = iris_detok_flush(&dt, text, sizeof text)) > 0;)
+        if (on_text) on_text(text, len, ud);
     st->gen_s = iris_now() - t1;
     rc = 0;
 done:

@@ -140,6 +140,9 @@ int iris_llava_vision_encode_pixels(iris_llava_vision *v, const float *pixels, f
         return -1;
     }
     int rc = iris_clip_features(&v->clip, pixels, v->feature_layer, feats);
+    int last = v->feature_layer == -1 || v->feature_layer == v->clip.cfg.n_layers;
+    if (rc == 0 && last && v->clip.post_ln_w.data)   /* a GGUF tower with v.post_ln, as llama.cpp runs it */
+        be->layernorm(feats, feats, &v->clip.post_ln_w, &v->clip.post_ln_b, n_all, d, v->clip.cfg.eps);
     if (rc == 0) {
         if (v->has_projector) rc = iris_projector_forward(&v->proj, feats + (size_t)skip * d, n, out);
         else be->copy(out, feats + (size_t)skip * d, (long)n * d);

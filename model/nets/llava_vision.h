@@ -32,6 +32,16 @@ typedef struct iris_llava_vision {
 /* model_dir holds config.json; w its weights (already open).  0 on success. */
 int iris_llava_vision_open(iris_llava_vision *v, const iris_backend *be, const iris_weights *w,
                            const char *model_dir);
+/* llama.cpp's mmproj GGUF (llava_vision_gguf.c): general.architecture "clip",
+ * clip.has_vision_encoder and clip.has_llava_projector set, clip.projector_type
+ * "mlp" (or absent); tower from clip.vision.* (clip_gguf.c), projector
+ * mm.0 -> GELU -> mm.2, preprocessing PAD at clip.vision.image_size with
+ * clip.vision.image_mean / image_std.  Features: hidden state
+ * clip.vision.feature_layer when given (one value), otherwise the output of
+ * the last stored layer — the converter keeps block_count = layers - 1 for
+ * vision_feature_layer -2.  The class token is dropped when the tower has
+ * one (v.class_embd).  Errors name the file and what does not fit. */
+int iris_llava_vision_open_gguf(iris_llava_vision *v, const iris_backend *be, const iris_weights *mmproj);
 void iris_llava_vision_close(iris_llava_vision *v);
 /* Image tokens per image (576 for LLaVA-1.5) and their width (the LLM's hidden size). */
 int iris_llava_vision_n_tokens(const iris_llava_vision *v);

@@ -39,6 +39,25 @@ static int read_vlm_keys(const char *cfg_path, int *is_llava, int *image_token)
     return 0;
 }
 
+/* Preprocessing mode, width check, rows per image: what every vision half needs.
+ * label names the file the vision half came from. */
+static int finish_vision(iris_lm *lm, const char *label, const iris_lm_options *o)
+{
+    int mode = IRIS_PREPROC_PAD;
+    if (o && o->preprocess && (mode = iris_preproc_mode_from_name(o->preprocess)) < 0) {
+        iris_set_error("unknown preprocessing mode '%s' (pad, crop or resize)", o->preprocess);
+        return -1;
+    }
+    lm->vision->pre.mode = mode;
+    if (iris_llava_vision_dim(lm->vision) != lm->net.cfg.dim) {
+        iris_set_error("%s: the projector produces %d-dim features but the language model's hidden size is %d",
+                       label, iris_llava_vision_dim(lm->vision), lm->net.cfg.dim);
+        return -1;
+    }
+    lm->n_img_rows = iris_llava_vision_n_tokens(lm->vision);
+    return 0;
+}
+
 static int open_vision(iris_lm *lm, const char *dir, const iris_backend *be, const iris_lm_options *o)
 {
     lm->vision = calloc(1, sizeof *lm->vision);
@@ -51,18 +70,45 @@ static int open_vision(iris_lm *lm, const char *dir, const iris_backend *be, con
         lm->vision = NULL;
         return -1;
     }
-    int mode = IRIS_PREPROC_PAD;
-    if (o && o->preprocess && (mode = iris_preproc_mode_from_name(o->preprocess)) < 0) {
-        iris_set_error("unknown preprocessing mode '%s' (pad, crop or resize)", o->preprocess);
+    return finish_vision(lm, dir, o);
+}
+
+/* The vision half from a separate llama.cpp mmproj GGUF. */
+static int open_mmproj(iris_lm *lm, const char *path, const iris_backend *be, const iris_lm_options *o)
+{
+    if (lm->vision) {
+        iris_set_error("%s: the model %s already has its own vision tower (--mmproj is for GGUF language models)",
+                       path, lm->w.path);
         return -1;
     }
-    lm->vision->pre.mode = mode;
-    if (iris_llava_vision_dim(lm->vision) != lm->net.cfg.dim) {
-        iris_set_error("%s: the projector produces %d-dim features but the language model's hidden size is %d",
-                       dir, iris_llava_vision_dim(lm->vision), lm->net.cfg.dim);
+    if (iris_is_dir(path)) {
+        iris_set_error("%s: a directory, not an mmproj .gguf file", path);
         return -1;
     }
-    lm->n_img_rows = iris_llava_vision_n_tokens(lm->vision);
+    if (!iris_file_exists(path)) {
+        iris_set_error("%s: no such mmproj file", path);
+        return -1;
+    }
+    lm->mmproj = calloc(1, sizeof *lm->mmproj);
+    lm->vision = calloc(1, sizeof *lm->vision);
+    if (!lm->mmproj || !lm->vision) {
+        iris_set_error("out of memory");
+        return -1;
+    }
+    if (iris_weights_open(lm->mmproj, path)) return -1;
+    if (!lm->mmproj->gguf) {
+        iris_set_error("%s: not a GGUF file (an mmproj is llama.cpp's .gguf vision projector)", path);
+        return -1;
+    }
+    if (iris_llava_vision_open_gguf(lm->vision, be, lm->mmproj)) {
+        free(lm->vision);
+        lm->vision = NULL;
+        return -1;
+    }
+    if (finish_vision(lm, path, o)) return -1;
+    /* no <image> in a GGUF vocabulary: the prompt text marks it (see lm.h) */
+    lm->image_token_id = lm->net.cfg.vocab_size;
+    lm->image_marker_text = 1;
     return 0;
 }
 
@@ -114,10 +160,7 @@ int iris_lm_load_opts(iris_lm *lm, const char *path, const iris_backend *be, con
     if (cfg.eos_id < 0) cfg.eos_id = iris_tokenizer_eos(lm->tok);
     if (iris_llama_load(&lm->net, &lm->w, &cfg, be, n_ctx, NULL)) goto fail;
     if (is_llava && open_vision(lm, path, be, opts)) goto fail;
-    if (opts && opts->mmproj) {
-        iris_set_error("%s: --mmproj (GGUF vision projectors) is not supported yet", opts->mmproj);
-        goto fail;
-    }
+    if (opts && opts->mmproj && open_mmproj(lm, opts->mmproj, be, opts)) goto fail;
     lm->default_template = is_llava ? IRIS_TPL_LLAVA_HF : guess_template(&cfg);
     lm->path = strdup(path);
     if (!lm->path) {
@@ -138,9 +181,23 @@ void iris_lm_free(iris_lm *lm)
         iris_llava_vision_close(lm->vision);
         free(lm->vision);
     }
+    if (lm->mmproj) {   /* after the vision half, whose weights may point into it */
+        if (lm->mmproj->path) iris_weights_close(lm->mmproj);
+        free(lm->mmproj);
+    }
     iris_llama_free(&lm->net);
     if (lm->tok) iris_tokenizer_free(lm->tok);
     if (lm->w.path) iris_weights_close(&lm->w);
     free(lm->path);
     memset(lm, 0, sizeof *lm);
+}
+
+int iris_lm_is_end(const iris_lm *lm, int32_t t)
+{
+    if (t == lm->net.cfg.eos_id) return 1;
+    int32_t eog[8];
+    int n = iris_tokenizer_eog_ids(lm->tok, eog, 8);
+    for (int i = 0; i < n; i++)
+        if (eog[i] == t) return 1;
+    return 0;
 }

@@ -4,6 +4,14 @@
  * tokenizer.json; LLaVA configs use their text_config) or a single .gguf file
  * (metadata + tensors + vocabulary).
  *
+ * A GGUF LLaVA comes as two files, as llama.cpp publishes it: the language
+ * model .gguf and an mmproj .gguf (options.mmproj) holding the CLIP tower and
+ * projector.  Such a vocabulary has no <image> token, so — as llama.cpp's
+ * llava-cli does — the literal text "<image>" in a prompt marks where an
+ * image goes: iris_lm_tokenize cuts the text there, tokenizes each piece on
+ * its own (BOS only before the first) and puts image_token_id, a virtual id
+ * one past the vocabulary, in between; iris_lm_expand_images replaces it.
+ *
  * Contract: iris_lm_load fails with a one-line iris_last_error() naming the
  * file and the problem, and leaves nothing allocated.
  */
@@ -27,6 +35,7 @@ typedef struct iris_lm {
     struct iris_llava_vision *vision;   /* NULL for a text-only model */
     iris_weights *mmproj;               /* GGUF: the separate mmproj file */
     int image_token_id;                 /* -1 when none */
+    int image_marker_text;              /* 1: "<image>" is found in the text (mmproj) */
     int n_img_rows;                     /* embeddings per image (576 for LLaVA-1.5) */
     float **image_feats;                /* host [n_img_rows, dim] per image */
     int n_images, cap_images;
@@ -42,6 +51,8 @@ int iris_lm_load(iris_lm *lm, const char *path, const iris_backend *be, int n_ct
 int iris_lm_load_opts(iris_lm *lm, const char *path, const iris_backend *be,
                       const iris_lm_options *opts);
 void iris_lm_free(iris_lm *lm);
+/* True for the model's EOS and the tokenizer's other end-of-turn ids. */
+int iris_lm_is_end(const iris_lm *lm, int32_t token);
 
 /* ---- images (lm_images.c) ----
  * A prompt sequence is an int32 array: ids >= 0 are tokens; a negative value
@@ -55,6 +66,9 @@ void iris_lm_clear_images(iris_lm *lm);
  * Fails when the counts do not match.  *out is malloc'd. */
 int iris_lm_expand_images(const iris_lm *lm, const int32_t *ids, int n, int first_image,
                           int n_images, int32_t **out, int *n_out);
+/* Tokenizes a prompt for this model (parse_special on); same contract as
+ * iris_tokenize.  With an mmproj the text "<image>" becomes image_token_id. */
+int iris_lm_tokenize(const iris_lm *lm, const char *text, size_t len, int add_bos, int32_t *ids, int cap);
 /* Counts the image tokens in ids. */
 int iris_lm_count_image_tokens(const iris_lm *lm, const int32_t *ids, int n);
 /* Runs a mixed sequence through the decoder (continuing its cache); logits of

@@ -134,3 +134,32 @@ int iris_lm_forward_seq(iris_lm *lm, const int32_t *seq, int n, float *logits_ou
     free(buf);
     return rc;
 }
+
+int iris_lm_tokenize(const iris_lm *lm, const char *text, size_t len, int add_bos, int32_t *ids, int cap)
+{
+    if (!lm->image_marker_text) return iris_tokenize(lm->tok, text, len, add_bos, 1, ids, cap);
+    /* llava-cli's way: each piece between "<image>" markers is tokenized on
+     * its own, so the pieces start fresh exactly as llama.cpp starts them */
+    static const char marker[] = "<image>";
+    const size_t mlen = sizeof marker - 1;
+    long total = 0;
+    size_t pos = 0;
+    for (int first = 1;; first = 0) {
+        const char *hit = pos <= len ? memmem(text + pos, len - pos, marker, mlen) : NULL;
+        size_t end = hit ? (size_t)(hit - text) : len;
+        int bos = first && add_bos;
+        if (end > pos || bos) {
+            long room = cap - total;
+            int n = iris_tokenize(lm->tok, text + pos, end - pos, bos, 1, room > 0 ? ids + total : NULL,
+                                  room > 0 ? (int)room : 0);
+            if (n < 0) return -1;
+            total += n;
+        }
+        if (!hit) break;
+        if (total < cap) ids[total] = lm->image_token_id;
+        total++;
+        pos = end + mlen;
+        if (total > INT32_MAX / 2) return -1;
+    }
+    return (int)total;
+}

@@ -14,6 +14,7 @@ static const char *const layouts[][2] = {
     {"mm_projector.0", "mm_projector.2"},
     {"model.mm_projector", NULL},
     {"mm_projector", NULL},
+    {"mm.0", "mm.2"},   /* llama.cpp's mmproj GGUF */
 };
 
 static int prepare(iris_projector *p, const iris_weights *w, iris_tensor *dst, const char *stem,

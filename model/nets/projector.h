@@ -7,7 +7,7 @@
  *
  * Names: llava-hf `multi_modal_projector.linear_{1,2}` (also under `model.`);
  * original LLaVA `model.mm_projector.{0,2}` (mlp2x_gelu) or
- * `model.mm_projector` (linear).  The type is found from the names present;
+ * `model.mm_projector` (linear); llama.cpp's mmproj GGUF `mm.{0,2}`.  The type is found from the names present;
  * dimensions come from the weights and are checked against in_dim.
  */
 #ifndef IRIS_PROJECTOR_H

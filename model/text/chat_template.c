@@ -5,6 +5,7 @@
  * conversations with transformers' apply_chat_template to prove it. */
 #include "chat_template.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,14 +52,47 @@ static void add_n(sbuf *b, const char *s, size_t n)
 
 static void add(sbuf *b, const char *s) { add_n(b, s ? s : "", strlen(s ? s : "")); }
 
-/* Jinja's |trim: Python str.strip() of ASCII whitespace. */
+/* Python's str.isspace() set, which Jinja's |trim strips. */
+static int py_space(uint32_t c)
+{
+    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 ||
+           c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+/* Length of the UTF-8 character at s (1 for a stray byte) and its code point. */
+static size_t utf8_at(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    size_t k = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+             : (s[0] & 0xf8) == 0xf0 ? 4 : 1;
+    if (k > n) k = 1;
+    uint32_t v = k == 1 ? s[0] : (uint32_t)(s[0] & (0x7f >> k));
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xc0) != 0x80) { *cp = 0xfffd; return 1; }
+        v = (v << 6) | (s[i] & 0x3f);
+    }
+    *cp = k == 1 && s[0] >= 0x80 ? 0xfffd : v;
+    return k;
+}
+
+/* Jinja's |trim (Python str.strip()): Unicode whitespace off both ends. */
 static void add_trimmed(sbuf *b, const char *s)
 {
     if (!s) return;
-    size_t a = 0, e = strlen(s);
-    while (a < e && strchr(" \t\n\r\v\f", s[a])) a++;
-    while (e > a && strchr(" \t\n\r\v\f", s[e - 1])) e--;
-    add_n(b, s + a, e - a);
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), a = 0, e = 0, i = 0;
+    int seen = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t k = utf8_at(u + i, n - i, &cp);
+        if (!py_space(cp)) {
+            if (!seen) a = i;
+            seen = 1;
+            e = i + k;
+        }
+        i += k;
+    }
+    if (seen) add_n(b, s + a, e - a);
 }
 
 static int is_role(const iris_chat_msg *m, const char *role)

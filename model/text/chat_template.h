@@ -2,11 +2,17 @@
  * trained on.
  *
  * Templates (DESIGN.md, "Prompt templates"):
- *  llava-hf   "USER: <image>\n{q} ASSISTANT: {a}</s>" ...
- *  vicuna_v1  system line, then "USER: {q} ASSISTANT: {a}</s>" ...
- *  plain      "<image>{caption}\n" (LLaVA stage 1)
+ *  llava-hf   "USER: {q} ASSISTANT: {a} USER: ..." then "ASSISTANT:"
+ *             (transformers' llava-1.5-hf processor template: answers end
+ *             with a space, no "</s>")
+ *  vicuna_v1  system line + " ", then "USER: {q} ASSISTANT: {a}</s>" ...
+ *  plain      "<image>{caption}\n" (LLaVA stage 1: user text replaced by <image>)
  *  gemma      "<start_of_turn>user\n{q}<end_of_turn>\n<start_of_turn>model\n"
+ *             (contents trimmed; a system message opens the first user turn)
  *  chatml     "<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
+ *
+ * Message contents are inserted verbatim: the caller puts "<image>\n" at the
+ * start of the user message that carries the image (as LLaVA does).
  *
  * Contract: render returns a malloc'd string (NULL on OOM) that ends with the
  * assistant prefix when add_generation_prompt is set, so generation continues

@@ -4,7 +4,8 @@
  * bytes, <0xNN> tokens as the raw byte, U+2581 as a space).  Bytes are held
  * back while they form the start of a valid multi-byte character; anything
  * that cannot become valid UTF-8 comes out as U+FFFD (one per maximal
- * invalid subsequence, as decoders in the Unicode standard do). */
+ * invalid subsequence, as decoders in the Unicode standard do).  Text longer
+ * than the caller's buffer waits in a small queue of (id, offset) pairs. */
 #include "tokenizer_internal.h"
 
 #include <string.h>
@@ -73,21 +74,49 @@ static void feed(iris_detok *d, sink *s, unsigned char c)
     else { d->pending[0] = c; d->n_pending = 1; }
 }
 
+/* Room a single fed byte may need: two U+FFFD, or one character, plus NUL. */
+#define FEED_ROOM 7
+
+/* Writes queued token text while it fits; returns 1 when all was written. */
+static int drain(iris_detok *d, sink *s)
+{
+    const iris_tokenizer *t = d->tok;
+    while (d->n_queue) {
+        int32_t id = d->queue[0];
+        const unsigned char *p = (const unsigned char *)t->dec[id];
+        uint32_t n = t->dec_len[id];
+        while (d->queue_off[0] < n) {
+            if (s->cap < s->n + FEED_ROOM) return 0;
+            feed(d, s, p[d->queue_off[0]++]);
+        }
+        d->n_queue--;
+        memmove(d->queue, d->queue + 1, (size_t)d->n_queue * sizeof d->queue[0]);
+        memmove(d->queue_off, d->queue_off + 1, (size_t)d->n_queue * sizeof d->queue_off[0]);
+    }
+    return 1;
+}
+
 int iris_detok_push(iris_detok *d, int32_t id, char *out, size_t cap)
 {
     sink s = {out, cap, 0};
     const iris_tokenizer *t = d->tok;
     if (cap) out[0] = 0;
-    if (!t || id < 0 || id >= t->n_vocab) return 0;
-    if ((t->attr[id] & TOKA_SPECIAL) && !d->show_special) return 0;
-    const unsigned char *p = (const unsigned char *)t->dec[id];
-    size_t n = t->dec_len[id];
-    if (d->n_tokens == 0 && t->strip_leading_space && n && p[0] == ' ' &&
-        !(t->attr[id] & (TOKA_SPECIAL | TOKA_ADDED))) {
-        p++; n--;
+    if (t && id >= 0 && id < t->n_vocab && (!(t->attr[id] & TOKA_SPECIAL) || d->show_special)) {
+        const char *p = t->dec[id];
+        uint32_t skip = d->n_tokens == 0 && t->strip_leading_space && t->dec_len[id] && p[0] == ' ' &&
+                        !(t->attr[id] & (TOKA_SPECIAL | TOKA_ADDED));
+        d->n_tokens++;
+        int cap_q = (int)(sizeof d->queue / sizeof d->queue[0]);
+        if (d->n_queue == cap_q) {         /* the caller's buffer is far too small: drop the oldest */
+            d->n_queue--;
+            memmove(d->queue, d->queue + 1, (size_t)d->n_queue * sizeof d->queue[0]);
+            memmove(d->queue_off, d->queue_off + 1, (size_t)d->n_queue * sizeof d->queue_off[0]);
+        }
+        d->queue[d->n_queue] = id;
+        d->queue_off[d->n_queue] = skip;
+        d->n_queue++;
     }
-    d->n_tokens++;
-    for (size_t i = 0; i < n; i++) feed(d, &s, p[i]);
+    if (t) drain(d, &s);
     return (int)s.n;
 }
 
@@ -95,7 +124,10 @@ int iris_detok_flush(iris_detok *d, char *out, size_t cap)
 {
     sink s = {out, cap, 0};
     if (cap) out[0] = 0;
-    if (d->n_pending) put_fffd(&s);
-    d->n_pending = 0;
+    if (d->tok && !drain(d, &s)) return (int)s.n;
+    if (d->n_pending && s.cap >= s.n + 4) {
+        put_fffd(&s);
+        d->n_pending = 0;
+    }
     return (int)s.n;
 }

@@ -299,8 +299,9 @@ static int reserve_word(enc_ctx *c, size_t n)
     return 0;
 }
 
-/* Emits a symbol the merges could not turn into one known token. */
-static int emit_unknown(enc_ctx *c, const char *w, int start, int len)
+/* Emits a symbol the merges could not turn into one known token; *fused
+ * tracks whether the last id of this word was an unk that fuse_unk extends. */
+static int emit_unknown(enc_ctx *c, const char *w, int start, int len, int *fused)
 {
     const iris_tokenizer *t = c->t;
     int all = t->byte_fallback || t->kind == TOK_SPM;
@@ -309,9 +310,14 @@ static int emit_unknown(enc_ctx *c, const char *w, int start, int len)
     if (all) {
         for (int i = 0; i < len; i++)
             if (push_id(c->out, t->byte_tok[(unsigned char)w[start + i]])) return -1;
+        *fused = 0;
         return 0;
     }
-    if (t->unk >= 0) return push_id(c->out, t->unk);
+    if (t->unk >= 0) {
+        if (t->fuse_unk && *fused) return 0;
+        *fused = 1;
+        return push_id(c->out, t->unk);
+    }
     return 0;                          /* nothing can spell it: dropped */
 }
 
@@ -377,9 +383,12 @@ static int encode_word(void *ctx, const char *w, size_t wl)
         if (c->next[r] >= 0) c->prev[c->next[r]] = l;
         if (try_pair(c, c->prev[l], l) || try_pair(c, l, c->next[l])) return -1;
     }
+    int fused = 0;
     for (int i = 0; i >= 0; i = c->next[i]) {
-        if (c->id[i] >= 0) { if (push_id(c->out, c->id[i])) return -1; }
-        else if (emit_unknown(c, w, c->start[i], c->len[i])) return -1;
+        if (c->id[i] >= 0) {
+            fused = 0;
+            if (push_id(c->out, c->id[i])) return -1;
+        } else if (emit_unknown(c, w, c->start[i], c->len[i], &fused)) return -1;
     }
     return 0;
 }
@@ -426,7 +435,8 @@ int iris_tokenize(const iris_tokenizer *t, const char *text, size_t len,
     }
     if (len > seg && tok_pretokenize(t, text + seg, len - seg, seg == 0, encode_word, &c)) goto done;
     if (out.n > 0x7fffffff) goto done;
-    if (ids) memcpy(ids, out.v, (out.n < (size_t)(cap > 0 ? cap : 0) ? out.n : (size_t)(cap > 0 ? cap : 0)) * sizeof *ids);
+    size_t copy = cap > 0 ? (out.n < (size_t)cap ? out.n : (size_t)cap) : 0;
+    if (ids && copy) memcpy(ids, out.v, copy * sizeof *ids);
     rc = (int)out.n;
 done:
     free(out.v); free(c.id); free(c.start); free(c.len); free(c.prev); free(c.next);

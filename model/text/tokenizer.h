@@ -55,13 +55,22 @@ typedef struct {
     int n_pending;
     int n_tokens;
     int show_special;
+    /* Tokens whose text did not fit in the caller's buffer yet (some
+     * vocabularies have pieces of 500+ bytes); written first by the next
+     * push or flush.  queue_off[i]: next byte of queue[i] to write. */
+    int32_t queue[8];
+    uint32_t queue_off[8];
+    int n_queue;
 } iris_detok;
 
 void iris_detok_init(iris_detok *d, const iris_tokenizer *t, int show_special);
-/* Appends the text of id to out (NUL-terminated); returns bytes written.
- * out must hold at least 256 bytes. */
+/* Writes the text of id to out (NUL-terminated); returns bytes written.
+ * out must hold at least 256 bytes.  Text that does not fit is kept and
+ * written by the next call, so no byte is lost while callers keep pushing. */
 int iris_detok_push(iris_detok *d, int32_t id, char *out, size_t cap);
-/* Flushes bytes still pending at the end (invalid UTF-8 as U+FFFD). */
+/* Writes what is left at the end (bytes of an unfinished character as
+ * U+FFFD); when more is queued than fits, returns cap - 1: call again until
+ * it returns 0. */
 int iris_detok_flush(iris_detok *d, char *out, size_t cap);
 
 #endif

@@ -48,8 +48,10 @@ static int set_pre(iris_tokenizer *t, const char *pre)
         return add_regex(t, RE_FALCON_PUNCT) || add_regex(t, TOK_RE_GPT2) || add_regex(t, RE_THREE_DIGITS);
     if (!strcmp(pre, "qwen2") || !strcmp(pre, "stablelm2"))
         return add_regex(t, RE_QWEN2);
-    if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe") || !strcmp(pre, "dbrx") || !strcmp(pre, "smaug-bpe"))
+    if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe") || !strcmp(pre, "dbrx") || !strcmp(pre, "smaug-bpe")) {
+        t->ignore_merges = 1;          /* as LLaMA-3's tokenizer.json asks */
         return add_regex(t, RE_LLAMA3);
+    }
     if (!strcmp(pre, "starcoder") || !strcmp(pre, "refact") || !strcmp(pre, "smollm") || !strcmp(pre, "command-r"))
         return add_regex(t, "\\p{N}") || add_regex(t, TOK_RE_GPT2);
     iris_set_error("%s: tokenizer.ggml.pre \"%s\" is not supported", t->source, pre);
@@ -130,10 +132,10 @@ static int bpe_merges(iris_tokenizer *t, const iris_gguf_kv *merges)
             iris_set_error("%s: merge %llu references an unknown token", t->source, (unsigned long long)i);
             goto fail;
         }
-        if (tmp_cap < al + bl) {
-            char *q = realloc(tmp, al + bl);
+        if (tmp_cap < al + bl + 1) {
+            char *q = realloc(tmp, al + bl + 1);
             if (!q) { iris_set_error("%s: out of memory", t->source); goto fail; }
-            tmp = q; tmp_cap = al + bl;
+            tmp = q; tmp_cap = al + bl + 1;
         }
         memcpy(tmp, s->ptr, al); memcpy(tmp + al, sp + 1, bl);
         int32_t r = tok_str_map_get(&t->vocab, tmp, al + bl);

@@ -97,6 +97,7 @@ struct iris_tokenizer {
     int32_t byte_tok[256];    /* <0xNN> ids, -1 when absent */
     int32_t byte_char_tok[256]; /* byte-level: id of the byte's code point */
     int byte_fallback;
+    int fuse_unk;             /* consecutive unknown symbols give one unk id */
     int ignore_merges;        /* a whole pre-token found in the vocab is kept */
     int32_t unk;
 
@@ -117,6 +118,9 @@ struct iris_tokenizer {
 };
 
 /* ---- helpers implemented across the module */
+/* tokenizer.json already in memory (path names it in messages; a
+ * tokenizer_config.json beside that path is still read). */
+iris_tokenizer *tok_from_json_text(const char *path, const char *text, size_t len);
 iris_tokenizer *tok_alloc(const char *source, int n_vocab);
 /* Sets piece id (copies), fills the vocab map.  0 or -1. */
 int tok_set_piece(iris_tokenizer *t, int id, const char *s, size_t len);

@@ -194,7 +194,9 @@ static int load_pre(iris_tokenizer *t, const cJSON *p)
         return add_split(t, "[\\p{P}!-/:-@\\[-`{-~]", 0, b, 0);
     }
     if (!strcmp(type, "WhitespaceSplit")) return add_split(t, "\\s+", 0, SPLIT_REMOVED, 0);
-    if (!strcmp(type, "Whitespace")) return add_split(t, "\\w+|[^\\w\\s]+", 0, SPLIT_REMOVED, 1);
+    if (!strcmp(type, "Whitespace"))     /* \w as Rust's regex spells it: marks and ZWJ included */
+        return add_split(t, "[\\p{L}\\p{Nl}\\p{Nd}\\p{M}\\p{Pc}\\x{200c}\\x{200d}]+"
+                            "|[^\\p{L}\\p{Nl}\\p{Nd}\\p{M}\\p{Pc}\\x{200c}\\x{200d}\\s]+", 0, SPLIT_REMOVED, 1);
     iris_set_error("%s: pre_tokenizer type %s is not supported", t->source, type);
     return -1;
 }
@@ -400,6 +402,7 @@ static iris_tokenizer *from_doc(const char *path, const cJSON *root)
     if (!merges && tok_pair_map_init(&t->merges, 1)) { iris_set_error("%s: out of memory", path); goto fail; }
     t->byte_fallback = jbool(model, "byte_fallback", 0);
     t->ignore_merges = jbool(model, "ignore_merges", 0);
+    t->fuse_unk = jbool(model, "fuse_unk", 0);
     const char *unk = jstr(model, "unk_token");
     if (unk) t->unk = iris_tokenizer_find(t, unk);
 
@@ -426,23 +429,28 @@ fail:
     return NULL;
 }
 
-iris_tokenizer *iris_tokenizer_from_json(const char *path)
+iris_tokenizer *tok_from_json_text(const char *path, const char *txt, size_t len)
 {
-    size_t len;
-    char *txt = read_file(path, &len, 0);
-    if (!txt) return NULL;
     cJSON *root = cJSON_ParseWithLength(txt, len);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long off = at && at >= txt && at <= txt + len ? (long)(at - txt) : -1;
         iris_set_error("%s: not valid JSON (near byte %ld)", path, off);
-        free(txt);
         return NULL;
     }
-    free(txt);
     iris_tokenizer *t = NULL;
     if (!cJSON_IsObject(root)) iris_set_error("%s: not a JSON object", path);
     else t = from_doc(path, root);
     cJSON_Delete(root);
+    return t;
+}
+
+iris_tokenizer *iris_tokenizer_from_json(const char *path)
+{
+    size_t len;
+    char *txt = read_file(path, &len, 0);
+    if (!txt) return NULL;
+    iris_tokenizer *t = tok_from_json_text(path, txt, len);
+    free(txt);
     return t;
 }

@@ -79,6 +79,82 @@ static int src_rewind(byte_source *s)
     return s->f ? fseek(s->f, 0, SEEK_SET) : 0;
 }
 
+/* Two bugs of stb_image 2.27's PNM loader are kept away here:
+ *  - header numbers are read into an int without an overflow check
+ *    (undefined behaviour on "P5 99999999999 ..."): we walk the header the
+ *    way it does and refuse numbers of more than 9 digits first;
+ *  - a 16-bit PNM (maxval > 255) converted to another channel count goes
+ *    through the 8-bit converter and reads past its buffer, and its samples
+ *    are read in host byte order although PNM's are big-endian: PNMs are
+ *    decoded in their own channel count, 16-bit ones through the 16-bit
+ *    interface, and converted here (pnm_to_rgb), 16-bit samples scaled by
+ *    255/maxval.
+ * Returns 1 for a PNM (*maxval set), 0 for anything else, -1 (error set) to
+ * refuse. */
+#define PNM_PEEK 4096
+
+static int pnm_isspace(int c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+static int pnm_guard(byte_source *src, const char *name, long *maxval)
+{
+    uint8_t buf[PNM_PEEK];
+    size_t n = src->len < PNM_PEEK ? src->len : PNM_PEEK;
+    if (src->mem) memcpy(buf, src->mem, n);
+    else if (fread(buf, 1, n, src->f) != n || fseek(src->f, 0, SEEK_SET) != 0) {
+        iris_set_error("%s: read error", name);
+        return -1;
+    }
+    if (n < 2 || buf[0] != 'P' || (buf[1] != '5' && buf[1] != '6')) return 0;
+    int is_pnm = 1;
+    size_t i = 2;
+    for (int field = 0; field < 3; field++) {   /* width, height, maxval */
+        for (;;) {
+            while (i < n && pnm_isspace(buf[i])) i++;
+            if (i >= n || buf[i] != '#') break;
+            while (i < n && buf[i] != '\n' && buf[i] != '\r') i++;
+        }
+        int digits = 0;
+        long value = 0;
+        while (i < n && buf[i] >= '0' && buf[i] <= '9' && digits <= 9)
+            value = value * 10 + (buf[i++] - '0'), digits++;
+        if (field == 2) *maxval = value;
+        if (digits > 9) {
+            iris_set_error("%s: PNM header holds a number too large to be a size", name);
+            return -1;
+        }
+        if (i >= n && n == PNM_PEEK) {
+            iris_set_error("%s: PNM header is longer than %d bytes", name, PNM_PEEK);
+            return -1;
+        }
+    }
+    return is_pnm;
+}
+
+/* PNM grey or RGB samples (1 or 3 channels; 8-bit, or 16-bit big-endian as
+ * stored in the file) to 8-bit RGB, grey replicated as PIL does.  Returns a
+ * new buffer or NULL. */
+static uint8_t *pnm_to_rgb(const void *px, int channels, size_t n_px, long maxval)
+{
+    uint8_t *out = malloc(n_px * 3);
+    if (!out) return NULL;
+    const uint8_t *b = px;
+    for (size_t i = 0; i < n_px; i++)
+        for (int c = 0; c < 3; c++) {
+            size_t k = i * channels + (channels == 3 ? c : 0);
+            if (maxval <= 255) {
+                out[i * 3 + c] = b[k];
+            } else {
+                long v = (long)b[2 * k] << 8 | b[2 * k + 1];
+                v = (v * 255 + maxval / 2) / maxval;
+                out[i * 3 + c] = (uint8_t)(v > 255 ? 255 : v);
+            }
+        }
+    return out;
+}
+
 static int decode_source(iris_image *img, byte_source *src, const char *name)
 {
     memset(img, 0, sizeof *img);
@@ -86,6 +162,9 @@ static int decode_source(iris_image *img, byte_source *src, const char *name)
         iris_set_error("%s: empty file", name);
         return -1;
     }
+    long maxval = 255;
+    int is_pnm = pnm_guard(src, name, &maxval);
+    if (is_pnm < 0) return -1;
     int w = 0, h = 0, comp = 0;
     /* Size first, from the header alone: nothing is allocated for a huge image. */
     if (!stbi_info_from_callbacks(&src_callbacks, src, &w, &h, &comp)) {
@@ -109,7 +188,13 @@ static int decode_source(iris_image *img, byte_source *src, const char *name)
         return -1;
     }
     int w2 = 0, h2 = 0;
-    uint8_t *px = stbi_load_from_callbacks(&src_callbacks, src, &w2, &h2, &comp, 3);
+    /* Everything but PNM is converted to RGB by stb_image (req_comp 3 is
+     * reliable there; req_comp 0 is not for PNGs with tRNS). */
+    uint8_t *px;
+    if (is_pnm && maxval > 255)
+        px = (uint8_t *)stbi_load_16_from_callbacks(&src_callbacks, src, &w2, &h2, &comp, 0);
+    else
+        px = stbi_load_from_callbacks(&src_callbacks, src, &w2, &h2, &comp, is_pnm ? 0 : 3);
     if (!px) {
         const char *why = stbi_failure_reason();
         if (src->overran)
@@ -127,6 +212,15 @@ static int decode_source(iris_image *img, byte_source *src, const char *name)
         stbi_image_free(px);
         iris_set_error("%s: corrupt image (header says %dx%d, decoded %dx%d)", name, w, h, w2, h2);
         return -1;
+    }
+    if (is_pnm && (comp != 3 || maxval > 255)) {
+        uint8_t *rgb = comp == 1 || comp == 3 ? pnm_to_rgb(px, comp, (size_t)w * h, maxval) : NULL;
+        stbi_image_free(px);
+        if (!rgb) {
+            iris_set_error("%s: out of memory for %dx%d pixels", name, w, h);
+            return -1;
+        }
+        px = rgb;
     }
     /* stb_image allocates with plain malloc (stb_image_impl.c keeps the
      * default STBI_MALLOC), so the buffer is ours to free() directly. */

@@ -7,8 +7,9 @@
  * transformers do before preprocessing: grey is replicated into R=G=B, alpha is
  * dropped (NOT composited over a background), palette entries are looked up.
  * Known, deliberate differences from PIL:
- *  - 16-bit PNGs keep their high byte (PIL does this for RGB, but clips 16-bit
- *    greyscale at 255, which turns such images white).
+ *  - 16-bit PNGs keep their high byte and 16-bit PNMs are scaled by
+ *    255/maxval (PIL keeps the high byte of 16-bit RGB PNGs too, but clips
+ *    16-bit greyscale at 255, which turns such images white).
  *  - transparent pixels of a GIF's first frame come out black (stb_image), PIL
  *    gives the colour of the transparent palette entry.
  *  - JPEG is decoded by stb_image, not libjpeg: pixels may differ by a few

@@ -52,30 +52,33 @@ typedef struct {
     int side, ox, oy;          /* paste offset inside the square */
     const uint8_t *pad;        /* background colour */
     uint8_t *bg_row;           /* one row of background, side*3 bytes */
+    uint8_t *row_buf;          /* background with the image's slot rewritten per row */
 } padded_ctx;
 
-static const uint8_t *image_row(void *ctx, int y, uint8_t *scratch, int *uniform)
+static const uint8_t *image_row(void *ctx, int y, uint8_t *scratch, int *lo, int *hi)
 {
     (void)scratch;
     const iris_image *img = ctx;
-    *uniform = 0;
+    *lo = 0;
+    *hi = img->width;
     return img->rgb + (size_t)y * img->width * 3;
 }
 
-static const uint8_t *padded_row(void *ctx, int y, uint8_t *scratch, int *uniform)
+static const uint8_t *padded_row(void *ctx, int y, uint8_t *scratch, int *lo, int *hi)
 {
     padded_ctx *c = ctx;
     const iris_image *img = c->img;
     if (y < c->oy || y >= c->oy + img->height) {
-        *uniform = 1;
+        *lo = *hi = 0;
         return c->bg_row;
     }
-    *uniform = 0;
+    *lo = c->ox;
+    *hi = c->ox + img->width;
     const uint8_t *row = img->rgb + (size_t)(y - c->oy) * img->width * 3;
+    (void)scratch;
     if (img->width == c->side) return row;
-    memcpy(scratch, c->bg_row, (size_t)c->side * 3);
-    memcpy(scratch + (size_t)c->ox * 3, row, (size_t)img->width * 3);
-    return scratch;
+    memcpy(c->row_buf + (size_t)c->ox * 3, row, (size_t)img->width * 3);
+    return c->row_buf;
 }
 
 static int floor_div2(int a) { return a >= 0 ? a / 2 : -((-a + 1) / 2); }
@@ -142,7 +145,7 @@ int iris_preprocess_u8(const iris_image *img, const iris_preproc *p, uint8_t *ou
         iris_set_error("preprocess: empty image");
         return -1;
     }
-    iris_row_source src = {img->width, img->height, image_row, (void *)img};
+    iris_row_source src = {img->width, img->height, image_row, NULL, (void *)img};
     if (p->mode == IRIS_PREPROC_RESIZE)
         return iris_resize_rows(&src, p->crop_w, p->crop_h, 0, 0, p->crop_w, p->crop_h, out);
 
@@ -154,17 +157,22 @@ int iris_preprocess_u8(const iris_image *img, const iris_preproc *p, uint8_t *ou
         pc.oy = (pc.side - img->height) / 2;
         pc.pad = p->pad_rgb;
         pc.bg_row = malloc((size_t)pc.side * 3);
-        if (!pc.bg_row) {
+        pc.row_buf = malloc((size_t)pc.side * 3);
+        if (!pc.bg_row || !pc.row_buf) {
+            free(pc.bg_row);
+            free(pc.row_buf);
             iris_set_error("preprocess: out of memory");
             return -1;
         }
         for (int x = 0; x < pc.side; x++) memcpy(pc.bg_row + (size_t)x * 3, p->pad_rgb, 3);
-        src = (iris_row_source){pc.side, pc.side, padded_row, &pc};
+        memcpy(pc.row_buf, pc.bg_row, (size_t)pc.side * 3);
+        src = (iris_row_source){pc.side, pc.side, padded_row, pc.bg_row, &pc};
     }
     int rw, rh;
     shortest_edge_size(src.w, src.h, p->shortest_edge, &rw, &rh);
     int rc = resize_and_crop(&src, rw, rh, p->crop_w, p->crop_h, out);
     free(pc.bg_row);
+    free(pc.row_buf);
     return rc;
 }
 

@@ -85,10 +85,11 @@ static inline uint8_t clip8(int32_t acc)
     return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
 }
 
-/* One row through the horizontal plan: in (w*3 bytes) -> out (plan.n*3). */
-static void pass_row(const axis_plan *p, const uint8_t *in, uint8_t *out)
+/* Output columns [i0, i1) of one row through the horizontal plan:
+ * in (w*3 bytes) -> out (plan.n*3). */
+static void pass_row(const axis_plan *p, const uint8_t *in, uint8_t *out, int i0, int i1)
 {
-    for (int i = 0; i < p->n; i++) {
+    for (int i = i0; i < i1; i++) {
         const int32_t *w = p->w + (size_t)i * p->taps;
         const uint8_t *s = in + (size_t)p->first[i] * 3;
         int32_t r = 1 << (FIX_BITS - 1), g = r, b = r;
@@ -114,7 +115,8 @@ int iris_resize_rows(const iris_row_source *src, int out_w, int out_h,
     }
     int need_h = out_w != src->w, need_v = out_h != src->h;
     axis_plan ph = {0}, pv = {0};
-    uint8_t *scratch = NULL, *mid = NULL, *uniform_out = NULL;
+    uint8_t *scratch = NULL, *mid = NULL, *bg_out = NULL, *is_bg = NULL;
+    int32_t *acc = NULL;
     int rc = -1;
 
     /* Input rows the vertical pass reads (all window rows when it does not run). */
@@ -134,26 +136,30 @@ int iris_resize_rows(const iris_row_source *src, int out_w, int out_h,
     size_t row_out = (size_t)nw * 3;
     scratch = malloc((size_t)src->w * 3);
     mid = malloc((size_t)(r1 - r0) * row_out);
-    uniform_out = malloc(row_out);
-    if (!scratch || !mid || !uniform_out) {
+    bg_out = malloc(row_out);
+    is_bg = calloc((size_t)(r1 - r0), 1);
+    acc = malloc(row_out * sizeof *acc);
+    if (!scratch || !mid || !bg_out || !is_bg || !acc) {
         iris_set_error("resize: out of memory for %dx%d", nw, r1 - r0);
         goto done;
     }
-    int have_uniform = 0;
+    if (need_h && src->background) pass_row(&ph, src->background, bg_out, 0, nw);
     for (int y = r0; y < r1; y++) {
-        int uniform = 0;
-        const uint8_t *in = src->row(src->ctx, y, scratch, &uniform);
+        int lo = 0, hi = src->w;
+        const uint8_t *in = src->row(src->ctx, y, scratch, &lo, &hi);
         uint8_t *o = mid + (size_t)(y - r0) * row_out;
         if (!need_h) {
             memcpy(o, in + (size_t)x0 * 3, row_out);
-        } else if (uniform && have_uniform) {
-            memcpy(o, uniform_out, row_out);
+        } else if (!src->background) {
+            pass_row(&ph, in, o, 0, nw);
         } else {
-            pass_row(&ph, in, o);
-            if (uniform) {
-                memcpy(uniform_out, o, row_out);
-                have_uniform = 1;
-            }
+            /* background everywhere, recomputed where the taps reach [lo, hi) */
+            memcpy(o, bg_out, row_out);
+            is_bg[y - r0] = lo >= hi;
+            int i0 = 0, i1 = nw;
+            while (i0 < nw && ph.first[i0] + ph.count[i0] <= lo) i0++;
+            while (i1 > i0 && ph.first[i1 - 1] >= hi) i1--;
+            if (lo < hi) pass_row(&ph, in, o, i0, i1);
         }
     }
     if (!need_v) {
@@ -163,11 +169,25 @@ int iris_resize_rows(const iris_row_source *src, int out_w, int out_h,
             const int32_t *w = pv.w + (size_t)j * pv.taps;
             const uint8_t *base = mid + (size_t)(pv.first[j] - r0) * row_out;
             uint8_t *o = dst + (size_t)j * row_out;
-            for (size_t c = 0; c < row_out; c++) {
-                int32_t acc = 1 << (FIX_BITS - 1);
-                for (int t = 0; t < pv.count[j]; t++) acc += base[(size_t)t * row_out + c] * w[t];
-                o[c] = clip8(acc);
+            /* Taps over background rows only: every tap row is bg_out, so the
+             * sum of products is bg_out[c] * (sum of weights) -- the same
+             * integers, without the per-tap loop. */
+            int all_bg = 1;
+            for (int t = 0; t < pv.count[j] && all_bg; t++) all_bg = is_bg[pv.first[j] - r0 + t];
+            if (all_bg) {
+                int32_t wsum = 0;
+                for (int t = 0; t < pv.count[j]; t++) wsum += w[t];
+                for (size_t c = 0; c < row_out; c++) o[c] = clip8((1 << (FIX_BITS - 1)) + bg_out[c] * wsum);
+                continue;
             }
+            /* tap-major so each tap reads one contiguous row (vectorises) */
+            for (size_t c = 0; c < row_out; c++) acc[c] = 1 << (FIX_BITS - 1);
+            for (int t = 0; t < pv.count[j]; t++) {
+                const uint8_t *r = base + (size_t)t * row_out;
+                int32_t wt = w[t];
+                for (size_t c = 0; c < row_out; c++) acc[c] += r[c] * wt;
+            }
+            for (size_t c = 0; c < row_out; c++) o[c] = clip8(acc[c]);
         }
     }
     rc = 0;
@@ -176,7 +196,9 @@ done:
     plan_free(&pv);
     free(scratch);
     free(mid);
-    free(uniform_out);
+    free(bg_out);
+    free(is_bg);
+    free(acc);
     return rc;
 }
 
@@ -185,11 +207,12 @@ typedef struct {
     int w;
 } plain_ctx;
 
-static const uint8_t *plain_row(void *ctx, int y, uint8_t *scratch, int *uniform)
+static const uint8_t *plain_row(void *ctx, int y, uint8_t *scratch, int *lo, int *hi)
 {
     (void)scratch;
     const plain_ctx *c = ctx;
-    *uniform = 0;
+    *lo = 0;
+    *hi = c->w;
     return c->px + (size_t)y * c->w * 3;
 }
 
@@ -197,6 +220,6 @@ int iris_resize_bicubic_window(const uint8_t *src, int w, int h, int out_w, int 
                                int x0, int y0, int nw, int nh, uint8_t *dst)
 {
     plain_ctx c = {src, w};
-    iris_row_source s = {w, h, plain_row, &c};
+    iris_row_source s = {w, h, plain_row, NULL, &c};
     return iris_resize_rows(&s, out_w, out_h, x0, y0, nw, nh, dst);
 }

@@ -20,12 +20,16 @@
 
 /* A source image delivered a row at a time, so that a padded image (PAD
  * mode) need not be materialised.  row() returns a pointer to w*3 bytes of row
- * y (it may fill and return scratch, which holds w*3 bytes); it sets *uniform
- * when the row is the same constant row every time it says so (background),
- * letting the resizer compute that row's horizontal pass once. */
+ * y (it may fill and return scratch, which holds w*3 bytes) and sets
+ * [*lo, *hi) to the columns that may differ from `background`.  When
+ * background is NULL every row must report [0, w).  With a background, the
+ * resizer computes the background's horizontal pass once and, in each row,
+ * only the output columns whose taps reach [lo, hi): a 1 x 16384 image padded
+ * to a square costs no more than its pixels. */
 typedef struct iris_row_source {
     int w, h;
-    const uint8_t *(*row)(void *ctx, int y, uint8_t *scratch, int *uniform);
+    const uint8_t *(*row)(void *ctx, int y, uint8_t *scratch, int *lo, int *hi);
+    const uint8_t *background;   /* NULL, or a row of w*3 bytes */
     void *ctx;
 } iris_row_source;
 

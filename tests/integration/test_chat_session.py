@@ -69,3 +69,25 @@ def test_clear_and_bad_commands_keep_the_repl_alive(tmp_path):
     assert out.count("error:") >= 3
     assert len(re.findall(r"\[(\d+) new tokens processed", p.stderr)) == 2
     assert (tmp_path / "t.md").exists()
+
+
+def test_ctrl_c_stops_the_answer_not_the_program(tmp_path):
+    import signal
+    import time
+    from llm_fixtures import build_model
+    build_model("llama", tmp_path, seed=4)
+    p = subprocess.Popen([iris_bin(), "chat", "-m", str(tmp_path), "-n", "50000", "--ctx", "60000",
+                          "--temp", "1", "--min-p", "0", "--top-k", "0"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdin.write("tell me a long story\n")
+    p.stdin.flush()
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    p.stdin.write("/save " + str(tmp_path / "after.md") + "\n/quit\n")
+    p.stdin.flush()
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert "[stopped]" in out
+    assert (tmp_path / "after.md").exists()
+    assert "tell me a long story" in (tmp_path / "after.md").read_text()

@@ -281,3 +281,39 @@ def test_usage_errors(tmp_path):
                  ["image-preprocess", "-i", "x.png", "--std", "1,0,1"]):
         r = subprocess.run([IRIS, *args], capture_output=True, text=True)
         assert r.returncode == 2, (args, r.stderr)
+
+
+@pytest.mark.parametrize("w,h", [(517, 333), (20, 90)])
+def test_crop_larger_than_resize(tmp_path, w, h):
+    """shortest_edge 48, crop 64: transformers' center_crop pads with zeros."""
+    path = tmp_path / "img.png"
+    Image.fromarray(photo(w, h)).save(path)
+    got = run_iris(path, "crop", 64, tmp_path, ["--size", "48", "--crop", "64"])
+    proc = CLIPImageProcessor(size={"shortest_edge": 48}, crop_size={"height": 64, "width": 64},
+                              image_mean=CLIP_MEAN, image_std=CLIP_STD)
+    ref = proc(Image.open(path).convert("RGB"), return_tensors="np",
+               input_data_format="channels_last")["pixel_values"][0]
+    std = np.array(CLIP_STD).reshape(3, 1, 1)
+    assert np.abs((got - ref) * std).max() * 255 <= 1.0
+
+
+def test_gif_transparency_documented_difference(tmp_path):
+    """image_load.h documents one divergence from PIL: transparent pixels of a
+    GIF's first frame come out black (stb_image) where PIL gives the colour of
+    the transparent palette entry.  Every other pixel matches exactly."""
+    p = Image.fromarray(photo(50, 40)).convert("P", palette=Image.ADAPTIVE, colors=16)
+    path = tmp_path / "t.gif"
+    p.save(path, transparency=3)
+    idx = np.asarray(Image.open(path))
+    if not (idx == 3).any():
+        pytest.skip("palette entry 3 unused in this random image")
+    ref = np.asarray(Image.open(path).convert("RGB"))
+    u8 = tmp_path / "o.rgb"
+    r = subprocess.run([IRIS, "image-preprocess", "-i", str(path), "--size", "40", "--crop", "40",
+                        "--u8", str(u8)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got = np.fromfile(u8, dtype=np.uint8).reshape(40, 40, 3)
+    ref, idx = ref[:, 5:45], idx[:, 5:45]   # 50 wide, centre crop 40: no resize
+    clear = idx == 3
+    assert (got[clear] == 0).all()
+    assert (got[~clear] == ref[~clear]).all()

@@ -293,8 +293,8 @@ static void test_softmax(void **state)
 
 /* ---------------------------------------------------------------- attention */
 
-static void run_attention(int n_q, int q_pos0, int n_kv, int heads, int kv_heads, int hd,
-                          int causal, float alibi, int pad)
+static void run_attention_tol(int n_q, int q_pos0, int n_kv, int heads, int kv_heads, int hd,
+                              int causal, float alibi, int pad, double tol)
 {
     int kv_stride = kv_heads * hd + pad;
     size_t nq = (size_t)n_q * heads * hd, nkv = (size_t)(n_kv ? n_kv : 1) * kv_stride;
@@ -305,9 +305,15 @@ static void run_attention(int n_q, int q_pos0, int n_kv, int heads, int kv_heads
     float scale = 1.0f / sqrtf((float)hd);
     cpu->attention(o, q, k, v, n_q, q_pos0, n_kv, kv_stride, heads, kv_heads, hd, scale, causal, alibi);
     gpu->attention(dout, dq, dk, dv, n_q, q_pos0, n_kv, kv_stride, heads, kv_heads, hd, scale, causal, alibi);
-    expect("attention", dout, o, nq, TOL_F32);
+    expect("attention", dout, o, nq, tol);
     gpu->free(dq); gpu->free(dk); gpu->free(dv); gpu->free(dout);
     free(q); free(k); free(v); free(o);
+}
+
+static void run_attention(int n_q, int q_pos0, int n_kv, int heads, int kv_heads, int hd,
+                          int causal, float alibi, int pad)
+{
+    run_attention_tol(n_q, q_pos0, n_kv, heads, kv_heads, hd, causal, alibi, pad, TOL_F32);
 }
 
 static void test_attention_prefill(void **state)
@@ -321,6 +327,21 @@ static void test_attention_prefill(void **state)
     run_attention(50, 3, 53, 5, 5, 80, 1, 0, 0);      /* odd head count, head_dim 80 */
     run_attention(20, 0, 20, 6, 6, 7, 1, 8.0f, 0);    /* ALiBi (MPT), tiny head_dim */
     run_attention(16, 30, 46, 3, 3, 96, 0, 8.0f, 0);
+}
+
+/* The opt-in bf16 tensor-core prefill kernel (IRIS_CUDA_ATTN=tc). */
+static void test_attention_prefill_tensor_cores(void **state)
+{
+    (void)state;
+    REQUIRE_GPU();
+    setenv("IRIS_CUDA_ATTN", "tc", 1);
+    run_attention_tol(9, 0, 9, 2, 2, 64, 1, 0, 0, TOL_BF16);
+    run_attention_tol(130, 0, 130, 4, 2, 128, 1, 0, 0, TOL_BF16);   /* GQA, 3 query blocks */
+    run_attention_tol(70, 100, 170, 8, 1, 96, 1, 0, 8, TOL_BF16);   /* MQA, padded rows */
+    run_attention_tol(577, 0, 577, 2, 2, 64, 0, 0, 0, TOL_BF16);    /* CLIP */
+    run_attention_tol(40, 5, 45, 6, 6, 32, 1, 8.0f, 0, TOL_BF16);   /* ALiBi */
+    run_attention_tol(33, 0, 33, 2, 2, 80, 1, 0, 0, TOL_BF16);      /* head_dim 80 */
+    unsetenv("IRIS_CUDA_ATTN");
 }
 
 static void test_attention_decode(void **state)
@@ -596,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_rope),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_attention_prefill),
+        cmocka_unit_test(test_attention_prefill_tensor_cores),
         cmocka_unit_test(test_attention_decode),
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_embedding),

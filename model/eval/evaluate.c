@@ -1,0 +1,276 @@
+#include "evaluate.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/timer.h"
+#include "text/chat_template.h"
+#include "vqa_metric.h"
+
+static const char *const metric_names[] = {"vqav2", "aokvqa-da", "aokvqa-mc", "exact"};
+
+int iris_metric_from_name(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, metric_names[i])) return i;
+    return -1;
+}
+
+const char *iris_metric_name(iris_metric m) { return metric_names[m]; }
+
+/* The user turn: image placeholder, question, choices (MC), suffix. */
+static char *user_text(const iris_eval_item *it, const iris_eval_opts *o, int with_image)
+{
+    size_t n = strlen(it->question) + 64 + (o->prompt_suffix ? strlen(o->prompt_suffix) : 0);
+    for (int i = 0; i < it->n_choices; i++) n += strlen(it->choices[i]) + 4;
+    char *s = malloc(n);
+    if (!s) return NULL;
+    snprintf(s, n, "%s%s", with_image ? "<image>\n" : "", it->question);
+    if (o->metric == IRIS_METRIC_AOKVQA_MC && it->n_choices) {
+        strcat(s, "\nChoices: ");
+        for (int i = 0; i < it->n_choices; i++) {
+            if (i) strcat(s, ", ");
+            strcat(s, it->choices[i]);
+        }
+    }
+    if (o->prompt_suffix && *o->prompt_suffix) {
+        strcat(s, "\n");
+        strcat(s, o->prompt_suffix);
+    }
+    return s;
+}
+
+static int32_t *prompt_sequence(iris_lm *lm, const char *user, int tpl, int n_images, int *n_out)
+{
+    iris_chat_msg msg = {"user", user};
+    char *text = iris_chat_render(tpl, &msg, 1, 1);
+    if (!text) {
+        iris_set_error("out of memory");
+        return NULL;
+    }
+    size_t len = strlen(text);
+    int n = iris_lm_tokenize(lm, text, len, 1, NULL, 0);
+    int32_t *ids = n >= 0 ? malloc((size_t)(n + 1) * sizeof *ids) : NULL, *seq = NULL;
+    if (ids) {
+        iris_lm_tokenize(lm, text, len, 1, ids, n);
+        if (iris_lm_expand_images(lm, ids, n, 0, n_images, &seq, n_out)) seq = NULL;
+    } else {
+        iris_set_error("out of memory");
+    }
+    free(ids);
+    free(text);
+    return seq;
+}
+
+/* Greedy answer after the prompt already in the cache; logits of its last row given. */
+static char *greedy_answer(iris_lm *lm, float *logits, int n_predict)
+{
+    size_t cap = 256, len = 0;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    out[0] = 0;
+    iris_detok dt;
+    iris_detok_init(&dt, lm->tok, 0);
+    char piece[512];
+    int V = lm->net.cfg.vocab_size;
+    for (int i = 0; i < n_predict; i++) {
+        int32_t best = 0;
+        for (int k = 1; k < V; k++)
+            if (logits[k] > logits[best]) best = k;
+        if (iris_lm_is_end(lm, best)) break;
+        int l = iris_detok_push(&dt, best, piece, sizeof piece);
+        if (len + (size_t)l + 1 > cap) {
+            cap = 2 * cap + (size_t)l;
+            char *o = realloc(out, cap);
+            if (!o) break;
+            out = o;
+        }
+        memcpy(out + len, piece, (size_t)l);
+        len += (size_t)l;
+        out[len] = 0;
+        if (strchr(out, '\n')) break;
+        if (i + 1 == n_predict || lm->net.n_past >= lm->net.n_ctx) break;
+        if (iris_llama_forward(&lm->net, &best, 1, logits, 0)) break;
+    }
+    char *nl = strchr(out, '\n');
+    if (nl) *nl = 0;
+    return out;
+}
+
+static double score(const iris_eval_item *it, const char *pred, iris_metric m)
+{
+    switch (m) {
+    case IRIS_METRIC_VQAV2: return iris_vqa_accuracy(pred, (const char *const *)it->answers, it->n_answers);
+    case IRIS_METRIC_AOKVQA_DA: return iris_aokvqa_da_accuracy(pred, (const char *const *)it->answers, it->n_answers);
+    case IRIS_METRIC_AOKVQA_MC:
+        return it->correct_choice >= 0 ? iris_exact_accuracy(pred, it->choices[it->correct_choice]) : -1;
+    default: return it->n_answers ? iris_exact_accuracy(pred, it->answers[0]) : -1;
+    }
+}
+
+static int type_index(iris_eval_result *r, const char *type)
+{
+    for (int i = 0; i < r->n_types; i++)
+        if (!strcmp(r->types[i], type)) return i;
+    char **t = realloc(r->types, (size_t)(r->n_types + 1) * sizeof *t);
+    if (!t) return -1;
+    r->types = t;
+    double *a = realloc(r->type_acc, (size_t)(r->n_types + 1) * sizeof *a);
+    if (!a) return -1;
+    r->type_acc = a;
+    int *c = realloc(r->type_n, (size_t)(r->n_types + 1) * sizeof *c);
+    if (!c) return -1;
+    r->type_n = c;
+    if (!(r->types[r->n_types] = strdup(type))) return -1;
+    r->type_acc[r->n_types] = 0;
+    r->type_n[r->n_types] = 0;
+    return r->n_types++;
+}
+
+int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o, iris_eval_result *r)
+{
+    memset(r, 0, sizeof *r);
+    int total = o->limit > 0 && o->limit < set->n ? o->limit : set->n;
+    int tpl = o->tpl >= 0 ? o->tpl : lm->default_template, n_predict = o->n_predict > 0 ? o->n_predict : 24;
+    r->pred = calloc((size_t)total, sizeof *r->pred);
+    r->acc = calloc((size_t)total, sizeof *r->acc);
+    float *logits = malloc((size_t)lm->net.cfg.vocab_size * sizeof *logits);
+    int32_t *prev = NULL;
+    int n_prev = 0, rc = -1;
+    const char *prev_image = NULL;
+    if (!r->pred || !r->acc || !logits) {
+        iris_set_error("out of memory");
+        goto done;
+    }
+    double t0 = iris_now(), sum = 0;
+    int64_t processed0 = lm->net.n_tokens_processed;
+    for (int i = 0; i < total; i++) {
+        if (o->stop && *o->stop) break;
+        const iris_eval_item *it = &set->items[i];
+        int with_image = it->image != NULL && lm->vision != NULL;
+        if (it->image && !lm->vision) {
+            iris_set_error("question %s has an image but %s has no vision tower", it->id, lm->path);
+            goto done;
+        }
+        if (with_image && (!prev_image || strcmp(prev_image, it->image))) {
+            iris_lm_clear_images(lm);
+            if (iris_lm_add_image(lm, it->image) < 0) goto done;
+            prev_image = it->image;
+            n_prev = 0; /* a new image: nothing in the cache can be reused */
+        }
+        char *user = user_text(it, o, with_image);
+        int n = 0;
+        int32_t *seq = user ? prompt_sequence(lm, user, tpl, with_image ? 1 : 0, &n) : NULL;
+        free(user);
+        if (!seq) goto done;
+        if (n + n_predict > lm->net.n_ctx) {
+            iris_set_error("question %s: %d prompt tokens do not fit the context of %d", it->id, n, lm->net.n_ctx);
+            free(seq);
+            goto done;
+        }
+        int keep = 0;
+        while (keep < n_prev && keep < n - 1 && prev[keep] == seq[keep]) keep++;
+        iris_llama_truncate(&lm->net, keep);
+        if (keep == 0) iris_llama_reset(&lm->net);
+        if (iris_lm_forward_seq(lm, seq + keep, n - keep, logits)) {
+            free(seq);
+            goto done;
+        }
+        free(prev);
+        prev = seq;
+        n_prev = n;
+        r->pred[i] = greedy_answer(lm, logits, n_predict);
+        if (!r->pred[i]) {
+            iris_set_error("out of memory");
+            goto done;
+        }
+        double a = score(it, r->pred[i], o->metric);
+        if (a < 0) {
+            iris_set_error("question %s has no reference answer for the %s metric", it->id, metric_names[o->metric]);
+            goto done;
+        }
+        r->acc[i] = a;
+        sum += a;
+        r->n = i + 1;
+        int ti = type_index(r, it->type ? it->type : "all");
+        if (ti < 0) {
+            iris_set_error("out of memory");
+            goto done;
+        }
+        r->type_acc[ti] += a;
+        r->type_n[ti]++;
+        if (o->progress) o->progress(i + 1, total, 100.0 * sum / (i + 1), o->ud);
+    }
+    r->overall = r->n ? 100.0 * sum / r->n : 0;
+    for (int t = 0; t < r->n_types; t++) r->type_acc[t] = 100.0 * r->type_acc[t] / r->type_n[t];
+    r->seconds = iris_now() - t0;
+    r->tokens_processed = (long)(lm->net.n_tokens_processed - processed0);
+    rc = 0;
+done:
+    free(prev);
+    free(logits);
+    return rc;
+}
+
+void iris_eval_result_free(iris_eval_result *r)
+{
+    for (int i = 0; r->pred && i < r->n; i++) free(r->pred[i]);
+    for (int i = 0; i < r->n_types; i++) free(r->types[i]);
+    free(r->pred);
+    free(r->acc);
+    free(r->types);
+    free(r->type_acc);
+    free(r->type_n);
+    memset(r, 0, sizeof *r);
+}
+
+int iris_eval_write_json(const iris_eval_result *r, const iris_eval_set *set, const char *model, iris_metric metric,
+                         const char *path)
+{
+    cJSON *root = cJSON_CreateObject(), *types = cJSON_CreateObject(), *preds = cJSON_CreateArray();
+    if (!root || !types || !preds) {
+        cJSON_Delete(root);
+        cJSON_Delete(types);
+        cJSON_Delete(preds);
+        iris_set_error("out of memory");
+        return -1;
+    }
+    cJSON_AddStringToObject(root, "model", model);
+    cJSON_AddStringToObject(root, "metric", metric_names[metric]);
+    cJSON_AddStringToObject(root, "format", set->format ? set->format : "?");
+    cJSON_AddNumberToObject(root, "n", r->n);
+    cJSON_AddNumberToObject(root, "overall", r->overall);
+    for (int t = 0; t < r->n_types; t++) cJSON_AddNumberToObject(types, r->types[t], r->type_acc[t]);
+    cJSON_AddItemToObject(root, "per_type", types);
+    cJSON_AddNumberToObject(root, "seconds", r->seconds);
+    for (int i = 0; i < r->n; i++) {
+        cJSON *p = cJSON_CreateObject();
+        if (!p) break;
+        cJSON_AddStringToObject(p, "question_id", set->items[i].id);
+        cJSON_AddStringToObject(p, "question", set->items[i].question);
+        cJSON_AddStringToObject(p, "prediction", r->pred[i]);
+        cJSON_AddNumberToObject(p, "accuracy", r->acc[i]);
+        cJSON_AddStringToObject(p, "question_type", set->items[i].type ? set->items[i].type : "all");
+        cJSON_AddItemToArray(preds, p);
+    }
+    cJSON_AddItemToObject(root, "predictions", preds);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) {
+        iris_set_error("out of memory");
+        return -1;
+    }
+    iris_atomic_file af;
+    int rc = -1;
+    if (iris_atomic_open(&af, path, "w") == 0) {
+        fputs(text, af.f);
+        fputc('\n', af.f);
+        rc = iris_atomic_commit(&af);
+    }
+    free(text);
+    return rc;
+}

@@ -1,0 +1,55 @@
+/* evaluate.h — runs a model over a question set and scores the answers.
+ *
+ * Each question is asked alone (the model's chat template, the image first),
+ * answered greedily until an end token, a newline or n_predict tokens.
+ * Questions about the same image as the previous one reuse its encoded image
+ * and the shared prompt prefix in the KV cache, so only the new question's
+ * tokens are processed.
+ *
+ * Contract: returns 0 and fills the result (per-question predictions and
+ * accuracies, overall and per-type percentages), or -1 with an error set; an
+ * unreadable image fails that question's run with a message naming it.
+ */
+#ifndef IRIS_EVALUATE_H
+#define IRIS_EVALUATE_H
+
+#include <signal.h>
+
+#include "eval_data.h"
+#include "nets/lm.h"
+
+typedef enum { IRIS_METRIC_VQAV2, IRIS_METRIC_AOKVQA_DA, IRIS_METRIC_AOKVQA_MC, IRIS_METRIC_EXACT } iris_metric;
+
+typedef struct {
+    iris_metric metric;
+    int limit;                 /* 0 = all */
+    int n_predict;             /* default 24 */
+    const char *prompt_suffix; /* appended to each question, e.g. LLaVA's short-answer hint */
+    int tpl;                   /* chat template; -1 = the model's */
+    void (*progress)(int done, int total, double acc_percent, void *ud);
+    void *ud;
+    volatile sig_atomic_t *stop;
+} iris_eval_opts;
+
+typedef struct {
+    int n;                     /* questions scored */
+    double overall;            /* percent */
+    int n_types;
+    char **types;
+    double *type_acc;          /* percent */
+    int *type_n;
+    char **pred;               /* n predictions */
+    double *acc;               /* n accuracies in [0, 1] */
+    double seconds;
+    long tokens_processed;
+} iris_eval_result;
+
+int iris_metric_from_name(const char *name);
+const char *iris_metric_name(iris_metric m);
+int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o, iris_eval_result *r);
+void iris_eval_result_free(iris_eval_result *r);
+/* results.json: {model, metric, n, overall, per_type, seconds, predictions: [...]} */
+int iris_eval_write_json(const iris_eval_result *r, const iris_eval_set *set, const char *model,
+                         iris_metric metric, const char *path);
+
+#endif

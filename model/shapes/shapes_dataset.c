@@ -1,0 +1,173 @@
+#include "shapes_dataset.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "shapes_qa.h"
+#include "vision/image_write.h"
+
+static uint64_t split_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int mkdir_p(const char *path)
+{
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+        iris_set_error("%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static cJSON *turn(const char *from, const char *value)
+{
+    cJSON *t = cJSON_CreateObject();
+    if (t && (!cJSON_AddStringToObject(t, "from", from) || !cJSON_AddStringToObject(t, "value", value))) {
+        cJSON_Delete(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* A LLaVA record; the first human turn gets the <image> placeholder. */
+static cJSON *llava_record(const char *id, const char *image, const shape_qa *qa, int n)
+{
+    cJSON *r = cJSON_CreateObject(), *conv = cJSON_CreateArray();
+    if (!r || !conv) goto fail;
+    cJSON_AddStringToObject(r, "id", id);
+    cJSON_AddStringToObject(r, "image", image);
+    cJSON_AddItemToObject(r, "conversations", conv);
+    for (int i = 0; i < n; i++) {
+        char q[128];
+        snprintf(q, sizeof q, "%s%s", i == 0 ? "<image>\n" : "", qa[i].question);
+        cJSON *h = turn("human", q), *g = turn("gpt", qa[i].answer);
+        if (!h || !g) {
+            cJSON_Delete(h);
+            cJSON_Delete(g);
+            goto fail;
+        }
+        cJSON_AddItemToArray(conv, h);
+        cJSON_AddItemToArray(conv, g);
+    }
+    return r;
+fail:
+    cJSON_Delete(r);
+    if (!r) cJSON_Delete(conv);
+    return NULL;
+}
+
+static int emit(FILE *f, cJSON *rec, const char *sep)
+{
+    if (!rec) {
+        iris_set_error("out of memory");
+        return -1;
+    }
+    char *s = cJSON_PrintUnformatted(rec);
+    cJSON_Delete(rec);
+    if (!s) {
+        iris_set_error("out of memory");
+        return -1;
+    }
+    fputs(sep, f);
+    fputs(s, f);
+    free(s);
+    return 0;
+}
+
+static int open_out(iris_atomic_file *af, const char *dir, const char *split, const char *suffix)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s_%s", dir, split, suffix);
+    return iris_atomic_open(af, path, "w");
+}
+
+int shapes_write_dataset(const shapes_dataset_opts *o)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/images", o->out_dir);
+    if (mkdir_p(o->out_dir) || mkdir_p(path)) return -1;
+    iris_atomic_file cap = {0}, qa = {0}, qs = {0};
+    if (open_out(&cap, o->out_dir, o->split, "captions.json") || open_out(&qa, o->out_dir, o->split, "qa.json") ||
+        open_out(&qs, o->out_dir, o->split, "questions.jsonl")) {
+        iris_atomic_abort(&cap);
+        iris_atomic_abort(&qa);
+        return -1;
+    }
+    shape_rng r;
+    shape_rng_seed(&r, o->seed ^ split_hash(o->split));
+    int max_turns = o->max_turns > 0 ? o->max_turns : 3;
+    uint8_t *rgb = malloc(128 * 128 * 3);
+    int rc = -1;
+    if (!rgb) {
+        iris_set_error("out of memory");
+        goto done;
+    }
+    fputs("[\n", cap.f);
+    fputs("[\n", qa.f);
+    for (int i = 0; i < o->count; i++) {
+        shape_scene s;
+        shape_scene_random(&s, &r);
+        shape_scene_render(&s, rgb, shape_rng_next(&r));
+        char rel[64], id[64];
+        snprintf(rel, sizeof rel, "images/%s_%06d.png", o->split, i);
+        snprintf(id, sizeof id, "shapes-%s-%06d", o->split, i);
+        snprintf(path, sizeof path, "%s/%s", o->out_dir, rel);
+        if (iris_png_write(path, rgb, s.width, s.height)) goto done;
+
+        shape_qa c;
+        shapes_questions_of_type(&s, QA_CAPTION, &r, &c, 1);
+        if (emit(cap.f, llava_record(id, rel, &c, 1), i ? ",\n" : "")) goto done;
+
+        shape_qa turns[8];
+        int nt = shape_rng_int(&r, 1, max_turns), k = 0;
+        for (int tries = 0; k < nt && tries < 20; tries++) {
+            shape_qa q;
+            if (shapes_random_question(&s, &r, &q)) break;
+            int dup = 0;
+            for (int j = 0; j < k; j++) dup |= !strcmp(turns[j].question, q.question);
+            if (!dup) turns[k++] = q;
+        }
+        if (emit(qa.f, llava_record(id, rel, turns, k), i ? ",\n" : "")) goto done;
+
+        shape_qa q;
+        if (shapes_random_question(&s, &r, &q) == 0) {
+            cJSON *j = cJSON_CreateObject(), *ans = cJSON_CreateArray();
+            if (!j || !ans) {
+                cJSON_Delete(j);
+                cJSON_Delete(ans);
+                iris_set_error("out of memory");
+                goto done;
+            }
+            cJSON_AddNumberToObject(j, "question_id", i);
+            cJSON_AddStringToObject(j, "image", rel);
+            cJSON_AddStringToObject(j, "question", q.question);
+            cJSON_AddStringToObject(j, "answer", q.answer);
+            /* ten identical human answers, as a unanimous VQAv2 question has */
+            for (int k = 0; k < 10; k++) cJSON_AddItemToArray(ans, cJSON_CreateString(q.answer));
+            cJSON_AddItemToObject(j, "answers", ans);
+            cJSON_AddStringToObject(j, "question_type", shape_qa_type_names[q.type]);
+            if (emit(qs.f, j, "") ) goto done;
+            fputc('\n', qs.f);
+        }
+        if (o->progress) o->progress(i + 1, o->count, o->ud);
+    }
+    fputs("\n]\n", cap.f);
+    fputs("\n]\n", qa.f);
+    if (iris_atomic_commit(&cap) || iris_atomic_commit(&qa) || iris_atomic_commit(&qs)) goto done;
+    rc = 0;
+done:
+    if (cap.f) iris_atomic_abort(&cap);
+    if (qa.f) iris_atomic_abort(&qa);
+    if (qs.f) iris_atomic_abort(&qs);
+    free(rgb);
+    return rc;
+}

@@ -1,0 +1,29 @@
+/* shapes_dataset.h — writes a split of the shapes world to disk:
+ *   DIR/images/SPLIT_NNNNNN.png
+ *   DIR/SPLIT_captions.json   LLaVA format, one caption per image (stage 1)
+ *   DIR/SPLIT_qa.json         LLaVA format, 1-3 question turns per image (stage 2)
+ *   DIR/SPLIT_questions.jsonl one question per image for `iris eval`:
+ *                             {question_id, image, question, answer, answers,
+ *                              question_type}
+ * Image paths are relative to DIR.  The same seed, split and count always
+ * give byte-identical files; the split name is mixed into the seed, so train
+ * and test drawn with one seed differ.
+ */
+#ifndef IRIS_SHAPES_DATASET_H
+#define IRIS_SHAPES_DATASET_H
+
+#include <stdint.h>
+
+typedef struct {
+    const char *out_dir;
+    const char *split;      /* "train", "val", "test" */
+    uint64_t seed;
+    int count;              /* images */
+    int max_turns;          /* question turns per image in SPLIT_qa.json (default 3) */
+    void (*progress)(int done, int total, void *ud);
+    void *ud;
+} shapes_dataset_opts;
+
+int shapes_write_dataset(const shapes_dataset_opts *o);
+
+#endif

@@ -1,0 +1,190 @@
+#include "shapes_qa.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *const shape_qa_type_names[QA_TYPE_COUNT] = {
+    "caption", "color", "letter", "shape", "count", "spatial", "yesno",
+};
+
+/* "circle" / "letter A": the object's kind as a noun phrase */
+static void kind_name(const shape_object *o, char *out, int cap)
+{
+    if (o->kind == SHAPE_LETTER) snprintf(out, (size_t)cap, "letter %c", o->letter);
+    else snprintf(out, (size_t)cap, "%s", shape_kind_names[o->kind]);
+}
+
+static int same_kind(const shape_object *a, const shape_object *b)
+{
+    return a->kind == b->kind && (a->kind != SHAPE_LETTER || a->letter == b->letter);
+}
+
+static int count_kind(const shape_scene *s, const shape_object *o)
+{
+    int n = 0;
+    for (int i = 0; i < s->n; i++) n += same_kind(&s->obj[i], o);
+    return n;
+}
+
+static int count_color_kind(const shape_scene *s, int color, const shape_object *o)
+{
+    int n = 0;
+    for (int i = 0; i < s->n; i++) n += s->obj[i].color == color && same_kind(&s->obj[i], o);
+    return n;
+}
+
+static void order_left_to_right(const shape_scene *s, int *idx)
+{
+    for (int i = 0; i < s->n; i++) idx[i] = i;
+    for (int i = 1; i < s->n; i++)
+        for (int j = i; j > 0 && s->obj[idx[j]].cx < s->obj[idx[j - 1]].cx; j--) {
+            int t = idx[j]; idx[j] = idx[j - 1]; idx[j - 1] = t;
+        }
+}
+
+/* "a" or "an" before an object name ("an orange star") */
+static const char *article(const char *name)
+{
+    return strchr("aeiou", name[0]) ? "an" : "a";
+}
+
+void shapes_caption(const shape_scene *s, char *out, int cap)
+{
+    int idx[SHAPE_MAX_OBJECTS];
+    order_left_to_right(s, idx);
+    out[0] = 0;
+    for (int i = 0; i < s->n; i++) {
+        char name[48];
+        shape_object_name(&s->obj[idx[i]], name, sizeof name);
+        size_t l = strlen(out);
+        snprintf(out + l, (size_t)cap - l, "%s%s %s", i == 0 ? "" : i == s->n - 1 ? " and " : ", ", article(name),
+                 name);
+    }
+}
+
+static int add(shape_qa *out, int n, int cap, shape_qa_type t, const char *q, const char *a)
+{
+    if (n >= cap) return n;
+    out[n].type = t;
+    snprintf(out[n].question, sizeof out[n].question, "%s", q);
+    snprintf(out[n].answer, sizeof out[n].answer, "%s", a);
+    return n + 1;
+}
+
+int shapes_questions_of_type(const shape_scene *s, shape_qa_type t, shape_rng *r, shape_qa *out, int cap)
+{
+    int n = 0;
+    char q[96], a[160], kn[32];
+    switch (t) {
+    case QA_CAPTION:
+        shapes_caption(s, a, sizeof a);
+        n = add(out, n, cap, t, "What can be seen in the image?", a);
+        break;
+    case QA_COLOR: /* objects whose kind is unique in the scene */
+        for (int i = 0; i < s->n; i++)
+            if (count_kind(s, &s->obj[i]) == 1) {
+                kind_name(&s->obj[i], kn, sizeof kn);
+                snprintf(q, sizeof q, "What color is the %s?", kn);
+                n = add(out, n, cap, t, q, shape_color_names[s->obj[i].color]);
+            }
+        break;
+    case QA_LETTER: /* the only letter of its colour */
+        for (int i = 0; i < s->n; i++) {
+            const shape_object *o = &s->obj[i];
+            if (o->kind != SHAPE_LETTER) continue;
+            int same = 0;
+            for (int j = 0; j < s->n; j++) same += s->obj[j].kind == SHAPE_LETTER && s->obj[j].color == o->color;
+            if (same != 1) continue;
+            snprintf(q, sizeof q, "Which letter is %s?", shape_color_names[o->color]);
+            snprintf(a, sizeof a, "%c", o->letter);
+            n = add(out, n, cap, t, q, a);
+        }
+        break;
+    case QA_SHAPE: /* the only object of its colour, and not a letter */
+        for (int i = 0; i < s->n; i++) {
+            const shape_object *o = &s->obj[i];
+            int same = 0;
+            for (int j = 0; j < s->n; j++) same += s->obj[j].color == o->color;
+            if (same != 1 || o->kind == SHAPE_LETTER) continue;
+            snprintf(q, sizeof q, "What shape is %s?", shape_color_names[o->color]);
+            n = add(out, n, cap, t, q, shape_kind_names[o->kind]);
+        }
+        break;
+    case QA_COUNT: {
+        snprintf(a, sizeof a, "%d", s->n);
+        n = add(out, n, cap, t, "How many objects are there?", a);
+        for (int k = 0; k < SHAPE_LETTER; k++) {
+            int c = 0;
+            for (int i = 0; i < s->n; i++) c += s->obj[i].kind == (shape_kind)k;
+            snprintf(q, sizeof q, "How many %ss are there?", shape_kind_names[k]);
+            snprintf(a, sizeof a, "%d", c);
+            if (c > 0 || shape_rng_int(r, 0, 3) == 0) n = add(out, n, cap, t, q, a);
+        }
+        int letters = 0;
+        for (int i = 0; i < s->n; i++) letters += s->obj[i].kind == SHAPE_LETTER;
+        snprintf(a, sizeof a, "%d", letters);
+        n = add(out, n, cap, t, "How many letters are there?", a);
+        break;
+    }
+    case QA_SPATIAL: {
+        int idx[SHAPE_MAX_OBJECTS];
+        order_left_to_right(s, idx);
+        for (int p = 0; p < s->n; p++) {
+            const shape_object *o = &s->obj[idx[p]];
+            if (count_color_kind(s, o->color, o) != 1) continue;
+            char ref[48];
+            shape_object_name(o, ref, sizeof ref);
+            /* neighbours must be clearly apart horizontally to be unambiguous */
+            if (p > 0 && o->cx - s->obj[idx[p - 1]].cx > 4 && (p < 2 || s->obj[idx[p - 1]].cx - s->obj[idx[p - 2]].cx > 4)) {
+                snprintf(q, sizeof q, "What is left of the %s?", ref);
+                shape_object_name(&s->obj[idx[p - 1]], a, sizeof a);
+                n = add(out, n, cap, t, q, a);
+            }
+            if (p + 1 < s->n && s->obj[idx[p + 1]].cx - o->cx > 4 &&
+                (p + 2 >= s->n || s->obj[idx[p + 2]].cx - s->obj[idx[p + 1]].cx > 4)) {
+                snprintf(q, sizeof q, "What is right of the %s?", ref);
+                shape_object_name(&s->obj[idx[p + 1]], a, sizeof a);
+                n = add(out, n, cap, t, q, a);
+            }
+        }
+        break;
+    }
+    case QA_YESNO: {
+        /* one present object and one absent combination, so yes and no balance */
+        const shape_object *o = &s->obj[shape_rng_int(r, 0, s->n - 1)];
+        char name[48];
+        shape_object_name(o, name, sizeof name);
+        snprintf(q, sizeof q, "Is there %s %s?", article(name), name);
+        n = add(out, n, cap, t, q, "yes");
+        for (int tries = 0; tries < 20; tries++) {
+            shape_object f = *o;
+            f.color = shape_rng_int(r, 0, SHAPE_N_COLORS - 1);
+            f.kind = (shape_kind)shape_rng_int(r, 0, SHAPE_KIND_COUNT - 1);
+            f.letter = f.kind == SHAPE_LETTER ? (char)('A' + shape_rng_int(r, 0, 25)) : 0;
+            if (count_color_kind(s, f.color, &f)) continue;
+            shape_object_name(&f, name, sizeof name);
+            snprintf(q, sizeof q, "Is there %s %s?", article(name), name);
+            n = add(out, n, cap, t, q, "no");
+            break;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    return n;
+}
+
+int shapes_random_question(const shape_scene *s, shape_rng *r, shape_qa *out)
+{
+    shape_qa cand[QA_TYPE_COUNT][24];
+    int count[QA_TYPE_COUNT], types[QA_TYPE_COUNT], nt = 0;
+    for (int t = QA_COLOR; t < QA_TYPE_COUNT; t++) {
+        count[t] = shapes_questions_of_type(s, (shape_qa_type)t, r, cand[t], 24);
+        if (count[t] > 0) types[nt++] = t;
+    }
+    if (!nt) return -1;
+    int t = types[shape_rng_int(r, 0, nt - 1)];
+    *out = cand[t][shape_rng_int(r, 0, count[t] - 1)];
+    return 0;
+}

@@ -1,0 +1,33 @@
+/* shapes_qa.h — questions and answers about a shapes-world scene.
+ *
+ * Types: caption ("What can be seen in the image?", objects left to right),
+ * color, letter, shape, count, spatial (left of / right of), yesno.
+ * Every question generated has exactly one correct short answer (questions
+ * whose referent would be ambiguous are never asked).
+ */
+#ifndef IRIS_SHAPES_QA_H
+#define IRIS_SHAPES_QA_H
+
+#include "shapes_scene.h"
+
+typedef enum {
+    QA_CAPTION, QA_COLOR, QA_LETTER, QA_SHAPE, QA_COUNT, QA_SPATIAL, QA_YESNO, QA_TYPE_COUNT
+} shape_qa_type;
+
+extern const char *const shape_qa_type_names[QA_TYPE_COUNT];
+
+typedef struct {
+    shape_qa_type type;
+    char question[96];
+    char answer[160];
+} shape_qa;
+
+/* The caption: "a red circle, a blue letter A and a green star" (left to right). */
+void shapes_caption(const shape_scene *s, char *out, int cap);
+/* All questions of type t about s (at most cap); returns how many. */
+int shapes_questions_of_type(const shape_scene *s, shape_qa_type t, shape_rng *r, shape_qa *out, int cap);
+/* One question of a type drawn uniformly among the types (other than caption)
+ * that have a question for this scene; 0 on success, -1 if none. */
+int shapes_random_question(const shape_scene *s, shape_rng *r, shape_qa *out);
+
+#endif

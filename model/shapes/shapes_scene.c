@@ -1,0 +1,120 @@
+#include "shapes_scene.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shapes_font.h"
+
+const char *const shape_kind_names[SHAPE_KIND_COUNT] = {
+    "circle", "square", "triangle", "star", "diamond", "cross", "letter",
+};
+const char *const shape_color_names[SHAPE_N_COLORS] = {
+    "red", "green", "blue", "yellow", "purple", "orange",
+};
+static const uint8_t palette[SHAPE_N_COLORS][3] = {
+    {220, 30, 30}, {30, 170, 50}, {30, 70, 230}, {240, 215, 20}, {140, 40, 190}, {250, 130, 10},
+};
+
+void shape_rng_seed(shape_rng *r, uint64_t seed)
+{
+    uint64_t z = seed + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    r->s = (z ^ (z >> 31)) | 1;
+}
+
+uint32_t shape_rng_next(shape_rng *r)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return (uint32_t)((r->s * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+int shape_rng_int(shape_rng *r, int lo, int hi)
+{
+    return lo + (int)(shape_rng_next(r) % (uint32_t)(hi - lo + 1));
+}
+
+void shape_scene_random(shape_scene *s, shape_rng *r)
+{
+    memset(s, 0, sizeof *s);
+    s->width = shape_rng_int(r, 64, 128);
+    s->height = shape_rng_int(r, 64, 128);
+    s->noisy = shape_rng_int(r, 0, 1);
+    s->bg = (uint8_t)shape_rng_int(r, 170, 235);
+    int want = shape_rng_int(r, 1, SHAPE_MAX_OBJECTS);
+    int minside = s->width < s->height ? s->width : s->height;
+    for (int tries = 0; s->n < want && tries < 200; tries++) {
+        shape_object o;
+        o.kind = (shape_kind)shape_rng_int(r, 0, SHAPE_KIND_COUNT - 1);
+        o.letter = o.kind == SHAPE_LETTER ? (char)('A' + shape_rng_int(r, 0, 25)) : 0;
+        o.color = shape_rng_int(r, 0, SHAPE_N_COLORS - 1);
+        o.large = shape_rng_int(r, 0, 1);
+        o.r = (o.large ? 11 : 7) * minside / 64;
+        o.cx = shape_rng_int(r, o.r + 1, s->width - o.r - 2);
+        o.cy = shape_rng_int(r, o.r + 1, s->height - o.r - 2);
+        int ok = 1;
+        for (int i = 0; i < s->n && ok; i++) {
+            int dx = o.cx - s->obj[i].cx, dy = o.cy - s->obj[i].cy, d = o.r + s->obj[i].r + 3;
+            ok = dx * dx + dy * dy > d * d;
+        }
+        if (ok) s->obj[s->n++] = o;
+    }
+}
+
+/* Is (x, y), relative to the centre and scaled so the object spans [-1, 1], ink? */
+static int inside(const shape_object *o, double x, double y)
+{
+    switch (o->kind) {
+    case SHAPE_CIRCLE: return x * x + y * y <= 1.0;
+    case SHAPE_SQUARE: return fabs(x) <= 0.85 && fabs(y) <= 0.85;
+    case SHAPE_DIAMOND: return fabs(x) + fabs(y) <= 1.0;
+    case SHAPE_CROSS: return (fabs(x) <= 0.3 && fabs(y) <= 1.0) || (fabs(y) <= 0.3 && fabs(x) <= 1.0);
+    case SHAPE_TRIANGLE: /* apex up, base at y = 0.8 */
+        return y <= 0.8 && y >= -1.0 && fabs(x) <= (y + 1.0) / 1.8 * 1.0;
+    case SHAPE_STAR: {
+        /* five points: inside when the radius is below the star's outline at that angle */
+        double a = atan2(x, -y), rr = sqrt(x * x + y * y);
+        double k = fmod(a + 2 * M_PI, 2 * M_PI / 5) / (2 * M_PI / 5); /* 0..1 within a sector */
+        double t = fabs(k - 0.5) * 2;                                   /* 1 at a point, 0 between */
+        return rr <= 0.42 + 0.58 * t * t;
+    }
+    case SHAPE_LETTER: {
+        int gx = (int)floor((x + 1.0) / 2.0 * IRIS_GLYPH_W * 1.0);
+        int gy = (int)floor((y + 1.0) / 2.0 * IRIS_GLYPH_H);
+        return iris_glyph_pixel(o->letter, gx, gy);
+    }
+    default: return 0;
+    }
+}
+
+void shape_scene_render(const shape_scene *s, uint8_t *rgb, uint64_t noise_seed)
+{
+    shape_rng nr;
+    shape_rng_seed(&nr, noise_seed);
+    for (int i = 0; i < s->width * s->height; i++) {
+        int v = s->bg;
+        if (s->noisy) v += shape_rng_int(&nr, -25, 25);
+        v = v < 0 ? 0 : v > 255 ? 255 : v;
+        rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = (uint8_t)v;
+    }
+    for (int k = 0; k < s->n; k++) {
+        const shape_object *o = &s->obj[k];
+        for (int y = o->cy - o->r; y <= o->cy + o->r; y++)
+            for (int x = o->cx - o->r; x <= o->cx + o->r; x++) {
+                if (x < 0 || y < 0 || x >= s->width || y >= s->height) continue;
+                double ux = (x + 0.5 - o->cx) / o->r, uy = (y + 0.5 - o->cy) / o->r;
+                if (!inside(o, ux, uy)) continue;
+                memcpy(rgb + 3 * ((size_t)y * s->width + x), palette[o->color], 3);
+            }
+    }
+}
+
+void shape_object_name(const shape_object *o, char *out, int cap)
+{
+    if (o->kind == SHAPE_LETTER) snprintf(out, (size_t)cap, "%s letter %c", shape_color_names[o->color], o->letter);
+    else snprintf(out, (size_t)cap, "%s %s", shape_color_names[o->color], shape_kind_names[o->kind]);
+}

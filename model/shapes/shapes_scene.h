@@ -1,0 +1,52 @@
+/* shapes_scene.h — the synthetic visual world the built-in tiny VLM learns:
+ * 1-5 objects (shapes and capital letters) in six colours, two sizes, at
+ * random non-overlapping positions, on a plain or noisy grey background.
+ *
+ * Contract: the same seed always gives the same scene and the same pixels
+ * (a private generator; no global state).
+ */
+#ifndef IRIS_SHAPES_SCENE_H
+#define IRIS_SHAPES_SCENE_H
+
+#include <stdint.h>
+
+typedef enum {
+    SHAPE_CIRCLE, SHAPE_SQUARE, SHAPE_TRIANGLE, SHAPE_STAR, SHAPE_DIAMOND, SHAPE_CROSS,
+    SHAPE_LETTER, SHAPE_KIND_COUNT
+} shape_kind;
+
+#define SHAPE_N_COLORS 6
+#define SHAPE_MAX_OBJECTS 5
+
+typedef struct {
+    shape_kind kind;
+    char letter;       /* 'A'..'Z' for SHAPE_LETTER */
+    int color;         /* index into shape_color_names */
+    int large;         /* size class */
+    int cx, cy, r;     /* centre and half-size in pixels */
+} shape_object;
+
+typedef struct {
+    int width, height;
+    int noisy;
+    uint8_t bg;        /* background grey level */
+    int n;
+    shape_object obj[SHAPE_MAX_OBJECTS];
+} shape_scene;
+
+extern const char *const shape_kind_names[SHAPE_KIND_COUNT];
+extern const char *const shape_color_names[SHAPE_N_COLORS];
+
+/* xorshift64* generator shared by the world's modules. */
+typedef struct { uint64_t s; } shape_rng;
+void shape_rng_seed(shape_rng *r, uint64_t seed);
+uint32_t shape_rng_next(shape_rng *r);
+int shape_rng_int(shape_rng *r, int lo, int hi);   /* inclusive */
+
+void shape_scene_random(shape_scene *s, shape_rng *r);
+/* Renders into rgb (width*height*3 bytes). noise_seed drives background noise. */
+void shape_scene_render(const shape_scene *s, uint8_t *rgb, uint64_t noise_seed);
+/* "red circle", "blue letter A" */
+void shape_object_name(const shape_object *o, char *out, int cap);
+
+#endif

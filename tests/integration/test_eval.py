@@ -1,0 +1,120 @@
+"""iris gen-shapes (determinism, content) and iris eval (formats, scoring,
+results JSON) driven through the binary."""
+import hashlib
+import json
+import os
+
+import pytest
+
+from llava_fixtures import build_llava
+from llm_fixtures import run_iris
+
+
+def tree_hash(d):
+    h = hashlib.sha256()
+    for root, _, files in sorted(os.walk(d)):
+        for f in sorted(files):
+            h.update(f.encode())
+            h.update(open(os.path.join(root, f), "rb").read())
+    return h.hexdigest()
+
+
+def test_gen_shapes_is_deterministic_and_well_formed(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    run_iris(["gen-shapes", "--seed", "3", "--count", "40", "-o", str(a), "--split", "test"])
+    run_iris(["gen-shapes", "--seed", "3", "--count", "40", "-o", str(b), "--split", "test"])
+    run_iris(["gen-shapes", "--seed", "3", "--count", "40", "-o", str(c), "--split", "val"])
+    assert tree_hash(a) == tree_hash(b)
+    qs = [json.loads(l) for l in open(a / "test_questions.jsonl")]
+    vs = [json.loads(l) for l in open(c / "val_questions.jsonl")]
+    assert [q["question"] for q in qs] != [q["question"] for q in vs]
+    assert len(qs) == 40
+    types = {q["question_type"] for q in qs}
+    assert types <= {"color", "letter", "shape", "count", "spatial", "yesno"} and len(types) >= 4
+    from PIL import Image
+    for q in qs:
+        im = Image.open(a / q["image"])
+        assert 64 <= im.width <= 128 and 64 <= im.height <= 128 and im.mode == "RGB"
+        assert len(q["answers"]) == 10 and len(set(q["answers"])) == 1
+    recs = json.load(open(a / "test_qa.json"))
+    assert all(r["conversations"][0]["value"].startswith("<image>\n") for r in recs)
+    assert all(len(r["conversations"]) % 2 == 0 for r in recs)
+    caps = json.load(open(a / "test_captions.json"))
+    assert all(r["conversations"][1]["value"].startswith(("a ", "an ")) for r in caps)
+
+
+def test_eval_on_shapes_writes_consistent_results(tmp_path):
+    model_dir = tmp_path / "m"
+    model_dir.mkdir()
+    build_llava(model_dir, seed=1)
+    data = tmp_path / "shapes"
+    run_iris(["gen-shapes", "--seed", "9", "--count", "12", "-o", str(data), "--split", "test"])
+    res = tmp_path / "r.json"
+    p = run_iris(["eval", "-m", str(model_dir), "--data", str(data / "test_questions.jsonl"), "--limit", "10",
+                  "-n", "4", "--preprocess", "crop", "-o", str(res)])
+    r = json.load(open(res))
+    assert r["n"] == 10 and len(r["predictions"]) == 10
+    accs = [x["accuracy"] for x in r["predictions"]]
+    assert abs(r["overall"] - 100 * sum(accs) / len(accs)) < 1e-9
+    for t, v in r["per_type"].items():
+        sel = [x["accuracy"] for x in r["predictions"] if x["question_type"] == t]
+        assert abs(v - 100 * sum(sel) / len(sel)) < 1e-9
+    qs = [json.loads(l) for l in open(data / "test_questions.jsonl")][:10]
+    for q, x in zip(qs, r["predictions"]):
+        # unanimous answers are compared as they are against the normalised prediction
+        norm = " ".join(w for w in x["prediction"].strip().lower().split() if w not in ("a", "an", "the"))
+        if x["accuracy"] == 1.0:
+            assert q["answer"].lower() in (norm, x["prediction"].strip())
+    assert "accuracy on 10 questions" in p.stdout
+
+
+def test_eval_reads_vqav2_and_aokvqa(tmp_path):
+    from llava_fixtures import random_photo
+    model_dir = tmp_path / "m"
+    model_dir.mkdir()
+    build_llava(model_dir, seed=2)
+    imgs = tmp_path / "img"
+    imgs.mkdir()
+    random_photo(imgs / "COCO_val2014_000000000042.jpg", 80, 60, seed=1)
+    random_photo(imgs / "000000000042.jpg", 80, 60, seed=1)
+    q = {"data_subtype": "val2014", "questions": [{"image_id": 42, "question": "What is it?", "question_id": 420},
+                                                  {"image_id": 42, "question": "How many?", "question_id": 421}]}
+    a = {"annotations": [{"question_id": 420, "image_id": 42, "question_type": "what is",
+                          "answer_type": "other", "answers": [{"answer": "cat", "answer_id": i} for i in range(10)]},
+                         {"question_id": 421, "image_id": 42, "question_type": "how many",
+                          "answer_type": "number", "answers": [{"answer": "2", "answer_id": i} for i in range(10)]}]}
+    json.dump(q, open(tmp_path / "q.json", "w"))
+    json.dump(a, open(tmp_path / "a.json", "w"))
+    res = tmp_path / "r.json"
+    run_iris(["eval", "-m", str(model_dir), "--data", str(tmp_path / "q.json"), "--annotations",
+              str(tmp_path / "a.json"), "--images", str(imgs), "-n", "3", "-o", str(res)])
+    r = json.load(open(res))
+    assert r["n"] == 2 and set(r["per_type"]) == {"what is", "how many"} and r["format"] == "vqav2"
+    ao = [{"question_id": "x1", "image_id": 42, "question": "What vehicle?", "choices": ["bus", "car", "van", "bike"],
+           "correct_choice_idx": 0, "direct_answers": ["bus"] * 10, "difficult_direct_answer": False}]
+    json.dump(ao, open(tmp_path / "ao.json", "w"))
+    for metric in ("aokvqa-da", "aokvqa-mc"):
+        run_iris(["eval", "-m", str(model_dir), "--data", str(tmp_path / "ao.json"), "--images", str(imgs),
+                  "--metric", metric, "-n", "3", "-o", str(res)])
+        r = json.load(open(res))
+        assert r["n"] == 1 and r["metric"] == metric
+
+
+def test_eval_bad_inputs(tmp_path):
+    model_dir = tmp_path / "m"
+    model_dir.mkdir()
+    build_llava(model_dir, seed=3)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "x", "image": "a.png", "answer": "y"}\nnot json\n')
+    p = run_iris(["eval", "-m", str(model_dir), "--data", str(bad)], check=False)
+    assert p.returncode == 1 and "bad.jsonl:2" in p.stderr
+    q = tmp_path / "q.json"
+    q.write_text('{"questions": []}')
+    p = run_iris(["eval", "-m", str(model_dir), "--data", str(q)], check=False)
+    assert p.returncode == 1 and "annotations" in p.stderr
+    missing = tmp_path / "m.jsonl"
+    missing.write_text('{"question": "x", "image": "nope.png", "answer": "y"}\n')
+    p = run_iris(["eval", "-m", str(model_dir), "--data", str(missing)], check=False)
+    assert p.returncode == 1 and "nope.png" in p.stderr
+    p = run_iris(["eval", "-m", str(model_dir), "--data", str(missing), "--metric", "bleu"], check=False)
+    assert p.returncode == 2
