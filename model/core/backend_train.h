@@ -76,6 +76,14 @@ typedef struct iris_train_ops {
     int (*argmax)(const float *logits, int v);
     /* Token id drawn as iris_sample_params describes, or -1 on failure. */
     int (*sample)(const float *logits, int v, const iris_sample_params *p);
+    /* Backward of scaled dot-product attention over one whole sequence
+     * (query i at position i; causal or not; grouped-query: head h reads kv
+     * head h / (n_heads / n_kv_heads)).  q, dout, dq: [n, n_heads*head_dim];
+     * k, v, dk, dv: [n, n_kv_heads*head_dim]; dq, dk, dv are written (=).
+     * Recomputes the probabilities from q and k.  NULL in tables without it. */
+    void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                               const float *k, const float *v, int n, int n_heads, int n_kv_heads,
+                               int head_dim, float scale, int causal);
 } iris_train_ops;
 
 /* The CPU table; always present. */

@@ -1,4 +1,5 @@
 /* cpu_train_ops.c — the CPU table of backend_train.h. */
+#include "cpu_train_attention.h"
 #include "cpu_train_internal.h"
 
 static const iris_train_ops cpu_train = {
@@ -13,6 +14,7 @@ static const iris_train_ops cpu_train = {
     .adamw_step = cpu_adamw_step,
     .argmax = cpu_argmax,
     .sample = cpu_sample,
+    .attention_backward = cpu_attention_backward,
 };
 
 const iris_train_ops *iris_cpu_train_ops(void)

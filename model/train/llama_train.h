@@ -1,0 +1,89 @@
+/* llama_train.h — the LLaMA-family decoder for training: f32 parameters,
+ * optional LoRA adapters, a forward pass that keeps what the backward pass
+ * needs, and the backward pass itself (explicit backend calls, mirroring
+ * model/nets/llama.c's forward order).
+ *
+ * Contract:
+ *  - iris_llama_train_init copies every weight of a checkpoint (any dtype,
+ *    HF or GGUF names) into f32 parameters named as in the checkpoint
+ *    (HF spelling, e.g. "model.layers.0.mlp.up_proj.weight"); all start frozen.
+ *  - Trainable sets: iris_llama_train_unfreeze_all (full fine-tune) and/or
+ *    iris_llama_train_add_lora (adapters, trainable; base stays frozen).
+ *  - iris_llama_train_step runs one sequence: cross-entropy against labels
+ *    (HF convention: labels[i+1] is the target of position i; -100 ignored),
+ *    gradients scaled by grad_scale ACCUMULATE into the trainable parameters
+ *    (so micro-batches add up), and the sum of token losses and the number of
+ *    counted tokens come back.  Negative ids stand for image rows: the k-th
+ *    negative id takes row k of img_rows (host [n_img, dim]; times the
+ *    embedding scale, as transformers scales inputs_embeds) and its gradient
+ *    goes to row k of d_img_rows (host) when non-NULL.
+ *  - Gradient checkpointing keeps only each layer's input and recomputes the
+ *    layer before its backward pass (same results, less memory).
+ */
+#ifndef IRIS_LLAMA_TRAIN_H
+#define IRIS_LLAMA_TRAIN_H
+
+#include <stdint.h>
+
+#include "core/backend.h"
+#include "core/backend_train.h"
+#include "formats/weights.h"
+#include "nets/llama_config.h"
+#include "train/lora.h"
+#include "train/params.h"
+
+enum { TL_ATTN_NORM = 0, TL_WQ, TL_WK, TL_WV, TL_WO, TL_BQ, TL_BK, TL_BV,
+       TL_FFN_NORM, TL_GATE, TL_UP, TL_DOWN, TL_COUNT };
+
+typedef struct {
+    int p[TL_COUNT];                 /* parameter index, -1 when absent */
+    int lora_a[IRIS_LM_COUNT], lora_b[IRIS_LM_COUNT];
+} iris_tl_layer;
+
+typedef struct {
+    float *xn1, *q, *k, *v, *att, *xmid, *xn2, *g, *u, *a;
+    float *lh[IRIS_LM_COUNT];        /* LoRA hidden dropout(x) A^T [n, r] */
+    float *lx[IRIS_LM_COUNT];        /* dropout(x) [n, in] when dropout > 0 */
+} iris_tl_acts;
+
+typedef struct iris_llama_train {
+    iris_llama_config cfg;
+    const iris_backend *be;
+    const iris_train_ops *ops;
+    iris_param_set params;
+    char prefix[64];                 /* "model.", "language_model.model.", ... */
+    int gguf;                        /* source was GGUF (names are HF spelling anyway) */
+    int embed, out_norm, lm_head;    /* lm_head == embed when tied */
+    iris_tl_layer *layers;
+    int has_lora;
+    iris_lora_config lora;
+    float lora_scale;
+    int max_len, checkpointing;
+    iris_tl_acts *acts;              /* n_layers sets, or 1 with checkpointing */
+    float **xs;                      /* n_layers + 1 layer inputs [max_len, dim] */
+    float *xf, *logits, *loss;
+    float *dcur, *dxn, *tmp, *da, *dg, *du, *datt, *dq, *dk, *dv, *dh, *dtmp;
+    int32_t *pos, *targets, *ids;
+    uint64_t dropout_key;            /* set per micro-batch by the trainer */
+    int training;                    /* dropout on */
+} iris_llama_train;
+
+int iris_llama_train_init(iris_llama_train *m, const iris_weights *w, const iris_llama_config *cfg,
+                          const iris_backend *be, const iris_train_ops *ops, int max_len,
+                          int checkpointing);
+void iris_llama_train_free(iris_llama_train *m);
+/* Every decoder parameter becomes trainable. */
+int iris_llama_train_unfreeze_all(iris_llama_train *m);
+/* Adds LoRA adapters (A Kaiming-uniform from seed, B zero), trainable. */
+int iris_llama_train_add_lora(iris_llama_train *m, const iris_lora_config *lc, uint64_t seed);
+/* Allocates the activation workspace; call after the trainable set is final. */
+int iris_llama_train_prepare(iris_llama_train *m);
+
+int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *img_rows,
+                          const int32_t *labels, int n, float grad_scale, int backward,
+                          float *d_img_rows, double *loss_sum, int *n_counted);
+/* Logits of every position after a step (host, [n, vocab]); valid after a
+ * step with backward = 0. */
+const float *iris_llama_train_logits(const iris_llama_train *m);
+
+#endif

@@ -1,0 +1,34 @@
+/* peft_io.h — LoRA adapters in PEFT's on-disk format, and merging them into
+ * the base weights.
+ *
+ *   DIR/adapter_config.json      peft_type LORA, r, lora_alpha, lora_dropout,
+ *                                target_modules, layers_to_transform, bias,
+ *                                task_type, base_model_name_or_path, use_rslora
+ *   DIR/adapter_model.safetensors
+ *       base_model.model.<module path>.lora_A.weight [r, in]
+ *       base_model.model.<module path>.lora_B.weight [out, r]
+ * <module path> is the base checkpoint's tensor name without ".weight"
+ * (e.g. model.layers.0.self_attn.q_proj for LlamaForCausalLM).
+ *
+ * The merged checkpoint keeps the base's tensor names and dtypes, with
+ * W + scale * B A in place of each adapted weight (and, for full fine-tunes,
+ * the trained values of every parameter).
+ */
+#ifndef IRIS_TRAIN_PEFT_IO_H
+#define IRIS_TRAIN_PEFT_IO_H
+
+#include "formats/weights.h"
+#include "train/llama_train.h"
+
+/* Writes m's LoRA adapters (m->has_lora) to dir (created when missing). */
+int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_name);
+/* Reads dir/adapter_config.json into lc (r, alpha, rslora, targets, layers). */
+int iris_peft_read_config(const char *dir, iris_lora_config *lc);
+/* Loads dir's adapter weights into m's LoRA parameters (added with the
+ * config that iris_peft_read_config returned). */
+int iris_peft_load(iris_llama_train *m, const char *dir);
+/* Writes dir/model.safetensors: every tensor of base (safetensors bases only)
+ * with its name and dtype; decoder weights take m's values, LoRA merged in. */
+int iris_merge_save(const iris_llama_train *m, const iris_weights *base, const char *dir);
+
+#endif

@@ -1,0 +1,622 @@
+#include "trainer.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/timer.h"
+#include "train/checkpoint.h"
+#include "train/conv_format.h"
+#include "train/dataset.h"
+#include "train/optim.h"
+#include "train/peft_io.h"
+#include "formats/safetensors.h"
+#include "nets/llava_vision.h"
+#include "vision/image_load.h"
+
+/* ---- session: base model + trainable set ---- */
+
+int iris_train_session_open(iris_train_session *s, const iris_train_config *cfg)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    const iris_backend *be = iris_cpu_backend();
+    iris_lm_options lo = {.n_ctx = 16, .preprocess = cfg->preprocess[0] ? cfg->preprocess : "pad"};
+    if (iris_lm_load_opts(&s->lm, cfg->base, be, &lo)) return -1;
+    s->lm_open = 1;
+    if (iris_llama_train_init(&s->m, &s->lm.w, &s->lm.net.cfg, be, iris_cpu_train_ops(), cfg->max_length,
+                              cfg->gradient_checkpointing))
+        goto fail;
+    s->m_open = 1;
+    if (s->lm.vision && s->lm.vision->has_projector) {
+        if (iris_projector_train_init(&s->proj, &s->m.params, &s->lm.w, &s->lm.vision->proj, s->lm.n_img_rows))
+            goto fail;
+        s->has_proj = 1;
+        /* Every mode trains the projector (LLaVA's stage 1 and stage 2). */
+        if (iris_projector_train_set_trainable(&s->proj, &s->m.params)) goto fail;
+        s->proj_trainable = 1;
+    }
+    switch (cfg->mode) {
+    case IRIS_TRAIN_LORA: {
+        iris_lora_config lc;
+        if (cfg->lora_init[0]) {
+            /* Start from a PEFT adapter: its config decides the shapes. */
+            if (iris_peft_read_config(cfg->lora_init, &lc)) goto fail;
+            lc.dropout = cfg->lora_dropout;
+        } else if (iris_train_config_lora(cfg, &lc)) {
+            goto fail;
+        }
+        if (lc.layer_first >= s->m.cfg.n_layers) {
+            iris_set_error("lora.layers: the model has only %d layers", s->m.cfg.n_layers);
+            goto fail;
+        }
+        if (iris_llama_train_add_lora(&s->m, &lc, cfg->seed)) goto fail;
+        if (cfg->lora_init[0] && iris_peft_load(&s->m, cfg->lora_init)) goto fail;
+        break;
+    }
+    case IRIS_TRAIN_FULL:
+    case IRIS_TRAIN_SCRATCH:
+        if (iris_llama_train_unfreeze_all(&s->m)) goto fail;
+        break;
+    default:
+        if (!s->has_proj) {
+            iris_set_error("train.mode = projector: %s has no multimodal projector (a LLaVA model is needed)",
+                           cfg->base);
+            goto fail;
+        }
+        break;
+    }
+    if (iris_llama_train_prepare(&s->m)) goto fail;
+    return 0;
+fail:
+    iris_train_session_close(s);
+    return -1;
+}
+
+void iris_train_session_close(iris_train_session *s)
+{
+    if (s->has_proj) iris_projector_train_free(&s->proj);
+    s->has_proj = 0;
+    if (s->m_open) iris_llama_train_free(&s->m);
+    if (s->lm_open) iris_lm_free(&s->lm);
+    s->m_open = s->lm_open = 0;
+}
+
+/* ---- run directory helpers ---- */
+
+static int mkdir_p(const char *path)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+    return 0;
+}
+
+static int prepare_run_dir(const char *dir)
+{
+    if (mkdir_p(dir)) {
+        iris_set_error("run directory %s: cannot create it: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK)) {
+        iris_set_error("run directory %s is not writable: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    char *p = iris_path_join(dir, name);
+    if (!p) iris_set_error("out of memory");
+    return p;
+}
+
+static int write_config(const iris_train_config *c, const char *dir)
+{
+    char *path = join(dir, "config.ini");
+    if (!path) return -1;
+    iris_atomic_file af;
+    int rc = iris_atomic_open(&af, path, "w");
+    if (!rc) {
+        fprintf(af.f, "; iris train: the settings this run used\n");
+        if (iris_train_config_write(c, af.f)) {
+            iris_atomic_abort(&af);
+            iris_set_error("%s: write failed", path);
+            rc = -1;
+        } else {
+            rc = iris_atomic_commit(&af);
+        }
+    }
+    free(path);
+    return rc;
+}
+
+/* Keeps the metrics lines of steps <= last_step (a resumed run rewrites the
+ * steps after its checkpoint). */
+static int trim_metrics(const char *path, int last_step)
+{
+    FILE *in = fopen(path, "r");
+    if (!in) return errno == ENOENT ? 0 : -1;
+    iris_atomic_file af;
+    if (iris_atomic_open(&af, path, "w")) {
+        fclose(in);
+        return -1;
+    }
+    char line[4096];
+    while (fgets(line, sizeof line, in)) {
+        int step;
+        if (strchr(line, '\n') && sscanf(line, "{\"step\":%d", &step) == 1 && step <= last_step)
+            fputs(line, af.f);
+    }
+    fclose(in);
+    return iris_atomic_commit(&af);
+}
+
+static long peak_rss_bytes(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) ? 0 : ru.ru_maxrss * 1024L;
+}
+
+static int copy_file(const char *src, const char *dst)
+{
+    size_t len;
+    char *data = iris_read_file(src, &len, (size_t)1 << 30);
+    if (!data) return -1;
+    iris_atomic_file af;
+    int rc = iris_atomic_open(&af, dst, "wb");
+    if (!rc) {
+        if (fwrite(data, 1, len, af.f) != len) {
+            iris_atomic_abort(&af);
+            iris_set_error("%s: write failed", dst);
+            rc = -1;
+        } else {
+            rc = iris_atomic_commit(&af);
+        }
+    }
+    free(data);
+    return rc;
+}
+
+/* config.json and tokenizer files travel with exported weights. */
+static int copy_aux_files(const char *base, const char *dir)
+{
+    if (!iris_is_dir(base)) return 0;
+    static const char *const files[] = {"config.json", "generation_config.json", "tokenizer.json",
+                                        "tokenizer_config.json", "special_tokens_map.json",
+                                        "tokenizer.model", "preprocessor_config.json", NULL};
+    for (int i = 0; files[i]; i++) {
+        char *src = iris_path_join(base, files[i]), *dst = iris_path_join(dir, files[i]);
+        int rc = src && dst && iris_file_exists(src) ? copy_file(src, dst) : 0;
+        free(src);
+        free(dst);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+static int write_projector(iris_train_session *s, const char *run_dir)
+{
+    iris_param_set *ps = &s->m.params;
+    const char *names[4];
+    iris_tensor ts[4];
+    int idx[4] = {s->proj.w1, s->proj.b1, s->proj.w2, s->proj.b2}, n = 0;
+    for (int i = 0; i < 4; i++)
+        if (idx[i] >= 0) {
+            names[n] = ps->p[idx[i]].name;
+            ts[n] = ps->p[idx[i]].t;
+            ts[n++].owns_data = 0;
+        }
+    char *path = join(run_dir, "projector.safetensors");
+    if (!path) return -1;
+    int rc = iris_st_write(path, n, names, ts, "{\"format\":\"pt\"}");
+    free(path);
+    return rc;
+}
+
+static int write_final(iris_train_session *s, const char *run_dir)
+{
+    int rc;
+    if (s->proj_trainable && write_projector(s, run_dir)) return -1;
+    if (s->cfg.mode == IRIS_TRAIN_PROJECTOR) return 0;
+    if (s->m.has_lora) {
+        char *dir = join(run_dir, "adapter");
+        if (!dir) return -1;
+        rc = iris_peft_save(&s->m, dir, s->cfg.base);
+        free(dir);
+    } else {
+        char *dir = join(run_dir, "model");
+        if (!dir) return -1;
+        rc = iris_merge_save(&s->m, &s->lm.w, dir);
+        if (!rc) rc = copy_aux_files(s->cfg.base, dir);
+        free(dir);
+    }
+    return rc;
+}
+
+/* ---- micro-batches ---- */
+
+/* The frozen tower's features of an image: the projector's input rows. */
+static float *image_features(iris_train_session *s, const char *path)
+{
+    iris_llava_vision *v = s->lm.vision;
+    const iris_backend *be = v->be;
+    int n_all = iris_clip_n_tokens(&v->clip.cfg), d = v->clip.cfg.hidden, skip = v->keep_class_token ? 0 : 1;
+    size_t plane = (size_t)v->pre.crop_w * v->pre.crop_h;
+    iris_image img;
+    if (iris_image_load(&img, path)) return NULL;
+    float *px = malloc(plane * 3 * sizeof *px), *host = malloc((size_t)(n_all - skip) * d * sizeof(float));
+    float *dev = be->alloc((size_t)n_all * d * sizeof(float));
+    int rc = -1;
+    if (!px || !host || !dev) iris_set_error("out of memory for image features");
+    else if (!iris_preprocess(&img, &v->pre, px) && !iris_clip_features(&v->clip, px, v->feature_layer, dev) &&
+             !be->download(host, dev + (size_t)skip * d, (size_t)(n_all - skip) * d * sizeof(float)))
+        rc = 0;
+    iris_image_free(&img);
+    free(px);
+    if (dev) be->free(dev);
+    if (rc) {
+        free(host);
+        return NULL;
+    }
+    return host;
+}
+
+typedef struct {
+    int32_t *ids, *labels;
+    int n;
+    float *img;      /* host vision features [rows, vision hidden] (projector input) */
+    int counted;
+} seq;
+
+static void seq_free(seq *q)
+{
+    free(q->img);
+    free(q->ids);
+    free(q->labels);
+    memset(q, 0, sizeof *q);
+}
+
+/* Expands the image placeholder into feature rows and truncates to max_len. */
+static int build_seq(iris_train_session *s, iris_sample *smp, seq *q, int *truncated)
+{
+    int rows = smp->n_images ? s->lm.n_img_rows : 0;
+    int n = smp->n - smp->n_images + smp->n_images * rows;
+    q->ids = malloc((size_t)n * sizeof(int32_t));
+    q->labels = malloc((size_t)n * sizeof(int32_t));
+    if (!q->ids || !q->labels) {
+        iris_set_error("out of memory");
+        return -1;
+    }
+    int k = 0;
+    for (int i = 0; i < smp->n; i++) {
+        if (smp->ids[i] == IRIS_IMAGE_PLACEHOLDER) {
+            for (int r = 0; r < rows; r++) {
+                q->ids[k] = -1 - r;
+                q->labels[k++] = -100;
+            }
+        } else {
+            q->ids[k] = smp->ids[i];
+            q->labels[k++] = smp->labels[i];
+        }
+    }
+    *truncated = n > s->cfg.max_length;
+    q->n = *truncated ? s->cfg.max_length : n;
+    q->counted = 0;
+    for (int i = 1; i < q->n; i++) q->counted += q->labels[i] >= 0;
+    return 0;
+}
+
+typedef struct {
+    iris_dataset ds;
+    int32_t *perm;
+    int perm_epoch;
+    iris_format_opts fo;
+} data_iter;
+
+/* Next usable sequence; bad records are skipped (counted) or fatal. */
+static int next_seq(iris_train_session *s, data_iter *it, iris_train_state *st, seq *q, FILE *progress)
+{
+    int n = it->ds.n, bad_in_a_row = 0;
+    for (;;) {
+        int epoch = (int)(st->cursor / n);
+        if (epoch != it->perm_epoch) {
+            iris_dataset_order(n, s->cfg.seed, epoch, s->cfg.shuffle, it->perm);
+            it->perm_epoch = epoch;
+        }
+        int ri = it->perm[st->cursor % n];
+        st->cursor++;
+        cJSON *rec = iris_dataset_record(&it->ds, ri);
+        iris_sample smp;
+        int rc = -1;
+        if (rec) rc = iris_format_record(rec, ri, &it->fo, &smp);
+        cJSON_Delete(rec);
+        float *feats = NULL;
+        if (!rc && smp.image) {
+            if (!s->has_proj) {
+                iris_set_error("record %d: has an image but the base model has no vision tower and projector", ri);
+                rc = -1;
+            } else if (!(feats = image_features(s, smp.image))) {
+                char msg[1024];
+                snprintf(msg, sizeof msg, "%s", iris_last_error());
+                iris_set_error("record %d: %s", ri, msg);
+                rc = -1;
+            }
+            if (rc) iris_sample_free(&smp);
+        }
+        if (!rc) {
+            int truncated = 0;
+            rc = build_seq(s, &smp, q, &truncated);
+            q->img = feats;
+            st->n_truncated += truncated;
+            iris_sample_free(&smp);
+            if (!rc) return 0;
+            seq_free(q);
+            return -1;
+        }
+        if (!s->cfg.skip_bad_records) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", iris_last_error());
+            iris_set_error("%s: %s (set skip_bad_records = true to skip such records)", it->ds.path, msg);
+            return -1;
+        }
+        st->n_skipped++;
+        if (progress) fprintf(progress, "skipping: %s\n", iris_last_error());
+        if (++bad_in_a_row >= n) {
+            iris_set_error("%s: every record is unusable", it->ds.path);
+            return -1;
+        }
+    }
+}
+
+/* ---- the run ---- */
+
+int iris_train_run(const iris_train_opts *o)
+{
+    const iris_train_config *cfg = o->cfg;
+    const char *dir = o->run_dir;
+    int rc = -1;
+    char *ckpt = NULL, *metrics_path = NULL;
+    FILE *metrics = NULL;
+    seq *batch = NULL;
+    float *proj_y = NULL, *proj_dy = NULL;
+    data_iter it = {.perm_epoch = -1};
+    iris_train_session s;
+    int session_open = 0, ds_open = 0;
+    if (cfg->threads) iris_cpu_set_threads(cfg->threads);
+    if (prepare_run_dir(dir)) return -1;
+    ckpt = join(dir, "checkpoint.safetensors");
+    metrics_path = join(dir, "metrics.jsonl");
+    if (!ckpt || !metrics_path) goto done;
+    int have_ckpt = iris_file_exists(ckpt);
+    if (!o->resume && have_ckpt) {
+        iris_set_error("run directory %s already holds a run (checkpoint.safetensors); use --resume to "
+                       "continue it or choose another --run-dir", dir);
+        goto done;
+    }
+    if (o->resume && !have_ckpt) {
+        iris_set_error("%s: no checkpoint to resume from", dir);
+        goto done;
+    }
+    if (iris_train_session_open(&s, cfg)) goto done;
+    session_open = 1;
+    if (iris_dataset_open(&it.ds, cfg->data)) goto done;
+    ds_open = 1;
+    it.perm = malloc((size_t)it.ds.n * sizeof *it.perm);
+    if (!it.perm) {
+        iris_set_error("out of memory");
+        goto done;
+    }
+    it.fo.tok = s.lm.tok;
+    it.fo.tpl = iris_chat_template_from_name(cfg->template_name);
+    it.fo.image_folder = cfg->image_folder[0] ? cfg->image_folder : NULL;
+    it.fo.check_images = 1;
+    it.fo.vocab = s.m.cfg.vocab_size;
+
+    int per_step = cfg->batch_size * cfg->grad_accum;
+    int total = cfg->max_steps > 0 ? cfg->max_steps
+                                   : (int)(((int64_t)it.ds.n * cfg->epochs + per_step - 1) / per_step);
+    iris_schedule sched = {.kind = cfg->schedule, .total_steps = total, .min_ratio = cfg->lr_min_ratio,
+                           .warmup_steps = cfg->warmup_steps > 0 ? cfg->warmup_steps
+                                                                 : (int)ceil(cfg->warmup_ratio * total)};
+    iris_adamw_config ac = {.beta1 = cfg->beta1, .beta2 = cfg->beta2, .eps = cfg->eps,
+                            .weight_decay = cfg->weight_decay};
+    for (int g = 0; g < IRIS_PG_COUNT; g++) ac.lr[g] = cfg->lr;
+    ac.lr[IRIS_PG_PROJECTOR] = cfg->projector_lr > 0 ? cfg->projector_lr : cfg->lr;
+
+    iris_train_state st = {.mode = cfg->mode};
+    if (o->resume) {
+        if (iris_ckpt_load(ckpt, &s.m.params, &st)) goto done;
+        if (st.mode != cfg->mode) {
+            iris_set_error("%s: the checkpoint was made in mode %s, the config asks for %s", ckpt,
+                           iris_train_mode_name(st.mode), iris_train_mode_name(cfg->mode));
+            goto done;
+        }
+        if (trim_metrics(metrics_path, st.step)) goto done;
+    }
+    if (write_config(cfg, dir)) goto done;
+    metrics = fopen(metrics_path, o->resume ? "a" : "w");
+    if (!metrics) {
+        iris_set_error("%s: cannot open for writing: %s", metrics_path, strerror(errno));
+        goto done;
+    }
+    batch = calloc((size_t)per_step, sizeof *batch);
+    if (s.has_proj) {
+        proj_y = malloc((size_t)s.lm.n_img_rows * s.m.cfg.dim * sizeof(float));
+        proj_dy = malloc((size_t)s.lm.n_img_rows * s.m.cfg.dim * sizeof(float));
+        if (!proj_y || !proj_dy) batch = (free(batch), NULL);
+    }
+    if (!batch) {
+        iris_set_error("out of memory");
+        goto done;
+    }
+    if (o->progress)
+        fprintf(o->progress, "iris train: %s, mode %s, %ld trainable parameters, %d records, %d steps%s\n",
+                cfg->base, iris_train_mode_name(cfg->mode), iris_params_trainable(&s.m.params), it.ds.n, total,
+                o->resume ? " (resumed)" : "");
+    double wall0 = iris_now() - st.wall_s;
+    int stopped = 0;
+    while (st.step < total) {
+        double t0 = iris_now();
+        int counted = 0;
+        long tokens = 0;
+        for (int k = 0; k < per_step; k++) {
+            if (next_seq(&s, &it, &st, &batch[k], o->progress)) {
+                for (int j = 0; j < k; j++) seq_free(&batch[j]);
+                goto done;
+            }
+            counted += batch[k].counted;
+            tokens += batch[k].n;
+        }
+        iris_params_zero_grad(&s.m.params);
+        s.m.training = 1;
+        double loss_sum = 0;
+        int fail = 0;
+        for (int k = 0; k < per_step; k++) {
+            double ls = 0;
+            s.m.dropout_key = iris_rng_mix(cfg->seed ^ 0xD50Full, (uint64_t)st.step * 65536u + (uint64_t)k);
+            float *rows = NULL;
+            if (!fail && batch[k].img) {
+                rows = proj_y;
+                memset(proj_dy, 0, (size_t)s.lm.n_img_rows * s.m.cfg.dim * sizeof(float));
+                if (iris_projector_train_forward(&s.proj, &s.m.params, batch[k].img, s.lm.n_img_rows, proj_y))
+                    fail = 1;
+            }
+            if (!fail && iris_llama_train_step(&s.m, batch[k].ids, rows, batch[k].labels, batch[k].n,
+                                               1.0f / (counted > 0 ? counted : 1), 1,
+                                               rows && s.proj_trainable ? proj_dy : NULL, &ls, NULL))
+                fail = 1;
+            if (!fail && rows && s.proj_trainable)
+                iris_projector_train_backward(&s.proj, &s.m.params, proj_dy, s.lm.n_img_rows);
+            loss_sum += ls;
+            seq_free(&batch[k]);
+        }
+        if (fail) goto done;
+        double loss = counted > 0 ? loss_sum / counted : 0.0;
+        double gnorm = iris_clip_grad_norm(&s.m.params, cfg->max_grad_norm);
+        double factor = iris_schedule_factor(&sched, st.step);
+        iris_adamw_apply(&s.m.params, s.m.ops, &ac, factor, st.step + 1);
+        st.step++;
+        st.tokens += tokens;
+        double now = iris_now(), dt = now - t0;
+        st.wall_s = now - wall0;
+        fprintf(metrics,
+                "{\"step\":%d,\"epoch\":%.6f,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"tokens_per_s\":%.3f,"
+                "\"mem_bytes\":%ld,\"wall_s\":%.3f}\n",
+                st.step, (double)st.cursor / it.ds.n, loss, cfg->lr * factor, gnorm, dt > 0 ? tokens / dt : 0.0,
+                peak_rss_bytes(), st.wall_s);
+        if (fflush(metrics)) {
+            iris_set_error("%s: write failed: %s", metrics_path, strerror(errno));
+            goto done;
+        }
+        if (o->progress)
+            fprintf(o->progress, "step %d/%d  loss %.4f  lr %.3g  grad_norm %.3g  %.0f tok/s\n", st.step, total,
+                    loss, cfg->lr * factor, gnorm, dt > 0 ? tokens / dt : 0.0);
+        int stop_now = o->stop && *o->stop;
+        if ((cfg->save_steps > 0 && st.step % cfg->save_steps == 0) || stop_now || st.step == total) {
+            if (iris_ckpt_save(ckpt, &s.m.params, &st)) {
+                char msg[1024];
+                snprintf(msg, sizeof msg, "%s", iris_last_error());
+                iris_set_error("cannot save the checkpoint of step %d (%s); the previous checkpoint is "
+                               "still in place", st.step, msg);
+                goto done;
+            }
+        }
+        if (stop_now && st.step < total) {
+            stopped = 1;
+            break;
+        }
+    }
+    if (stopped) {
+        if (o->progress)
+            fprintf(o->progress, "iris train: stopped at step %d/%d; checkpoint saved (continue with --resume)\n",
+                    st.step, total);
+    } else {
+        if (write_final(&s, dir)) goto done;
+        if (o->progress)
+            fprintf(o->progress, "iris train: done, %d steps; %lld records truncated to %d tokens, %lld skipped; "
+                    "output in %s/%s\n", st.step, (long long)st.n_truncated, cfg->max_length,
+                    (long long)st.n_skipped, dir, s.m.has_lora ? "adapter" : "model");
+    }
+    rc = 0;
+done:
+    if (metrics) fclose(metrics);
+    free(batch);
+    free(proj_y);
+    free(proj_dy);
+    free(it.perm);
+    if (ds_open) iris_dataset_close(&it.ds);
+    if (session_open) iris_train_session_close(&s);
+    free(ckpt);
+    free(metrics_path);
+    return rc;
+}
+
+int iris_train_export(const char *run_dir, int merge, const char *out_dir)
+{
+    char *cfg_path = join(run_dir, "config.ini"), *ckpt = join(run_dir, "checkpoint.safetensors");
+    int rc = -1;
+    iris_train_session s;
+    int open = 0;
+    if (!cfg_path || !ckpt) goto done;
+    if (!iris_file_exists(cfg_path) || !iris_file_exists(ckpt)) {
+        iris_set_error("%s: not a training run directory (config.ini and checkpoint.safetensors expected)", run_dir);
+        goto done;
+    }
+    iris_train_config cfg;
+    iris_train_config_defaults(&cfg);
+    if (iris_train_config_load(&cfg, cfg_path)) goto done;
+    cfg.max_length = 8;   /* no training: a small workspace */
+    if (iris_train_session_open(&s, &cfg)) goto done;
+    open = 1;
+    iris_train_state st;
+    if (iris_ckpt_load(ckpt, &s.m.params, &st)) goto done;
+    if (!merge) {
+        rc = iris_peft_save(&s.m, out_dir, cfg.base);
+    } else {
+        rc = iris_merge_save(&s.m, &s.lm.w, out_dir);
+        if (!rc) rc = copy_aux_files(cfg.base, out_dir);
+    }
+done:
+    if (open) iris_train_session_close(&s);
+    free(cfg_path);
+    free(ckpt);
+    return rc;
+}
+
+int iris_peft_export(const char *adapter_dir, const char *base, int merge, const char *out_dir)
+{
+    iris_train_config cfg;
+    iris_train_config_defaults(&cfg);
+    snprintf(cfg.base, sizeof cfg.base, "%s", base);
+    snprintf(cfg.lora_init, sizeof cfg.lora_init, "%s", adapter_dir);
+    cfg.mode = IRIS_TRAIN_LORA;
+    cfg.max_length = 8;
+    cfg.lora_dropout = 0;
+    iris_train_session s;
+    if (iris_train_session_open(&s, &cfg)) return -1;
+    int rc;
+    if (!merge) {
+        rc = iris_peft_save(&s.m, out_dir, base);
+    } else {
+        rc = iris_merge_save(&s.m, &s.lm.w, out_dir);
+        if (!rc) rc = copy_aux_files(base, out_dir);
+    }
+    iris_train_session_close(&s);
+    return rc;
+}
