@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "core/file_util.h"
 
 void cli_model_opts_init(cli_model_opts *o, const char *cmd)
@@ -107,6 +108,23 @@ const iris_backend *cli_backend(const cli_model_opts *o)
         return NULL;
     }
     return iris_cpu_backend();
+}
+
+int cli_load_model(cli_model_opts *o, iris_lm_options *lo, iris_lm *lm)
+{
+    if (!o->model) o->model = cli_default_model();
+    if (!o->model) {
+        fprintf(stderr, "iris %s: no model given (-m) and no built-in model found\n", o->cmd);
+        return 2;
+    }
+    const iris_backend *be = cli_backend(o);
+    if (!be) return 1;
+    lo->n_ctx = o->n_ctx;
+    if (iris_lm_load_opts(lm, o->model, be, lo)) {
+        fprintf(stderr, "iris %s: %s\n", o->cmd, iris_last_error());
+        return 1;
+    }
+    return 0;
 }
 
 const char *cli_default_model(void)

@@ -9,6 +9,7 @@
 
 #include "core/backend.h"
 #include "nets/generate.h"
+#include "nets/lm.h"
 
 typedef struct {
     const char *cmd;          /* for messages */
@@ -43,6 +44,10 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
 int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, double hi, float *out);
 /* Picks the backend per o->device (auto: CUDA when present); prints errors. */
 const iris_backend *cli_backend(const cli_model_opts *o);
+/* Resolves the model (-m, else the default), picks the backend and loads the
+ * model with lo (its n_ctx is taken from o).  Returns 0, or the exit status
+ * with the message already printed (2: no model, 1: load failure). */
+int cli_load_model(cli_model_opts *o, iris_lm_options *lo, iris_lm *lm);
 /* The default model when -m is not given: $IRIS_MODEL, else the built-in one. */
 const char *cli_default_model(void);
 

@@ -115,19 +115,9 @@ int cmd_chat(int argc, char **argv)
         fprintf(stderr, "iris chat: unknown template '%s'\n", tpl_name);
         return 2;
     }
-    if (!o.model) o.model = cli_default_model();
-    if (!o.model) {
-        fprintf(stderr, "iris chat: no model given (-m) and no built-in model found\n");
-        return 2;
-    }
-    const iris_backend *be = cli_backend(&o);
-    if (!be) return 1;
     iris_lm lm;
-    lo_opts.n_ctx = o.n_ctx;
-    if (iris_lm_load_opts(&lm, o.model, be, &lo_opts)) {
-        fprintf(stderr, "iris chat: %s\n", iris_last_error());
-        return 1;
-    }
+    int load_rc = cli_load_model(&o, &lo_opts, &lm);
+    if (load_rc) return load_rc;
     iris_chat chat;
     if (iris_chat_init(&chat, &lm, tpl >= 0 ? tpl : lm.default_template, system_prompt)) {
         fprintf(stderr, "iris chat: %s\n", iris_last_error());

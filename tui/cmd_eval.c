@@ -103,27 +103,16 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "iris eval: unknown template '%s'\n", tpl_name);
         return 2;
     }
-    if (!o.model) o.model = cli_default_model();
-    if (!o.model) {
-        fprintf(stderr, "iris eval: no model given (-m) and no built-in model found\n");
-        return 2;
-    }
     iris_eval_set set;
     if (iris_eval_load(&set, data, ann, images)) {
         fprintf(stderr, "iris eval: %s\n", iris_last_error());
         return 1;
     }
-    const iris_backend *be = cli_backend(&o);
-    if (!be) {
-        iris_eval_free(&set);
-        return 1;
-    }
     iris_lm lm;
-    lo_opts.n_ctx = o.n_ctx;
-    if (iris_lm_load_opts(&lm, o.model, be, &lo_opts)) {
-        fprintf(stderr, "iris eval: %s\n", iris_last_error());
+    int load_rc = cli_load_model(&o, &lo_opts, &lm);
+    if (load_rc) {
         iris_eval_free(&set);
-        return 1;
+        return load_rc;
     }
     int tty = isatty(STDERR_FILENO);
     eo.progress = progress;

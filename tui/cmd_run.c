@@ -109,20 +109,9 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "iris run: unknown template '%s'\n", tpl_name);
         return 2;
     }
-    if (!o.model) o.model = cli_default_model();
-    if (!o.model) {
-        fprintf(stderr, "iris run: no model given (-m) and no built-in model found\n");
-        return 2;
-    }
-    const iris_backend *be = cli_backend(&o);
-    if (!be) return 1;
-
     iris_lm lm;
-    lo_opts.n_ctx = o.n_ctx;
-    if (iris_lm_load_opts(&lm, o.model, be, &lo_opts)) {
-        fprintf(stderr, "iris run: %s\n", iris_last_error());
-        return 1;
-    }
+    int load_rc = cli_load_model(&o, &lo_opts, &lm);
+    if (load_rc) return load_rc;
     /* a vision model's questions go through its chat template unless told otherwise */
     if ((use_chat || lm.vision) && !tpl_name) tpl = lm.default_template;
     char *text = NULL, *user = NULL;

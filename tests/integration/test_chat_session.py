@@ -76,6 +76,11 @@ def test_ctrl_c_stops_the_answer_not_the_program(tmp_path):
     import time
     from llm_fixtures import build_model
     build_model("llama", tmp_path, seed=4)
+    # no end token the sampler could draw: the answer runs until it is stopped
+    import json
+    cfg = json.load(open(tmp_path / "config.json"))
+    cfg["eos_token_id"] = 10 ** 6
+    json.dump(cfg, open(tmp_path / "config.json", "w"))
     p = subprocess.Popen([iris_bin(), "chat", "-m", str(tmp_path), "-n", "50000", "--ctx", "60000",
                           "--temp", "1", "--min-p", "0", "--top-k", "0"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
