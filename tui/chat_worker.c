@@ -95,7 +95,7 @@ static void do_load(chat_worker *w, const char *path)
         postf(w, CW_EV_ERROR, "out of memory");
         return;
     }
-    if (iris_lm_load(lm, path, w->be, 0)) {
+    if (iris_lm_load(lm, path, w->be, w->n_ctx)) {
         postf(w, CW_EV_ERROR, "%s", iris_last_error());
         free(lm);
         return;   /* the model in use stays */

@@ -47,6 +47,7 @@ typedef struct {
     double live_tok_s;
     /* engine objects (worker thread only while busy) */
     const iris_backend *be;
+    int n_ctx;             /* context of loaded models (--ctx; 0: the model's, at most 4096) */
     iris_lm *lm;           /* heap: the session points at it */
     iris_chat chat;
     char *system_prompt;

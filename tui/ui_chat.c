@@ -592,6 +592,7 @@ void ui_chat_create(ui_panel *p, ui_app *app)
         return;
     }
     s->worker_ok = 1;
+    s->w.n_ctx = app->mo.n_ctx;
     const char *model = app->mo.model ? app->mo.model : cli_default_model();
     if (model) {
         info(s, E_INFO, "loading %s ...", model);

@@ -429,6 +429,7 @@ void ui_compare_create(ui_panel *p, ui_app *app)
     const iris_backend *be = ui_backend(app);
     for (int k = 0; k < 2; k++) {
         if (chat_worker_start(&c->s[k].w, be, wake_app, app)) continue;
+        c->s[k].w.n_ctx = app->mo.n_ctx;
         c->s[k].ok = 1;
     }
     /* models load when the panel is first used: /a and /b; -m and --compare preload */

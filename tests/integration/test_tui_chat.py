@@ -27,12 +27,25 @@ def llava(tmp_path_factory):
     return d
 
 
+@pytest.fixture(scope="module")
+def llava_endless(tmp_path_factory):
+    """The same kind of model whose end token can never be drawn, so an answer
+    runs until it is stopped."""
+    import json
+    d = tmp_path_factory.mktemp("llava_endless")
+    build_llava(d, seed=3)
+    cfg = json.load(open(d / "config.json"))
+    cfg["text_config"]["eos_token_id"] = 10 ** 6
+    json.dump(cfg, open(d / "config.json", "w"))
+    return d
+
+
 @pytest.fixture
 def tui(request, tmp_path, llava):
     made = []
 
-    def start(*args, width=80, height=24, env=None):
-        t = Tui(["-m", str(llava), "--device", "cpu", *args], tmp_path, width, height, env)
+    def start(*args, width=80, height=24, env=None, model=None):
+        t = Tui(["-m", str(model or llava), "--device", "cpu", *args], tmp_path, width, height, env)
         made.append(t)
         t.wait_for("loaded", what="the model")
         return t
@@ -78,9 +91,9 @@ def test_exchange_with_image_streams_the_same_answer_as_iris_run(tui, llava, tmp
     assert (tmp_path / "ref.md").read_text() == md
 
 
-def test_escape_stops_the_answer_not_the_program(tui):
+def test_escape_stops_the_answer_not_the_program(tui, llava_endless):
     # a context far larger than the answer can fill in the time before Escape
-    t = tui("-n", "100000", "--ctx", "100000", "--temp", "1")
+    t = tui("-n", "100000", "--ctx", "100000", "--temp", "1", model=llava_endless)
     t.type("Tell me a long story")
     t.send("Enter")
     t.wait_for("answering", what="generation to start")
