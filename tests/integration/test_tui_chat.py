@@ -187,9 +187,9 @@ def test_paste_of_100_kb(tui):
     t.alive()
 
 
-def test_resize_storm_during_generation(tui):
-    # a context far larger than the answer can fill in the time before Escape
-    t = tui("-n", "100000", "--ctx", "100000", "--temp", "1")
+def test_resize_storm_during_generation(tui, llava_endless):
+    # an answer that runs until Escape, in a context it cannot fill first
+    t = tui("-n", "100000", "--ctx", "100000", "--temp", "1", model=llava_endless)
     t.type("/image " + str(t.tmp.parent))    # any error line is fine; then a long answer
     t.send("Enter")
     t.type("go")
