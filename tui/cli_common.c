@@ -110,6 +110,16 @@ const iris_backend *cli_backend(const cli_model_opts *o)
     return iris_cpu_backend();
 }
 
+int cli_parse_preprocess(const char *cmd, const char *arg, iris_lm_options *lo)
+{
+    if (strcmp(arg, "pad") && strcmp(arg, "crop") && strcmp(arg, "resize")) {
+        fprintf(stderr, "iris %s: --preprocess must be pad, crop or resize, got '%s'\n", cmd, arg);
+        return -1;
+    }
+    lo->preprocess = arg;
+    return 0;
+}
+
 int cli_load_model(cli_model_opts *o, iris_lm_options *lo, iris_lm *lm)
 {
     if (!o->model) o->model = cli_default_model();

@@ -44,6 +44,9 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
 int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, double hi, float *out);
 /* Picks the backend per o->device (auto: CUDA when present); prints errors. */
 const iris_backend *cli_backend(const cli_model_opts *o);
+/* Checks a --preprocess value (pad, crop, resize) and stores it in lo;
+ * -1 (message printed) when it is none of them. */
+int cli_parse_preprocess(const char *cmd, const char *arg, iris_lm_options *lo);
 /* Resolves the model (-m, else the default), picks the backend and loads the
  * model with lo (its n_ctx is taken from o).  Returns 0, or the exit status
  * with the message already printed (2: no model, 1: load failure). */

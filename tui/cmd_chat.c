@@ -94,13 +94,7 @@ int cmd_chat(int argc, char **argv)
         case 'i': first_image = optarg; break;
         case O_DUMP: o.gen.dump_logits_path = optarg; break;
         case O_MMPROJ: lo_opts.mmproj = optarg; break;
-        case O_PRE:
-            if (strcmp(optarg, "pad") && strcmp(optarg, "crop") && strcmp(optarg, "resize")) {
-                fprintf(stderr, "iris chat: --preprocess must be pad, crop or resize\n");
-                bad = 1;
-            }
-            lo_opts.preprocess = optarg;
-            break;
+        case O_PRE: bad = cli_parse_preprocess("chat", optarg, &lo_opts) != 0; break;
         case 'h': usage(stdout); return 0;
         default: bad = 1;
         }

@@ -86,7 +86,7 @@ int cmd_eval(int argc, char **argv)
         case O_LIMIT: bad = cli_parse_int("eval", "--limit", optarg, 1, 1 << 30, &eo.limit); break;
         case O_SUFFIX: eo.prompt_suffix = optarg; break;
         case O_TPL: tpl_name = optarg; break;
-        case O_PRE: lo_opts.preprocess = optarg; break;
+        case O_PRE: bad = cli_parse_preprocess("eval", optarg, &lo_opts) != 0; break;
         case O_MMPROJ: lo_opts.mmproj = optarg; break;
         case 'o': out = optarg; break;
         case 'h': usage(stdout); return 0;

@@ -79,13 +79,7 @@ int cmd_run(int argc, char **argv)
             images[n_img++] = optarg;
             break;
         case O_MMPROJ: lo_opts.mmproj = optarg; break;
-        case O_PRE:
-            if (strcmp(optarg, "pad") && strcmp(optarg, "crop") && strcmp(optarg, "resize")) {
-                fprintf(stderr, "iris run: --preprocess must be pad, crop or resize\n");
-                bad = 1;
-            }
-            lo_opts.preprocess = optarg;
-            break;
+        case O_PRE: bad = cli_parse_preprocess("run", optarg, &lo_opts) != 0; break;
         case 'h': usage(stdout); return 0;
         default: bad = 1; break;
         }

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,42 +21,41 @@
 
 #include "core/error.h"
 
+/* A malloc'd formatted path, or NULL with an error set. */
+__attribute__((format(printf, 1, 2))) static char *path_fmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        iris_set_error("cache: out of memory");
+        return NULL;
+    }
+    return s;
+}
+
 static char *path_join(const char *a, const char *b)
 {
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *s = malloc(n);
-    if (!s) { iris_set_error("cache: out of memory"); return NULL; }
-    snprintf(s, n, "%s/%s", a, b);
-    return s;
+    return path_fmt("%s/%s", a, b);
 }
 
 char *hub_repo_dir(const char *cache_dir, const char *repo)
 {
     if (!hub_valid_repo_id(repo)) { iris_set_error("%s: not a repository name (ORG/NAME)", repo); return NULL; }
-    size_t n = strlen(cache_dir) + strlen(repo) + 16;
-    char *s = malloc(n);
-    if (!s) { iris_set_error("cache: out of memory"); return NULL; }
     const char *slash = strchr(repo, '/');
-    snprintf(s, n, "%s/models--%.*s--%s", cache_dir, (int)(slash - repo), repo, slash + 1);
-    return s;
+    return path_fmt("%s/models--%.*s--%s", cache_dir, (int)(slash - repo), repo, slash + 1);
 }
 
 char *hub_blob_path(const char *repo_dir, const char *etag)
 {
-    size_t n = strlen(repo_dir) + strlen(etag) + 8;
-    char *s = malloc(n);
-    if (!s) { iris_set_error("cache: out of memory"); return NULL; }
-    snprintf(s, n, "%s/blobs/%s", repo_dir, etag);
-    return s;
+    return path_fmt("%s/blobs/%s", repo_dir, etag);
 }
 
 char *hub_snapshot_dir(const char *repo_dir, const char *commit)
 {
-    size_t n = strlen(repo_dir) + strlen(commit) + 12;
-    char *s = malloc(n);
-    if (!s) { iris_set_error("cache: out of memory"); return NULL; }
-    snprintf(s, n, "%s/snapshots/%s", repo_dir, commit);
-    return s;
+    return path_fmt("%s/snapshots/%s", repo_dir, commit);
 }
 
 char *hub_symlink_target(const char *rfilename, const char *etag)
