@@ -393,9 +393,49 @@ static int encode_word(void *ctx, const char *w, size_t wl)
     return 0;
 }
 
-static int is_ws(unsigned char ch)
+/* Whitespace as the tokenizers library's lstrip/rstrip sees it (Rust's
+ * char::is_whitespace): ASCII space, tab, LF, VT, FF, CR, U+0085, U+00A0,
+ * U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000. */
+static int is_unicode_ws(uint32_t c)
 {
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+    return c == ' ' || (c >= 0x09 && c <= 0x0d) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
+           c == 0x3000;
+}
+
+/* Decodes the UTF-8 character at s[0..n); its length, or 0 when invalid. */
+static int utf8_char(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (n == 0) return 0;
+    if (s[0] < 0x80) { *cp = s[0]; return 1; }
+    int len = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!len || (size_t)len > n) return 0;
+    uint32_t c = s[0] & (0x7f >> len);
+    for (int k = 1; k < len; k++) {
+        if ((s[k] & 0xc0) != 0x80) return 0;
+        c = (c << 6) | (s[k] & 0x3f);
+    }
+    *cp = c;
+    return len;
+}
+
+/* Bytes of the whitespace character starting at text[i], or 0. */
+static size_t ws_at(const char *text, size_t len, size_t i)
+{
+    uint32_t c;
+    int n = utf8_char((const unsigned char *)text + i, len - i, &c);
+    return n && is_unicode_ws(c) ? (size_t)n : 0;
+}
+
+/* Bytes of the whitespace character ending just before text[end], or 0. */
+static size_t ws_before(const char *text, size_t from, size_t end)
+{
+    for (size_t n = 1; n <= 4 && n <= end - from; n++) {
+        unsigned char b = (unsigned char)text[end - n];
+        if (n < 4 && (b & 0xc0) == 0x80) continue;   /* a continuation byte: look further back */
+        return ws_at(text, end, end - n) == n ? n : 0;
+    }
+    return 0;
 }
 
 /* Longest eligible added token starting at text[i], or NULL. */
@@ -425,12 +465,14 @@ int iris_tokenize(const iris_tokenizer *t, const char *text, size_t len,
         const tok_added *a = t->n_added ? match_added(t, text, len, i, parse_special) : NULL;
         if (!a) { i++; continue; }
         size_t seg_end = i;
-        if (a->lstrip) while (seg_end > seg && is_ws((unsigned char)text[seg_end - 1])) seg_end--;
+        if (a->lstrip)
+            for (size_t w; seg_end > seg && (w = ws_before(text, seg, seg_end)); ) seg_end -= w;
         if (seg_end > seg && tok_pretokenize(t, text + seg, seg_end - seg, seg == 0, encode_word, &c))
             goto done;
         if (push_id(&out, a->id)) goto done;
         i += a->len;
-        if (a->rstrip) while (i < len && is_ws((unsigned char)text[i])) i++;
+        if (a->rstrip)
+            for (size_t w; i < len && (w = ws_at(text, len, i)); ) i += w;
         seg = i;
     }
     if (len > seg && tok_pretokenize(t, text + seg, len - seg, seg == 0, encode_word, &c)) goto done;

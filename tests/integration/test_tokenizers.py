@@ -516,3 +516,21 @@ def test_template_tokens_match_transformers(hf_tokenizer, tmp_path):
                            input=json.dumps(msgs).encode(), capture_output=True)
         assert r.returncode == 0, r.stderr.decode()
         assert [int(x) for x in r.stdout.split()] == want
+
+
+def test_lstrip_rstrip_strip_unicode_whitespace(tmp_path):
+    """Added tokens with lstrip/rstrip take Unicode whitespace (NBSP, ideographic
+    and em spaces) as the tokenizers library does, not only ASCII."""
+    from tokenizers import AddedToken, Tokenizer, models, normalizers, trainers
+    tok = Tokenizer(models.BPE(byte_fallback=True, unk_token="<unk>"))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    tok.train_from_iterator(["hello world http://example.com/a?b=c here"] * 20,
+                            trainers.BpeTrainer(vocab_size=400, special_tokens=["<unk>", "<s>"], show_progress=False))
+    tok.add_special_tokens([AddedToken("<mask>", lstrip=True, rstrip=True, special=True)])
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    for text in ["a?b=c\xa0<mask>\n", "x\u3000<mask>\u2003y", "\xe9\xa0\xa0<mask>", "<mask>\u0085\u2028z"]:
+        want = tok.encode(text, add_special_tokens=False).ids
+        p = subprocess.run([os.environ.get("IRIS_BIN", "bin/iris"), "tokenize", "-m", str(path), "--ids", "--no-bos",
+                            "--special", text], capture_output=True, text=True)
+        assert [int(x) for x in p.stdout.split()] == want, text
