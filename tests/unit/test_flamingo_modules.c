@@ -27,7 +27,9 @@
 #include "helpers/pyref.h"
 #include "helpers/testvec.h"
 #include "nets/perceiver.h"
+#include "nets/gated_xattn.h"
 #include "train/perceiver_train.h"
+#include "train/xattn_train.h"
 
 #define TOL 1e-4
 
@@ -184,12 +186,156 @@ static void test_perceiver_bad_input(void **state)
     iris_params_free(&s);
 }
 
+
+/* ---------------------------------------------------------------- gated cross-attention */
+
+typedef struct {
+    int dim, dim_visual, heads, dim_head, ff_mult;
+    int n, T, L;
+    const char *locs;   /* one char per token: 'I' = <image>, '.' = text */
+    int cached;         /* use_cached_media: every token after the last image */
+} xa_case;
+
+static void xattn_case(const xa_case *k)
+{
+    const char *prefix = "lang_encoder.gated_cross_attn_layers.3.";
+    int n = k->n;
+    assert_int_equal((int)strlen(k->locs), n);
+    int32_t *locs = malloc((size_t)n * sizeof *locs), *time = malloc((size_t)n * sizeof *time);
+    assert_true(locs && time);
+    int count = 0;
+    for (int i = 0; i < n; i++) count += locs[i] = k->locs[i] == 'I';
+    pyref *r = pyref_new();
+    assert_non_null(r);
+    pyref_param(r, "seed", (double)(tv_u64() % 1000000007u));
+    pyref_param(r, "dim", k->dim), pyref_param(r, "dim_visual", k->dim_visual);
+    pyref_param(r, "heads", k->heads), pyref_param(r, "dim_head", k->dim_head);
+    pyref_param(r, "ff_mult", k->ff_mult), pyref_param(r, "n", n), pyref_param(r, "T", k->T);
+    pyref_param(r, "L", k->L), pyref_param(r, "cached", k->cached);
+    assert_int_equal(pyref_put_i32(r, "locs", locs, (size_t)n), 0);
+    assert_int_equal(pyref_put_raw(r, "prefix", prefix, strlen(prefix)), 0);
+    assert_int_equal(pyref_run(r, "flamingo_ref", "xattn"), 0);
+    print_message("gated xattn D %d Dv %d heads %dx%d ff x%d; %d images of %d latents; text %s%s\n",
+                  k->dim, k->dim_visual, k->heads, k->dim_head, k->ff_mult, k->T, k->L, k->locs,
+                  k->cached ? " (cached media)" : "");
+    if (k->cached) iris_xattn_text_time(NULL, n, count, time);
+    else iris_xattn_text_time(locs, n, 0, time);
+
+    iris_weights w, gw;
+    open_in(&w, r, "weights.safetensors");
+    open_in(&gw, r, "grads.safetensors");
+    iris_xattn_config c;
+    if (iris_xattn_config_infer(&c, iris_weights_lookup, &w, prefix, k->dim_head))
+        fail_msg("config: %s", iris_last_error());
+    assert_int_equal(c.dim, k->dim);
+    assert_int_equal(c.dim_visual, k->dim_visual);
+    assert_int_equal(c.heads, k->heads);
+    assert_int_equal(c.ff_mult, k->ff_mult);
+
+    size_t nx = (size_t)n * k->dim, nm = (size_t)k->T * k->L * k->dim_visual;
+    float *x = get(r, "x", nx), *media = get(r, "media", nm), *dy = get(r, "dy", nx);
+    float *want_y = get(r, "y", nx), *want_dx = get(r, "dx", nx), *want_dm = get(r, "dmedia", nm);
+    float *y = tv_nan(nx), *dx = tv_nan(nx), *dm = calloc(nm, sizeof *dm);
+    assert_non_null(dm);
+
+    /* inference: bound to the file's tensors */
+    const iris_backend *be = iris_cpu_backend();
+    iris_xattn net;
+    iris_xattn_media med;
+    iris_xattn_acts acts;
+    if (iris_xattn_bind(&net, &c, be, iris_weights_lookup, &w, prefix) ||
+        iris_xattn_media_alloc(&med, &net, k->T, k->L) || iris_xattn_acts_alloc(&acts, &net, n) ||
+        iris_xattn_media_set(&net, &med, media, k->T))
+        fail_msg("bind: %s", iris_last_error());
+    if (iris_xattn_forward(&net, &med, &acts, x, n, time, y)) fail_msg("%s", iris_last_error());
+    check_err("forward (inference)", y, want_y, nx);
+    iris_xattn_acts_free(&acts);
+    iris_xattn_media_free(&med);
+
+    iris_param_set s;
+    iris_xattn_train b;
+    assert_int_equal(iris_params_init(&s, be, IRIS_XA_COUNT), 0);
+    if (iris_xattn_train_init(&b, &s, iris_cpu_train_ops(), &c, prefix, iris_weights_lookup, &w, n, k->T, k->L) ||
+        iris_xattn_train_set_trainable(&b))
+        fail_msg("train init: %s", iris_last_error());
+    memset(y, 0xff, nx * sizeof *y);
+    if (iris_xattn_train_forward(&b, x, n, media, k->T, time, y)) fail_msg("%s", iris_last_error());
+    check_err("forward (training)", y, want_y, nx);
+    if (iris_xattn_train_backward(&b, dy, dx, dm)) fail_msg("%s", iris_last_error());
+    check_err("d text", dx, want_dx, nx);
+    check_err("d media", dm, want_dm, nm);
+    check_param_grads(&s, &gw);
+
+    iris_xattn_train_free(&b);
+    iris_params_free(&s);
+    iris_weights_close(&w);
+    iris_weights_close(&gw);
+    free(x), free(media), free(dy), free(want_y), free(want_dx), free(want_dm);
+    free(y), free(dx), free(dm), free(locs), free(time);
+    pyref_free(r);
+}
+
+static void test_gated_xattn(void **state)
+{
+    (void)state;
+    PYREF_REQUIRE();
+    const xa_case cases[] = {
+        /* D Dv heads dh ff  n T L  text */
+        {32, 48, 2, 8, 4, 9, 2, 5, "..I...I..", 0},          /* text before the first image */
+        {24, 16, 3, 8, 2, 7, 1, 4, "I......", 0},
+        {40, 40, 4, 10, 4, 12, 3, 6, "I..I....I...", 0},
+        {32, 24, 2, 16, 4, 8, 3, 4, ".I..I...", 0},          /* the third image unused */
+        {16, 32, 2, 8, 4, 6, 2, 3, "......", 0},             /* no image token: no attention */
+        {32, 48, 2, 8, 4, 5, 2, 5, "I.I..", 1},              /* decoding after the prompt */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) xattn_case(&cases[i]);
+}
+
+static void test_text_time(void **state)
+{
+    (void)state;
+    const int32_t is_media[] = {0, 0, 1, 0, 1, 1, 0};
+    int32_t t[7];
+    const int32_t want[] = {0, 0, 1, 1, 2, 3, 3};
+    iris_xattn_text_time(is_media, 7, 0, t);
+    assert_memory_equal(t, want, sizeof want);
+    iris_xattn_text_time(NULL, 3, 2, t);
+    assert_int_equal(t[0], 2), assert_int_equal(t[2], 2);
+}
+
+static void test_gated_xattn_bad_input(void **state)
+{
+    (void)state;
+    iris_xattn_config c;
+    iris_xattn_config_default(&c, 8, 6);
+    c.heads = 2, c.dim_head = 4;
+    iris_param_set s;
+    assert_int_equal(iris_params_init(&s, iris_cpu_backend(), 16), 0);
+    iris_xattn_train b;
+    assert_int_equal(iris_xattn_train_init(&b, &s, iris_cpu_train_ops(), &c, "x.", NULL, NULL, 4, 2, 3), 0);
+    float text[4 * 8] = {0}, media[2 * 3 * 6] = {0}, y[4 * 8];
+    const int32_t ok[] = {0, 1, 1, 2}, beyond[] = {0, 1, 3, 3}, backwards[] = {1, 2, 1, 2};
+    assert_int_equal(iris_xattn_train_forward(&b, text, 4, media, 2, ok, y), 0);
+    /* zero gates (a fresh block): the identity */
+    for (int i = 0; i < 4 * 8; i++) assert_true(y[i] == 0.0f);
+    assert_int_equal(iris_xattn_train_forward(&b, text, 4, media, 2, beyond, y), -1);
+    assert_non_null(strstr(iris_last_error(), "image 3 of 2"));
+    assert_int_equal(iris_xattn_train_forward(&b, text, 4, media, 2, backwards, y), -1);
+    assert_int_equal(iris_xattn_train_forward(&b, text, 5, media, 2, ok, y), -1);   /* 5 > 4 tokens */
+    assert_int_equal(iris_xattn_train_forward(&b, text, 4, media, 3, ok, y), -1);   /* 3 > 2 images */
+    iris_xattn_train_free(&b);
+    iris_params_free(&s);
+}
+
 int main(void)
 {
     tv_seed("test_flamingo_modules");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_perceiver),
         cmocka_unit_test(test_perceiver_bad_input),
+        cmocka_unit_test(test_text_time),
+        cmocka_unit_test(test_gated_xattn),
+        cmocka_unit_test(test_gated_xattn_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
