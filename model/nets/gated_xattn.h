@@ -14,8 +14,14 @@
  * iris_xattn_text_time.  Gates start at 0 in a fresh model, which makes the
  * block the identity.
  *
- * Names are open_flamingo's (src/helpers.py; the checkpoint stores them under
- * "lang_encoder.gated_cross_attn_layers.N."): attn.norm.{weight,bias},
+ * Names are open_flamingo's (src/helpers.py) after a prefix that depends on
+ * how the model was saved: a full state_dict has
+ * "lang_encoder.gated_cross_attn_layers.N." (N = decoder layer; the blocks
+ * sit before layers with (N + 1) % cross_attn_every_n_layers == 0), while the
+ * released checkpoint.pt files keep the copy inside the wrapped decoder layer,
+ * e.g. "lang_encoder.transformer.blocks.N.gated_cross_attn_layer." (MPT; other
+ * decoders their own layer path).  The caller passes the prefix; the names
+ * below follow it: attn.norm.{weight,bias},
  * attn.to_q.weight [H*dh, D], attn.to_kv.weight [2*H*dh, Dv] (K rows, then V),
  * attn.to_out.weight [D, H*dh], attn_gate [1], ff.0.{weight,bias},
  * ff.1.weight [D*mult, D], ff.3.weight [D, D*mult], ff_gate [1].
