@@ -109,3 +109,83 @@ def test_presets_run(tmp_path, preset):
     assert len(m) == 1 and m[0]["loss"] > 0
     used = (tmp_path / "run" / "config.ini").read_text()
     assert "grad_accum = 2" in used
+
+
+def llava_logits_hf(model, proc, image, text):
+    inputs = proc(text=text, images=image, return_tensors="pt")
+    inputs.pop("token_type_ids", None)
+    with torch.no_grad():
+        return model(**inputs).logits[0, -1].float().numpy()
+
+
+def llava_logits_iris(model_dir, image_path, text, tmp_path):
+    from llm_fixtures import read_f32
+    out = tmp_path / "logits.f32"
+    run_iris(["run", "-m", str(model_dir), "-i", str(image_path), "-p", text, "--template", "raw",
+              "--preprocess", "crop", "-n", "0", "--dump-logits", str(out), "--threads", "2"])
+    return read_f32(out)
+
+
+def test_llava_lora_adapter_with_projector_loads_in_peft(tmp_path):
+    """Stage-2 LoRA trains the projector too: the adapter carries it as PEFT's
+    modules_to_save, so PeftModel on LlavaForConditionalGeneration gives the
+    logits of iris's merged model."""
+    from PIL import Image
+    from peft import PeftModel
+    from transformers import LlavaForConditionalGeneration
+    from llm_fixtures import rel_err
+    (tmp_path / "m").mkdir()
+    model, proc = build_llava(tmp_path / "m", seed=6)
+    recs = []
+    for i, w in enumerate(["red", "blue"]):
+        random_photo(tmp_path / f"{i}.png", 60 + 4 * i, 56, seed=20 + i)
+        recs.append({"id": i, "image": f"{i}.png", "conversations": [
+            {"from": "human", "value": "<image>\nWhat colour?"}, {"from": "gpt", "value": w}]})
+    (tmp_path / "d.json").write_text(json.dumps(recs))
+    cfg = write_config(tmp_path / "c.ini", tmp_path / "m", tmp_path / "d.json",
+                       **{"train.mode": "lora", "train.max_steps": 4, "train.lr": "2e-2",
+                          "train.projector_lr": "2e-2", "lora.dropout": 0, "lora.targets": "q_proj,v_proj,down_proj",
+                          "data.image_folder": str(tmp_path), "data.preprocess": "crop"})
+    run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], timeout=600)
+    run_iris(["export", str(tmp_path / "run"), "--adapter", "-o", str(tmp_path / "adapter")])
+    run_iris(["export", str(tmp_path / "run"), "--merge", "-o", str(tmp_path / "merged")])
+    acfg = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert acfg["modules_to_save"] == ["multi_modal_projector"], acfg["modules_to_save"]
+
+    text = "USER: <image>\nWhat colour? ASSISTANT:"
+    image = Image.open(tmp_path / "0.png").convert("RGB")
+    base = LlavaForConditionalGeneration.from_pretrained(str(tmp_path / "m")).eval()
+    plain = llava_logits_hf(base, proc, image, text)
+    pm = PeftModel.from_pretrained(base, str(tmp_path / "adapter")).eval()
+    ref = llava_logits_hf(pm, proc, image, text)
+    assert rel_err(plain, ref) > 1e-3, "the trained adapter and projector should change the logits"
+    ours = llava_logits_iris(tmp_path / "merged", tmp_path / "0.png", text, tmp_path)
+    assert rel_err(ours, ref) < 1e-4, rel_err(ours, ref)
+
+
+def test_peft_llava_adapter_with_projector_loads_in_iris(tmp_path):
+    """The other way: a PEFT adapter with a LoRA on the language model and the
+    projector in modules_to_save, merged by iris."""
+    from PIL import Image
+    from peft import LoraConfig, get_peft_model
+    from llm_fixtures import rel_err
+    (tmp_path / "m").mkdir()
+    model, proc = build_llava(tmp_path / "m", seed=8)
+    # o_proj and down_proj exist only in the language model (CLIP has out_proj, fc2)
+    lc = LoraConfig(r=4, lora_alpha=8, target_modules=["o_proj", "down_proj"], lora_dropout=0.0,
+                    modules_to_save=["multi_modal_projector"])
+    pm = get_peft_model(model, lc)
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for n, p in pm.named_parameters():
+            if "lora_" in n or "modules_to_save" in n:
+                p.add_(0.2 * torch.randn(p.shape, generator=g))
+    pm.save_pretrained(str(tmp_path / "peft"))
+    pm.eval()
+    random_photo(tmp_path / "a.png", 64, 58, seed=9)
+    text = "USER: <image>\nWhat colour? ASSISTANT:"
+    ref = llava_logits_hf(pm, proc, Image.open(tmp_path / "a.png").convert("RGB"), text)
+    run_iris(["export", "--peft", str(tmp_path / "peft"), "--base", str(tmp_path / "m"), "--merge",
+              "-o", str(tmp_path / "merged")])
+    ours = llava_logits_iris(tmp_path / "merged", tmp_path / "a.png", text, tmp_path)
+    assert rel_err(ours, ref) < 1e-4, rel_err(ours, ref)
