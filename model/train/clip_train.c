@@ -105,6 +105,12 @@ int iris_clip_train_init(iris_clip_train *t, iris_param_set *s, const iris_clip 
 
     if ((t->patch_w = add_copy(t, s, "embeddings.patch_embedding.weight", &src->patch_w, d, t->cpp, 1)) < 0)
         return -1;
+    /* the parameter keeps the checkpoint's conv shape [d, C, p, p] (so the
+     * training checkpoint reads like the model's); products use a [d, C*p*p] view */
+    iris_tensor *pt = &s->p[t->patch_w].t;
+    pt->ndim = 4;
+    pt->shape[1] = c->channels;
+    pt->shape[2] = pt->shape[3] = c->patch;
     if (src->patch_b.data &&
         (t->patch_b = add_copy(t, s, "embeddings.patch_embedding.bias", &src->patch_b, d, 0, 0)) < 0)
         return -1;
@@ -278,7 +284,11 @@ int iris_clip_train_forward(iris_clip_train *t, iris_param_set *s, const float *
         }
     }
     /* patch conv for every image at once, then each image's rows into place */
-    be->linear(t->tmp, t->patches, T(s, t->patch_w), T(s, t->patch_b), nimg * np, t->cpp, d);
+    iris_tensor pw = s->p[t->patch_w].t;
+    pw.ndim = 2;
+    pw.shape[1] = t->cpp;
+    pw.shape[2] = pw.shape[3] = 0;
+    be->linear(t->tmp, t->patches, &pw, T(s, t->patch_b), nimg * np, t->cpp, d);
     for (int b = 0; b < nimg; b++) {
         float *xb = t->x0 + (size_t)b * nd;
         be->copy(xb + (size_t)cls * d, t->tmp + (size_t)b * np * d, (long)np * d);

@@ -7,7 +7,7 @@
  *  - iris_clip_train_init copies the loaded tower's weights into parameters of
  *    the given set, named as in the checkpoint (the tower's probed prefix +
  *    HF stem, e.g. "vision_tower.vision_model.encoder.layers.0.self_attn.q_proj.weight";
- *    the patch conv is kept as [hidden, C*p*p], the class embedding as [hidden]),
+ *    shapes as there: the patch conv [hidden, C, p, p], the class embedding [hidden]),
  *    frozen until iris_clip_train_set_trainable.  Only the layers up to the
  *    feature layer LLaVA reads (vision_feature_layer; -2 = all but the last)
  *    are copied, run and trained; later layers and post_layernorm are not
