@@ -76,6 +76,8 @@ typedef struct job {
     size_t ring_cap, ring_len;
     int64_t ring_start;
     int hasher_waiting;    /* the thread sleeps on hcv (guarded by hmu) */
+    int writer_paused;     /* an in-order transfer waits for room in the ring (guarded by hmu) */
+    CURLM *multi;          /* woken by the thread when that room is there */
     _Atomic int64_t ready; /* contiguous bytes on disk from offset 0 */
     atomic_int stop, hash_err;
     char hex[65];
@@ -92,6 +94,7 @@ typedef struct xfer {
     int ri, kind;
     long status;
     int got_status, abort_reason;
+    int paused;            /* returned CURL_WRITEFUNC_PAUSE: the ring was full */
     int64_t cr_start, got;
     char etag[96], retry_after[64];
     char err[CURL_ERROR_SIZE];
@@ -161,22 +164,55 @@ static int64_t bytes_present(const job *j)
  * prefix, later ranges of a split file, a full ring) is read back from the page
  * cache once it is contiguous with the frontier. */
 
-#define RING_MAX (16u << 20)
 #define RING_WAKE (1u << 20)
+
+/* Whether bytes written at `offset` continue the ring (or start it at the frontier). */
+static int ring_in_sequence(const job *j, int64_t offset)
+{
+    int64_t start = j->ring_len == 0 ? atomic_load(&j->frontier) : j->ring_start;
+    return offset == start + (int64_t)j->ring_len;
+}
+
+/* 1 when n bytes at `offset` would continue the ring but it has no room for
+ * them: the transfer should pause until the hash catches up.  Receiving faster
+ * than the hash goes gains nothing (the file is published when the hash is
+ * done) and the bytes that missed the ring would cost a second copy, read back
+ * by the hashing thread, which is the one that sets the pace. */
+static int ring_full(job *j, size_t n, int64_t offset)
+{
+    if (!j->ring || n > j->ring_cap / 2 || atomic_load(&j->hash_err)) return 0;
+    pthread_mutex_lock(&j->hmu);
+    int full = ring_in_sequence(j, offset) && j->ring_len + n > j->ring_cap;
+    if (full) j->writer_paused = 1;
+    pthread_mutex_unlock(&j->hmu);
+    return full;
+}
+
+/* 1 when a paused transfer may go on: there is room again (or no hash to wait for). */
+static int ring_has_room(job *j)
+{
+    if (!j->ring || atomic_load(&j->hash_err) || !j->th_running) return 1;
+    pthread_mutex_lock(&j->hmu);
+    int room = j->ring_len <= j->ring_cap / 2;
+    if (room) j->writer_paused = 0;
+    pthread_mutex_unlock(&j->hmu);
+    return room;
+}
 
 static void ring_push(job *j, const char *data, size_t n, int64_t offset)
 {
     if (!j->ring || n > j->ring_cap) return;
     pthread_mutex_lock(&j->hmu);
     if (j->ring_len == 0) j->ring_start = atomic_load(&j->frontier);
-    if (offset == j->ring_start + (int64_t)j->ring_len && j->ring_len + n <= j->ring_cap) {
+    if (ring_in_sequence(j, offset) && j->ring_len + n <= j->ring_cap) {
         size_t pos = (size_t)(offset % (int64_t)j->ring_cap);
         size_t first = n < j->ring_cap - pos ? n : j->ring_cap - pos;
         memcpy(j->ring + pos, data, first);
         memcpy(j->ring, data + first, n - first);
         j->ring_len += n;
         /* Wake the thread for a batch, not for every 16 KiB (it also wakes by itself every 5 ms). */
-        if (j->hasher_waiting && j->ring_len >= RING_WAKE) pthread_cond_signal(&j->hcv);
+        if (j->hasher_waiting && (j->ring_len >= RING_WAKE || j->ring_len >= j->ring_cap / 4))
+            pthread_cond_signal(&j->hcv);
     }
     pthread_mutex_unlock(&j->hmu);
 }
@@ -201,6 +237,11 @@ static void *hash_main(void *arg)
             j->ring_start += (int64_t)m;
             j->ring_len -= m;
             atomic_store(&j->frontier, done + (int64_t)m);
+            if (j->writer_paused && j->ring_len <= j->ring_cap / 2 && j->multi) {
+                /* The download loop may sleep in curl_multi_poll: let it resume the transfer. */
+                j->writer_paused = 0;
+                curl_multi_wakeup(j->multi);
+            }
             continue;
         }
         int64_t ready = atomic_load(&j->ready);
@@ -267,7 +308,7 @@ static void hasher_free(job *j)
     j->ring_cap = j->ring_len = 0;
 }
 
-static int hasher_start(job *j)
+static int hasher_start(job *j, size_t ring_max)
 {
     hasher_free(j);
     atomic_store(&j->stop, 0);
@@ -275,9 +316,10 @@ static int hasher_start(job *j)
     atomic_store(&j->frontier, 0);
     j->hex[0] = 0;
     j->ring_start = 0;
+    j->writer_paused = 0;
     /* Small files need no ring: they are hashed from the page cache in one go. */
     if (j->f->size > (1 << 20)) {
-        j->ring_cap = j->f->size < RING_MAX ? (size_t)j->f->size : RING_MAX;
+        j->ring_cap = j->f->size < (int64_t)ring_max ? (size_t)j->f->size : ring_max;
         j->ring = malloc(j->ring_cap);
         if (!j->ring) j->ring_cap = 0;   /* fine: everything is read back instead */
     }
@@ -532,7 +574,8 @@ static int job_open(engine *E, job *j)
         return -1;
     }
     atomic_store(&j->ready, contiguous_prefix(j));
-    if (hasher_start(j) != 0) return -1;
+    j->multi = E->multi;
+    if (hasher_start(j, E->cfg->hash_buffer) != 0) return -1;
     j->state = J_OPEN;
     E->open_jobs++;
     E->fp[j->index].state = HUB_FILE_ACTIVE;
@@ -568,7 +611,7 @@ static int job_restart(engine *E, job *j, const char *why)
     j->r[0] = (range_t){.start = 0, .cur = 0, .end = j->f->size};
     sidecar_save(j);
     atomic_store(&j->ready, 0);
-    if (hasher_start(j) != 0) {
+    if (hasher_start(j, E->cfg->hash_buffer) != 0) {
         job_fail(E, j, 0, "%s", iris_last_error());
         return -1;
     }
@@ -699,6 +742,11 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *user)
         snprintf(x->why, sizeof x->why, "the server sent more bytes than the file has");
         x->abort_reason = AB_BADDATA;
         return 0;
+    }
+    if (ring_full(j, n, r->cur)) {
+        /* libcurl keeps these bytes and hands them over again once resumed. */
+        x->paused = 1;
+        return CURL_WRITEFUNC_PAUSE;
     }
     size_t off = 0;
     while (off < n) {
@@ -962,6 +1010,24 @@ static void schedule(engine *E)
     }
 }
 
+/* Transfers paused on a full ring go on once the hash has made room. */
+static void resume_paused(engine *E)
+{
+    for (size_t k = 0; k < E->njobs; k++) {
+        job *j = &E->jobs[k];
+        for (int i = j->first_open; j->state == J_OPEN && i < j->nr; i++) {
+            xfer *x = j->r[i].active;
+            if (!x || !x->paused || !ring_has_room(j)) continue;
+            x->paused = 0;   /* before: resuming may call on_body, which may pause again */
+            CURLcode e = curl_easy_pause(x->easy, CURLPAUSE_CONT);
+            if (e != CURLE_OK) {
+                job_fail(E, j, 0, "cannot resume the transfer: %s", curl_easy_strerror(e));
+                break;
+            }
+        }
+    }
+}
+
 static int job_complete(const job *j)
 {
     for (int i = 0; i < j->nr; i++)
@@ -1120,6 +1186,7 @@ int hub_download_files(const hub_config *cfg, const hub_pull_request *req, const
             left += j->state == J_OPEN || j->state == J_PENDING;
         }
         if (!left || E.fatal) break;
+        resume_paused(&E);
         int running = 0;
         mc = curl_multi_perform(E.multi, &running);
         if (mc != CURLM_OK) {

@@ -177,6 +177,33 @@ def test_dropped_connection_resumes(hub, env, split):
         assert len(hub.data_requests("model.safetensors")) >= 4
 
 
+@pytest.mark.parametrize("split", [False, True])
+def test_transfer_waits_for_a_small_hash_buffer(hub, env, split):
+    """With a 64 KiB hash buffer the in-order transfer keeps pausing until the
+    hash has caught up (CURL_WRITEFUNC_PAUSE); a dropped connection and a
+    corrupted byte meanwhile are still handled."""
+    rng = random.Random()
+    size = 12_000_000
+    files = {"model.safetensors": rng.randbytes(size), "bad.bin": rng.randbytes(3_000_000),
+             "config.json": b"{}"}
+    commit = hub.add_commit("org/model", files)
+    hub.drop_at["model.safetensors"] = rng.randrange(size // 10, size - size // 10)
+    hub.corrupt_at["bad.bin"] = rng.randrange(3_000_000)
+    env["IRIS_HUB_HASH_BUFFER"] = "65536"
+    if split:
+        env["IRIS_HUB_SPLIT_MIN"] = "1000000"
+    r = iris(env, "pull", "org/model")
+    assert r.returncode == 1
+    assert "iris pull: bad.bin: checksum mismatch" in r.stderr
+    assert "retrying" in r.stderr
+    assert hub.drop_at == {}
+    hub.corrupt_at.clear()
+    r = iris(env, "pull", "org/model")
+    assert r.returncode == 0, r.stderr
+    check_snapshot(env, "org/model", commit, files)
+    hf_check(env, "org/model", files)
+
+
 def test_corrupted_byte_is_detected_and_not_published(hub, env):
     rng = random.Random()
     files = {"model.safetensors": rng.randbytes(2_000_000), "config.json": rng.randbytes(100)}
