@@ -31,7 +31,7 @@
 
 enum { J_PENDING, J_OPEN, J_DONE, J_FAILED, J_CACHED };
 enum { XF_RESOLVE, XF_DATA };
-enum { AB_NONE, AB_DISK, AB_RESTART, AB_BADDATA };
+enum { AB_NONE, AB_DISK, AB_RESTART, AB_BADDATA, AB_CUT };
 
 #define HASH_CHUNK (4u << 20)
 #define SIDECAR_EVERY 0.25   /* seconds between notes of which bytes are on disk */
@@ -60,6 +60,10 @@ typedef struct job {
     int nr, first_open;    /* ranges before first_open are complete */
     int active_n;          /* transfers in flight for this file */
     int no_split;          /* the server ignored a Range request once */
+    int split_decided;     /* the one-connection probe is over (split or not) */
+    int outran_hash;       /* a transfer had to wait for the hash: more connections cannot help */
+    double data_since;     /* when the first bytes of the file arrived (0: not yet) */
+    double busy_since;     /* thread_busy_s() then */
     int dup_of;            /* another selected file has the same etag: wait for it, then link (-1: none) */
     int restarts;
     char *data_url;
@@ -96,6 +100,7 @@ typedef struct xfer {
     int got_status, abort_reason;
     int paused;            /* returned CURL_WRITEFUNC_PAUSE: the ring was full */
     int64_t cr_start, got;
+    int64_t req_end;       /* end of the bytes asked for; beyond the range's end when it was cut since */
     char etag[96], retry_after[64];
     char err[CURL_ERROR_SIZE];
     char why[256];
@@ -124,6 +129,24 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Seconds the calling thread (the download loop, which runs the transfers'
+ * callbacks) spent running or ready to run, i.e. not waiting for the network.
+ * Linux's schedstat has both; elsewhere only the CPU time is known, which
+ * undercounts on a busy machine. */
+static double thread_busy_s(void)
+{
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (f) {
+        unsigned long long run, wait;
+        int ok = fscanf(f, "%llu %llu", &run, &wait) == 2;
+        fclose(f);
+        if (ok) return (double)(run + wait) * 1e-9;
+    }
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -183,7 +206,7 @@ static int ring_full(job *j, size_t n, int64_t offset)
     if (!j->ring || n > j->ring_cap / 2 || atomic_load(&j->hash_err)) return 0;
     pthread_mutex_lock(&j->hmu);
     int full = ring_in_sequence(j, offset) && j->ring_len + n > j->ring_cap;
-    if (full) j->writer_paused = 1;
+    if (full) j->writer_paused = j->outran_hash = 1;
     pthread_mutex_unlock(&j->hmu);
     return full;
 }
@@ -419,7 +442,9 @@ static int split_ranges(engine *E, job *j)
         /* A piece's tail shorter than half a piece stays with it. */
         while (r.end - r.cur > piece + piece / 2) {
             int64_t cut = r.cur + piece;
-            out[n++] = (range_t){.start = r.start, .cur = r.cur, .end = cut};
+            range_t head = r;   /* keeps a running transfer, which stops at the cut */
+            head.end = cut;
+            out[n++] = head;
             r = (range_t){.start = cut, .cur = cut, .end = r.end};
         }
         out[n++] = r;
@@ -523,6 +548,25 @@ static int single_range(job *j, int64_t have)
     return 0;
 }
 
+/* A file in several ranges has holes: it moves from huggingface_hub's
+ * .incomplete name to its own, with the note of which bytes it holds. */
+static int use_pieces_file(job *j)
+{
+    if (j->nr > 1 && j->partial == j->part_hf) {
+        /* The open descriptor follows the rename. */
+        if (rename(j->part_hf, j->part_split) != 0) {
+            iris_set_error("%s: cannot rename: %s", j->part_hf, strerror(errno));
+            return -1;
+        }
+        j->partial = j->part_split;
+    }
+    if (j->nr > 1 && sidecar_save(j) != 0) {
+        iris_set_error("%s: cannot write %s: %s", j->f->rfilename, j->sidecar, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Opens the partial file and decides which bytes are still needed.  A file
  * fetched in pieces lives under its own name (.iris-partial + .ranges), so that
  * huggingface_hub, which resumes a .incomplete from its size, never sees holes. */
@@ -559,20 +603,14 @@ static int job_open(engine *E, job *j)
     if (bytes_present(j) > 0)
         message(E, "%s: resuming at %lld of %lld bytes", j->f->rfilename, (long long)bytes_present(j),
                 (long long)j->f->size);
-    if (split_ranges(E, j) != 0) return -1;
+    /* A file resumed in pieces goes on in pieces; a new one starts on one
+     * connection and is split later if that connection turns out slow. */
+    j->split_decided = j->nr > 1 || E->cfg->split_probe <= 0;
+    j->outran_hash = 0;
+    j->data_since = 0;
+    if (j->split_decided && split_ranges(E, j) != 0) return -1;
     j->first_open = 0;
-    if (j->nr > 1 && j->partial == j->part_hf) {
-        /* The open descriptor follows the rename. */
-        if (rename(j->part_hf, j->part_split) != 0) {
-            iris_set_error("%s: cannot rename: %s", j->part_hf, strerror(errno));
-            return -1;
-        }
-        j->partial = j->part_split;
-    }
-    if (j->nr > 1 && sidecar_save(j) != 0) {
-        iris_set_error("%s: cannot write %s: %s", j->f->rfilename, j->sidecar, strerror(errno));
-        return -1;
-    }
+    if (use_pieces_file(j) != 0) return -1;
     atomic_store(&j->ready, contiguous_prefix(j));
     j->multi = E->multi;
     if (hasher_start(j, E->cfg->hash_buffer) != 0) return -1;
@@ -738,10 +776,16 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *user)
     }
     if (x->status < 200 || x->status > 299) return n;   /* error or redirect body: not file data */
     range_t *r = &j->r[x->ri];
+    int cut = 0;
     if ((int64_t)n > r->end - r->cur) {
-        snprintf(x->why, sizeof x->why, "the server sent more bytes than the file has");
-        x->abort_reason = AB_BADDATA;
-        return 0;
+        if (x->req_end <= r->end) {
+            snprintf(x->why, sizeof x->why, "the server sent more bytes than the file has");
+            x->abort_reason = AB_BADDATA;
+            return 0;
+        }
+        /* The range was cut short when the file was split: keep what is ours, then stop. */
+        n = (size_t)(r->end - r->cur);
+        cut = 1;
     }
     if (ring_full(j, n, r->cur)) {
         /* libcurl keeps these bytes and hands them over again once resumed. */
@@ -765,7 +809,15 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *user)
     }
     j->dirty = 1;
     x->E->res->transferred += (int64_t)n;
+    if (j->data_since == 0) {
+        j->data_since = now_s();
+        j->busy_since = thread_busy_s();
+    }
     atomic_store(&j->ready, contiguous_prefix(j));
+    if (cut) {
+        x->abort_reason = AB_CUT;
+        return 0;
+    }
     return n;
 }
 
@@ -779,6 +831,7 @@ static int start_xfer(engine *E, job *j, int ri, int kind)
     x->kind = kind;
     x->cr_start = -1;
     range_t *r = &j->r[ri];
+    x->req_end = r->end;
     const char *url = kind == XF_RESOLVE ? j->resolve_url : j->data_url;
     int auth = kind == XF_RESOLVE ? 1 : j->data_auth;
     char range[64] = "";
@@ -894,6 +947,8 @@ static void xfer_done(engine *E, xfer *x, CURLcode res)
         fatal(E, msg);
     } else if (abort_reason == AB_RESTART) {
         job_restart(E, j, why);
+    } else if (abort_reason == AB_CUT) {
+        r->attempts = 0;   /* its part is complete; the rest is other ranges' */
     } else if (abort_reason == AB_BADDATA) {
         job_fail(E, j, 1, "%s; the file was discarded", why);
     } else if (res != CURLE_OK) {
@@ -1007,6 +1062,32 @@ static void schedule(engine *E)
             }
             if (kind == XF_RESOLVE) break;   /* the others wait for the data URL */
         }
+    }
+}
+
+/* After split_probe seconds on one connection, a large file is cut into
+ * pieces for split_parts connections, but only when it is the network that
+ * sets the pace.  Not when that one connection brought bytes faster than they
+ * could be hashed (the hash sets the pace), nor when the download loop was
+ * running or waiting for a CPU most of the time (this machine sets the pace: a
+ * local mirror, a loopback test server).  More connections would then only
+ * add reading pieces back from the disk to the hash's work. */
+static void probe_split(engine *E)
+{
+    double now = now_s();
+    for (size_t k = 0; k < E->njobs; k++) {
+        job *j = &E->jobs[k];
+        if (j->state != J_OPEN || j->split_decided) continue;
+        if (j->outran_hash || j->no_split || j->nr != 1) { j->split_decided = 1; continue; }
+        if (j->data_since == 0 || now - j->data_since < E->cfg->split_probe) continue;
+        j->split_decided = 1;
+        if (thread_busy_s() - j->busy_since > 0.5 * (now - j->data_since)) continue;
+        if (j->r[0].end - j->r[0].cur < E->cfg->split_min) continue;
+        if (split_ranges(E, j) != 0 || use_pieces_file(j) != 0) {
+            job_fail(E, j, 0, "%s", iris_last_error());
+            continue;
+        }
+        atomic_store(&j->ready, contiguous_prefix(j));
     }
 }
 
@@ -1186,6 +1267,7 @@ int hub_download_files(const hub_config *cfg, const hub_pull_request *req, const
             left += j->state == J_OPEN || j->state == J_PENDING;
         }
         if (!left || E.fatal) break;
+        probe_split(&E);
         resume_paused(&E);
         int running = 0;
         mc = curl_multi_perform(E.multi, &running);

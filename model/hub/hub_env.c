@@ -106,6 +106,7 @@ int hub_config_from_env(hub_config *cfg)
     if (cfg->split_parts > 32) cfg->split_parts = 32;
     cfg->split_min = (int64_t)env_double("IRIS_HUB_SPLIT_MIN", 64.0 * 1024 * 1024, 1);
     cfg->backoff_base = env_double("IRIS_HUB_BACKOFF", 0.5, 0);
+    cfg->split_probe = env_double("IRIS_HUB_SPLIT_PROBE", 0.5, 0);
     cfg->hash_buffer = (size_t)env_double("IRIS_HUB_HASH_BUFFER", 16.0 * 1024 * 1024, 64 * 1024);
     if (cfg->hash_buffer > ((size_t)1 << 30)) cfg->hash_buffer = (size_t)1 << 30;
     return 0;
