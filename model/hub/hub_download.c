@@ -80,8 +80,8 @@ typedef struct job {
     size_t ring_cap, ring_len;
     int64_t ring_start;
     int hasher_waiting;    /* the thread sleeps on hcv (guarded by hmu) */
-    int writer_paused;     /* an in-order transfer waits for room in the ring (guarded by hmu) */
-    CURLM *multi;          /* woken by the thread when that room is there */
+    pthread_cond_t room_cv;   /* signalled when the thread has made room in the ring */
+    int writer_waiting;    /* the download loop waits on room_cv (guarded by hmu) */
     _Atomic int64_t ready; /* contiguous bytes on disk from offset 0 */
     atomic_int stop, hash_err;
     char hex[65];
@@ -98,7 +98,6 @@ typedef struct xfer {
     int ri, kind;
     long status;
     int got_status, abort_reason;
-    int paused;            /* returned CURL_WRITEFUNC_PAUSE: the ring was full */
     int64_t cr_start, got;
     int64_t req_end;       /* end of the bytes asked for; beyond the range's end when it was cut since */
     char etag[96], retry_after[64];
@@ -196,30 +195,30 @@ static int ring_in_sequence(const job *j, int64_t offset)
     return offset == start + (int64_t)j->ring_len;
 }
 
-/* 1 when n bytes at `offset` would continue the ring but it has no room for
- * them: the transfer should pause until the hash catches up.  Receiving faster
- * than the hash goes gains nothing (the file is published when the hash is
- * done) and the bytes that missed the ring would cost a second copy, read back
- * by the hashing thread, which is the one that sets the pace. */
-static int ring_full(job *j, size_t n, int64_t offset)
+/* When n bytes at `offset` would continue the ring but it has no room for
+ * them, waits until the hashing thread has emptied half of it.  Receiving
+ * faster than the hash goes gains nothing (the file is published when the hash
+ * is done), and bytes that missed the ring would cost that thread, which sets
+ * the pace, a second copy: reading them back from the file.  The wait blocks
+ * the download loop for milliseconds at a time (half a ring at the hash's
+ * speed); libcurl's own pause (CURL_WRITEFUNC_PAUSE) is not used because
+ * resuming has stalled transfers in several libcurl releases, HTTP/2 above all. */
+static void ring_wait_room(job *j, size_t n, int64_t offset, volatile sig_atomic_t *cancel)
 {
-    if (!j->ring || n > j->ring_cap / 2 || atomic_load(&j->hash_err)) return 0;
+    if (!j->ring || n > j->ring_cap / 2) return;
     pthread_mutex_lock(&j->hmu);
-    int full = ring_in_sequence(j, offset) && j->ring_len + n > j->ring_cap;
-    if (full) j->writer_paused = j->outran_hash = 1;
+    while (!atomic_load(&j->hash_err) && !(cancel && *cancel) && ring_in_sequence(j, offset) &&
+           j->ring_len + n > j->ring_cap) {
+        j->outran_hash = 1;
+        j->writer_waiting = 1;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20000000;   /* and looks at cancel and hash_err again */
+        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&j->room_cv, &j->hmu, &ts);
+        j->writer_waiting = 0;
+    }
     pthread_mutex_unlock(&j->hmu);
-    return full;
-}
-
-/* 1 when a paused transfer may go on: there is room again (or no hash to wait for). */
-static int ring_has_room(job *j)
-{
-    if (!j->ring || atomic_load(&j->hash_err) || !j->th_running) return 1;
-    pthread_mutex_lock(&j->hmu);
-    int room = j->ring_len <= j->ring_cap / 2;
-    if (room) j->writer_paused = 0;
-    pthread_mutex_unlock(&j->hmu);
-    return room;
 }
 
 static void ring_push(job *j, const char *data, size_t n, int64_t offset)
@@ -260,11 +259,7 @@ static void *hash_main(void *arg)
             j->ring_start += (int64_t)m;
             j->ring_len -= m;
             atomic_store(&j->frontier, done + (int64_t)m);
-            if (j->writer_paused && j->ring_len <= j->ring_cap / 2 && j->multi) {
-                /* The download loop may sleep in curl_multi_poll: let it resume the transfer. */
-                j->writer_paused = 0;
-                curl_multi_wakeup(j->multi);
-            }
+            if (j->writer_waiting && j->ring_len <= j->ring_cap / 2) pthread_cond_signal(&j->room_cv);
             continue;
         }
         int64_t ready = atomic_load(&j->ready);
@@ -296,6 +291,7 @@ static void *hash_main(void *arg)
         pthread_cond_timedwait(&j->hcv, &j->hmu, &ts);
         j->hasher_waiting = 0;
     }
+    if (j->writer_waiting) pthread_cond_signal(&j->room_cv);   /* after an error: nothing to wait for */
     pthread_mutex_unlock(&j->hmu);
     free(buf);
     return NULL;
@@ -324,6 +320,7 @@ static void hasher_free(job *j)
         hub_hasher_free(j->h);
         pthread_mutex_destroy(&j->hmu);
         pthread_cond_destroy(&j->hcv);
+        pthread_cond_destroy(&j->room_cv);
         j->h = NULL;
     }
     free(j->ring);
@@ -339,7 +336,7 @@ static int hasher_start(job *j, size_t ring_max)
     atomic_store(&j->frontier, 0);
     j->hex[0] = 0;
     j->ring_start = 0;
-    j->writer_paused = 0;
+    j->writer_waiting = 0;
     /* Small files need no ring: they are hashed from the page cache in one go. */
     if (j->f->size > (1 << 20)) {
         j->ring_cap = j->f->size < (int64_t)ring_max ? (size_t)j->f->size : ring_max;
@@ -354,6 +351,14 @@ static int hasher_start(job *j, size_t ring_max)
         return -1;
     }
     if (pthread_cond_init(&j->hcv, NULL) != 0) {
+        pthread_mutex_destroy(&j->hmu);
+        hub_hasher_free(j->h);
+        j->h = NULL;
+        iris_set_error("%s: cannot create a condition variable", j->f->rfilename);
+        return -1;
+    }
+    if (pthread_cond_init(&j->room_cv, NULL) != 0) {
+        pthread_cond_destroy(&j->hcv);
         pthread_mutex_destroy(&j->hmu);
         hub_hasher_free(j->h);
         j->h = NULL;
@@ -612,7 +617,6 @@ static int job_open(engine *E, job *j)
     j->first_open = 0;
     if (use_pieces_file(j) != 0) return -1;
     atomic_store(&j->ready, contiguous_prefix(j));
-    j->multi = E->multi;
     if (hasher_start(j, E->cfg->hash_buffer) != 0) return -1;
     j->state = J_OPEN;
     E->open_jobs++;
@@ -787,11 +791,7 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *user)
         n = (size_t)(r->end - r->cur);
         cut = 1;
     }
-    if (ring_full(j, n, r->cur)) {
-        /* libcurl keeps these bytes and hands them over again once resumed. */
-        x->paused = 1;
-        return CURL_WRITEFUNC_PAUSE;
-    }
+    ring_wait_room(j, n, r->cur, x->E->req->cancel);
     size_t off = 0;
     while (off < n) {
         ssize_t w = pwrite(j->fd, p + off, n - off, r->cur);
@@ -1091,24 +1091,6 @@ static void probe_split(engine *E)
     }
 }
 
-/* Transfers paused on a full ring go on once the hash has made room. */
-static void resume_paused(engine *E)
-{
-    for (size_t k = 0; k < E->njobs; k++) {
-        job *j = &E->jobs[k];
-        for (int i = j->first_open; j->state == J_OPEN && i < j->nr; i++) {
-            xfer *x = j->r[i].active;
-            if (!x || !x->paused || !ring_has_room(j)) continue;
-            x->paused = 0;   /* before: resuming may call on_body, which may pause again */
-            CURLcode e = curl_easy_pause(x->easy, CURLPAUSE_CONT);
-            if (e != CURLE_OK) {
-                job_fail(E, j, 0, "cannot resume the transfer: %s", curl_easy_strerror(e));
-                break;
-            }
-        }
-    }
-}
-
 static int job_complete(const job *j)
 {
     for (int i = 0; i < j->nr; i++)
@@ -1268,7 +1250,6 @@ int hub_download_files(const hub_config *cfg, const hub_pull_request *req, const
         }
         if (!left || E.fatal) break;
         probe_split(&E);
-        resume_paused(&E);
         int running = 0;
         mc = curl_multi_perform(E.multi, &running);
         if (mc != CURLM_OK) {

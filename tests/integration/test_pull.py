@@ -180,9 +180,9 @@ def test_dropped_connection_resumes(hub, env, split):
 
 @pytest.mark.parametrize("split", [False, True])
 def test_transfer_waits_for_a_small_hash_buffer(hub, env, split):
-    """With a 64 KiB hash buffer the in-order transfer keeps pausing until the
-    hash has caught up (CURL_WRITEFUNC_PAUSE); a dropped connection and a
-    corrupted byte meanwhile are still handled."""
+    """With a 64 KiB hash buffer the in-order transfer keeps waiting for the
+    hash to catch up; a dropped connection and a corrupted byte meanwhile are
+    still handled."""
     rng = random.Random()
     size = 12_000_000
     files = {"model.safetensors": rng.randbytes(size), "bad.bin": rng.randbytes(3_000_000),
