@@ -195,8 +195,8 @@ static int ring_in_sequence(const job *j, int64_t offset)
     return offset == start + (int64_t)j->ring_len;
 }
 
-/* When n bytes at `offset` would continue the ring but it has no room for
- * them, waits until the hashing thread has emptied half of it.  Receiving
+/* With hmu held: when n bytes at `offset` would continue the ring but it has
+ * no room for them, waits until the hashing thread has emptied half of it.  Receiving
  * faster than the hash goes gains nothing (the file is published when the hash
  * is done), and bytes that missed the ring would cost that thread, which sets
  * the pace, a second copy: reading them back from the file.  The wait blocks
@@ -205,8 +205,7 @@ static int ring_in_sequence(const job *j, int64_t offset)
  * resuming has stalled transfers in several libcurl releases, HTTP/2 above all. */
 static void ring_wait_room(job *j, size_t n, int64_t offset, volatile sig_atomic_t *cancel)
 {
-    if (!j->ring || n > j->ring_cap / 2) return;
-    pthread_mutex_lock(&j->hmu);
+    if (n > j->ring_cap / 2) return;
     while (!atomic_load(&j->hash_err) && !(cancel && *cancel) && ring_in_sequence(j, offset) &&
            j->ring_len + n > j->ring_cap) {
         j->outran_hash = 1;
@@ -218,13 +217,14 @@ static void ring_wait_room(job *j, size_t n, int64_t offset, volatile sig_atomic
         pthread_cond_timedwait(&j->room_cv, &j->hmu, &ts);
         j->writer_waiting = 0;
     }
-    pthread_mutex_unlock(&j->hmu);
 }
 
-static void ring_push(job *j, const char *data, size_t n, int64_t offset)
+/* Copies bytes just written at `offset` into the ring when they continue it. */
+static void ring_push(job *j, const char *data, size_t n, int64_t offset, volatile sig_atomic_t *cancel)
 {
     if (!j->ring || n > j->ring_cap) return;
     pthread_mutex_lock(&j->hmu);
+    ring_wait_room(j, n, offset, cancel);
     if (j->ring_len == 0) j->ring_start = atomic_load(&j->frontier);
     if (ring_in_sequence(j, offset) && j->ring_len + n <= j->ring_cap) {
         size_t pos = (size_t)(offset % (int64_t)j->ring_cap);
@@ -791,7 +791,6 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *user)
         n = (size_t)(r->end - r->cur);
         cut = 1;
     }
-    ring_wait_room(j, n, r->cur, x->E->req->cancel);
     size_t off = 0;
     while (off < n) {
         ssize_t w = pwrite(j->fd, p + off, n - off, r->cur);
@@ -802,7 +801,7 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *user)
             x->abort_reason = AB_DISK;
             return 0;
         }
-        ring_push(j, p + off, (size_t)w, r->cur);
+        ring_push(j, p + off, (size_t)w, r->cur, x->E->req->cancel);
         off += (size_t)w;
         r->cur += w;
         x->got += w;
