@@ -3,6 +3,7 @@
 #include "hub.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ static double env_double(const char *name, double def, double lo)
     char *end;
     errno = 0;
     double d = strtod(v, &end);
-    if (errno || *end || d < lo) return def;
+    if (errno || *end || !isfinite(d) || d < lo) return def;   /* "nan", "inf": not a setting */
     return d;
 }
 
