@@ -1,5 +1,6 @@
 /* hub_download.c — the download engine behind hub_pull: libcurl multi,
- * several files at once, a large file in parallel byte ranges, resume from
+ * several files at once, a large file in parallel byte ranges (once one
+ * connection has proved slow: see probe_split), resume from
  * blobs/<etag>.incomplete, retries with back-off, and hashing as the bytes
  * arrive (a catch-up thread reads back what did not arrive in order).
  *
@@ -183,8 +184,9 @@ static int64_t bytes_present(const job *j)
  * so that it overlaps the transfer.  Bytes written exactly where the frontier
  * will be next are also copied into a ring buffer, and the thread hashes them
  * from there (no second read of the file); whatever missed the ring (a resumed
- * prefix, later ranges of a split file, a full ring) is read back from the page
- * cache once it is contiguous with the frontier. */
+ * prefix, later ranges of a split file) is read back from the page cache once
+ * it is contiguous with the frontier.  When the ring is full the in-order
+ * transfer waits for the hash rather than overtake it (ring_wait_room). */
 
 #define RING_WAKE (1u << 20)
 
