@@ -159,3 +159,14 @@ def test_vision_lr_applies_to_the_tower(tmp_path, llava_dir):
         steps[k] = (ck[k].reshape(base[k].shape) - base[k]).abs().max().item()
     assert all(abs(v - 1e-3) < 1e-4 for k, v in steps.items() if k.startswith("vision_tower")), steps
     assert abs(steps["language_model.model.layers.0.mlp.up_proj.weight"] - 1e-2) < 1e-3, steps
+
+
+def test_resume_without_the_tower_is_refused(tmp_path, llava_dir):
+    """A run that trained the tower resumed with train.vision_tower = false would
+    silently freeze it: refused, naming a tower parameter."""
+    cfg = tower_config(tmp_path, llava_dir, image_data(tmp_path, 1), **{
+        "train.max_steps": 2, "run.save_steps": 1, "train.batch_size": 1, "train.grad_accum": 1})
+    run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], timeout=300)
+    fails(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "--resume", "--set", "train.vision_tower=false",
+           "--set", "train.max_steps=4"], "checkpoint.safetensors", "vision_tower.vision_model.",
+          "does not train")
