@@ -21,7 +21,7 @@ CFLAGS   += $(CSTD) $(OPT) $(ARCH) $(WARN) -fopenmp -g $(SANITIZE)
 LDFLAGS  += -fopenmp $(SANITIZE)
 NCURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
 NCURSES_LIBS   := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
-ENGINE_LIBS := -lopenblas -lcjson -lcurl -lcrypto -lpcre2-8 -lutf8proc -ldl -lpthread -lm -linih
+ENGINE_LIBS := -lopenblas -ljpeg -lcjson -lcurl -lcrypto -lpcre2-8 -lutf8proc -ldl -lpthread -lm -linih
 TUI_LIBS    := $(NCURSES_LIBS) -lsixel -linih
 
 MODEL_SRC := $(sort $(wildcard model/*.c model/*/*.c))

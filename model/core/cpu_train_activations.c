@@ -1,10 +1,9 @@
-/* cpu_train_activations.c — backward of the fused gated units and of GELU.
+/* cpu_train_activations.c — backward of the fused gated units.
  *   SwiGLU y = silu(g) u:       dg = dy u s (1 + g (1 - s)),  du = dy g s
  *                               (s = sigmoid(g))
  *   GeGLU  y = gelu_tanh(g) u:  dg = dy u (0.5 (1 + t) + 0.5 g (1 - t^2) c
  *                               (1 + 3 * 0.044715 g^2)),      du = dy gelu_tanh(g)
  *                               (t = tanh(c (g + 0.044715 g^3)), c = sqrt(2/pi))
- *   GELU   y = x Phi(x):      dx = dy (Phi(x) + x phi(x))   (exact, erf)
  * Each element reads its inputs before writing, so outputs may alias inputs.
  */
 #include "cpu_train_internal.h"
@@ -41,17 +40,5 @@ void cpu_geglu_backward(float *dg, float *du, const float *dy, const float *g, c
         float dgelu = s + 2.0f * gi * s * (1.0f - s) * c * (1.0f + 0.134145f * gi * gi);
         dg[i] = d * ui * dgelu;
         du[i] = d * gi * s;
-    }
-}
-
-void cpu_gelu_backward(float *dx, const float *dy, const float *x, long n)
-{
-    if (cpu_failed()) return;
-#pragma omp parallel for PAR_IF(n) schedule(static)
-    for (long i = 0; i < n; i++) {
-        float xi = x[i];
-        float cdf = 0.5f * (1.0f + erff(xi * 0.70710678118654752f));
-        float pdf = 0.3989422804014327f * expf(-0.5f * xi * xi);
-        dx[i] = dy[i] * (cdf + xi * pdf);
     }
 }

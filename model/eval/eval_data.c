@@ -317,6 +317,84 @@ oom:
     return -1;
 }
 
+/* PubMedQA (ori_pqal.json, or the unlabelled test file with --annotations
+ * giving {"PMID": "yes|no|maybe"}): an object keyed by PMID, each holding
+ * QUESTION, CONTEXTS (abstract sections) and final_decision.  A text-only
+ * question: the abstract, then the question; the type is the gold label, so
+ * the breakdown shows yes / no / maybe separately. */
+static char *pubmedqa_prompt(const cJSON *rec, const char *question)
+{
+    const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(rec, "CONTEXTS"), *c;
+    size_t n = strlen(question) + 64;
+    cJSON_ArrayForEach(c, ctx) if (cJSON_IsString(c)) n += strlen(c->valuestring) + 1;
+    char *out = malloc(n);
+    if (!out) return NULL;
+    strcpy(out, "Context:");
+    cJSON_ArrayForEach(c, ctx) if (cJSON_IsString(c)) {
+        strcat(out, " ");
+        strcat(out, c->valuestring);
+    }
+    strcat(out, "\nQuestion: ");
+    strcat(out, question);
+    return out;
+}
+
+static int load_pubmedqa(iris_eval_set *s, const char *path, const cJSON *root, const char *ann_path)
+{
+    cJSON *ann = NULL;
+    if (ann_path) {
+        size_t len;
+        char *text = iris_read_file(ann_path, &len, (size_t)MAX_EVAL_FILE);
+        if (!text) return -1;
+        ann = cJSON_ParseWithLength(text, len);
+        free(text);
+        if (!cJSON_IsObject(ann)) {
+            cJSON_Delete(ann);
+            iris_set_error("%s: PubMedQA labels must be a JSON object {\"PMID\": \"yes|no|maybe\"}", ann_path);
+            return -1;
+        }
+        const cJSON *a;
+        cJSON_ArrayForEach(a, ann) if (!cJSON_GetObjectItemCaseSensitive(root, a->string)) {
+            iris_set_error("%s: PMID %s has a label but no record in %s", ann_path, a->string, path);
+            cJSON_Delete(ann);
+            return -1;
+        }
+    }
+    int rc = -1;
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, root) {
+        const cJSON *lab = ann ? cJSON_GetObjectItemCaseSensitive(ann, rec->string) : NULL;
+        if (ann && !lab) continue;   /* not in the labelled split */
+        const char *q = str_field(rec, "QUESTION", NULL);
+        const char *label = lab ? (cJSON_IsString(lab) ? lab->valuestring : NULL) : str_field(rec, "final_decision", NULL);
+        if (!cJSON_IsObject(rec) || !q) {
+            iris_set_error("%s: record %s: a PubMedQA record needs a QUESTION string", path, rec->string);
+            goto done;
+        }
+        if (!label || (strcmp(label, "yes") && strcmp(label, "no") && strcmp(label, "maybe"))) {
+            iris_set_error("%s: record %s: the label must be yes, no or maybe (final_decision, or --annotations)",
+                           ann ? ann_path : path, rec->string);
+            goto done;
+        }
+        iris_eval_item *it = new_item(s);
+        if (!it || !(it->id = strdup(rec->string)) || !(it->question = pubmedqa_prompt(rec, q)) ||
+            !(it->type = strdup(label)) || take_one_answer(it, label)) {
+            iris_set_error("out of memory reading %s", path);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    cJSON_Delete(ann);
+    return rc;
+}
+
+static int is_pubmedqa(const cJSON *root)
+{
+    const cJSON *first = cJSON_IsObject(root) ? root->child : NULL;
+    return first && cJSON_IsObject(first) && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(first, "QUESTION"));
+}
+
 int iris_eval_load(iris_eval_set *s, const char *path, const char *ann_path, const char *images_dir)
 {
     memset(s, 0, sizeof *s);
@@ -344,6 +422,9 @@ int iris_eval_load(iris_eval_set *s, const char *path, const char *ann_path, con
         } else if (cJSON_IsObject(root) && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "questions"))) {
             s->format = strdup("vqav2");
             rc = load_vqav2(s, path, root, ann_path, img_dir);
+        } else if (is_pubmedqa(root)) {
+            s->format = strdup("pubmedqa");
+            rc = load_pubmedqa(s, path, root, ann_path);
         } else if (cJSON_IsArray(root) && cJSON_GetArraySize(root) > 0 &&
                    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(root, 0), "conversations")) {
             s->format = strdup("llava");
@@ -352,7 +433,7 @@ int iris_eval_load(iris_eval_set *s, const char *path, const char *ann_path, con
             s->format = strdup("aokvqa");
             rc = load_aokvqa(s, path, root, img_dir);
         } else {
-            iris_set_error("%s: not a question file iris knows (VQAv2, A-OKVQA, LLaVA JSON or JSONL)", path);
+            iris_set_error("%s: not a question file iris knows (VQAv2, A-OKVQA, PubMedQA, LLaVA JSON or JSONL)", path);
         }
     }
     cJSON_Delete(root);

@@ -7,7 +7,11 @@
  *  - JSONL question files (LLaVA-style and the shapes world): one object per
  *    line with question (or text), image, answers (strings or {answer}) or
  *    answer, question_type (or category), question_id;
- *  - LLaVA conversation JSON: each human/gpt pair is a question.
+ *  - LLaVA conversation JSON: each human/gpt pair is a question;
+ *  - PubMedQA (text only): ori_pqal.json ({PMID: {QUESTION, CONTEXTS,
+ *    final_decision}}), or the test questions plus --annotations with
+ *    {PMID: label}; the prompt is the abstract then the question, the answer
+ *    yes / no / maybe, and the question type is the gold label.
  * Image paths are resolved against the images directory when given, else
  * against the data file's directory.
  *
@@ -32,7 +36,7 @@ typedef struct {
 typedef struct {
     iris_eval_item *items;
     int n, cap;
-    char *format;         /* "vqav2", "aokvqa", "jsonl", "llava" */
+    char *format;         /* "vqav2", "aokvqa", "jsonl", "llava", "pubmedqa" */
 } iris_eval_set;
 
 int iris_eval_load(iris_eval_set *s, const char *data_path, const char *annotations_path,

@@ -5,14 +5,12 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "../core/atomic_file.h"
 #include "../core/error.h"
 #include "name_index.h"
 
@@ -95,21 +93,6 @@ oom:
     return NULL;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 static int validate(const char *path, int n, const char *const *names, const iris_tensor *ts)
 {
     iris_name_index *seen = iris_name_index_new((size_t)n);
@@ -138,18 +121,6 @@ static int validate(const char *path, int n, const char *const *names, const iri
     return rc;
 }
 
-static void fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy) return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd); /* best effort: makes the rename itself durable */
-        close(fd);
-    }
-    free(copy);
-}
-
 int iris_st_write(const char *path, int n, const char *const *names,
                   const iris_tensor *tensors, const char *metadata_json)
 {
@@ -175,48 +146,24 @@ int iris_st_write(const char *path, int n, const char *const *names,
     size_t hlen = strlen(header);
     size_t padded = (hlen + 7) / 8 * 8;
 
-    size_t tlen = strlen(path) + 16;
-    char *tmp = malloc(tlen);
-    int fd = -1, rc = -1, created = 0;
-    if (!tmp) {
-        iris_set_error("%s: out of memory", path);
-        goto done;
-    }
-    snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        iris_set_error("%s: cannot create a temporary file: %s", path, strerror(errno));
-        goto done;
-    }
-    created = 1;
+    iris_atomic_file af;
+    int rc = -1;
+    if (iris_atomic_open(&af, path, "wb")) goto done;
     uint64_t le_len = padded;
-    int err = write_all(fd, &le_len, 8) || write_all(fd, header, hlen) ||
-              write_all(fd, "        ", padded - hlen);
+    int err = fwrite(&le_len, 8, 1, af.f) != 1 || fwrite(header, 1, hlen, af.f) != hlen ||
+              fwrite("        ", 1, padded - hlen, af.f) != padded - hlen;
     for (int k = 0; k < n && !err; k++) {
         const iris_tensor *t = &tensors[order[k].idx];
         size_t bytes = iris_tensor_bytes(t);
-        if (bytes) err = write_all(fd, t->data, bytes);
+        if (bytes) err = fwrite(t->data, 1, bytes, af.f) != bytes;
     }
-    if (err || fsync(fd) != 0) {
+    if (err) {
         iris_set_error("%s: write failed: %s", path, strerror(errno));
+        iris_atomic_abort(&af);
         goto done;
     }
-    if (close(fd) != 0) {
-        fd = -1;
-        iris_set_error("%s: write failed: %s", path, strerror(errno));
-        goto done;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        iris_set_error("%s: cannot replace the file: %s", path, strerror(errno));
-        goto done;
-    }
-    fsync_dir_of(path);
-    rc = 0;
+    rc = iris_atomic_commit(&af);
 done:
-    if (fd >= 0) close(fd);
-    if (rc != 0 && created) unlink(tmp);
-    free(tmp);
     free(header);
     free(order);
     return rc;

@@ -58,9 +58,9 @@ int iris_clip_config_from_gguf(iris_clip_config *c, const iris_weights *w)
         iris_set_error("%s: clip.use_silu (a SiLU vision tower) is not supported", g->path);
         return -1;
     }
-    /* llama.cpp: use_gelu selects GELU, otherwise CLIP's quick-GELU.  iris
-     * computes GELU exactly (erf), as the checkpoint's hidden_act "gelu" does. */
-    c->act = gguf_flag(g, "clip.use_gelu") ? IRIS_ACT_GELU : IRIS_ACT_QUICK_GELU;
+    /* llama.cpp: use_gelu selects GELU, otherwise CLIP's quick-GELU.  A GGUF
+     * gives llama.cpp's results, and ggml's GELU is the tanh form (not erf). */
+    c->act = gguf_flag(g, "clip.use_gelu") ? IRIS_ACT_GELU_TANH : IRIS_ACT_QUICK_GELU;
     c->class_token = iris_weights_find(w, "v.class_embd") != NULL;
     c->pre_layernorm = iris_weights_find(w, "v.pre_ln.weight") != NULL;
     return iris_clip_config_check(c, w->path, "clip.vision metadata");

@@ -128,8 +128,9 @@ int iris_llava_vision_open_gguf(iris_llava_vision *v, const iris_backend *be, co
     for (int c = 0; c < 3; c++) v->pre.std[c] = (float)stdv[c];
 
     if (iris_clip_load_gguf(&v->clip, be, w, &cc)) return -1;
-    /* llama.cpp's projector: mm.0, GELU, mm.2 (iris computes GELU exactly, as LLaVA trained it) */
-    if (iris_projector_load(&v->proj, be, w, cc.hidden, IRIS_ACT_GELU)) {
+    /* llama.cpp's projector: mm.0, GELU, mm.2 — ggml's GELU, the tanh form:
+     * a GGUF gives llama.cpp's results (safetensors give transformers' erf). */
+    if (iris_projector_load(&v->proj, be, w, cc.hidden, IRIS_ACT_GELU_TANH)) {
         iris_clip_free(&v->clip);
         return -1;
     }

@@ -35,6 +35,24 @@ static int write_text(const char *path, const char *text)
     return iris_atomic_commit(&af);
 }
 
+/* What an adapter holds: the LoRA matrices and, as PEFT's modules_to_save,
+ * a projector trained beside them (LLaVA's stage 2). */
+static int in_adapter(const iris_param *p)
+{
+    return p->group == IRIS_PG_LORA || (p->group == IRIS_PG_PROJECTOR && p->g);
+}
+
+/* The projector's module path: its parameter name without the sub-layer and
+ * the tensor ("multi_modal_projector.linear_1.weight" -> "multi_modal_projector"). */
+static void projector_module(const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", name);
+    for (int cut = 0; cut < 2; cut++) {
+        char *dot = strrchr(out, '.');
+        if (dot) *dot = 0;
+    }
+}
+
 int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_name)
 {
     if (!m->has_lora) {
@@ -44,7 +62,7 @@ int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_
     if (ensure_dir(dir)) return -1;
     const iris_param_set *s = &m->params;
     int n = 0;
-    for (int i = 0; i < s->n; i++) n += s->p[i].group == IRIS_PG_LORA;
+    for (int i = 0; i < s->n; i++) n += in_adapter(&s->p[i]);
     char **names = calloc((size_t)n + 1, sizeof *names);
     iris_tensor *ts = calloc((size_t)n + 1, sizeof *ts);
     int k = 0, rc = -1;
@@ -53,7 +71,7 @@ int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_
     if (!names || !ts) goto oom;
     for (int i = 0; i < s->n; i++) {
         const iris_param *p = &s->p[i];
-        if (p->group != IRIS_PG_LORA) continue;
+        if (!in_adapter(p)) continue;
         size_t len = strlen(PEFT_PREFIX) + strlen(p->name) + 1;
         if (!(names[k] = malloc(len))) goto oom;
         snprintf(names[k], len, PEFT_PREFIX "%s", p->name);
@@ -91,7 +109,15 @@ int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_
         cJSON_AddNullToObject(cfg, "layers_to_transform");
         cJSON_AddNullToObject(cfg, "layers_pattern");
     }
-    cJSON_AddNullToObject(cfg, "modules_to_save");
+    char module[160] = "";
+    for (int i = 0; i < s->n && !module[0]; i++)
+        if (s->p[i].group == IRIS_PG_PROJECTOR && s->p[i].g) projector_module(s->p[i].name, module, sizeof module);
+    if (module[0]) {
+        cJSON *ms = cJSON_AddArrayToObject(cfg, "modules_to_save");
+        if (ms) cJSON_AddItemToArray(ms, cJSON_CreateString(module));
+    } else {
+        cJSON_AddNullToObject(cfg, "modules_to_save");
+    }
     json = cJSON_Print(cfg);
     if (!json) goto oom;
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
@@ -179,6 +205,27 @@ done:
     return rc;
 }
 
+/* Copies tensor t (any float dtype, p's shape) into parameter p. */
+static int load_param(iris_llama_train *m, iris_param *p, const iris_tensor *t, const char *path, const char *name)
+{
+    int same = t->ndim == p->t.ndim;
+    for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == p->t.shape[d];
+    if (!same || (int)t->dtype < 0 || t->dtype == IRIS_I32 || t->dtype == IRIS_Q8_0) {
+        iris_set_error("%s: tensor '%s' has shape or dtype unlike the model's (%lld x %lld, float)", path, name,
+                       (long long)p->t.shape[0], (long long)(p->t.ndim > 1 ? p->t.shape[1] : 1));
+        return -1;
+    }
+    float *host = malloc((size_t)p->n * sizeof(float));
+    if (!host) {
+        iris_set_error("out of memory");
+        return -1;
+    }
+    iris_to_f32(t->dtype, t->data, host, p->n);
+    int up = m->be->upload(p->w, host, (size_t)p->n * sizeof(float));
+    free(host);
+    return up;
+}
+
 int iris_peft_load(iris_llama_train *m, const char *dir)
 {
     char path[2048];
@@ -205,22 +252,19 @@ int iris_peft_load(iris_llama_train *m, const char *dir)
             iris_set_error("%s: tensor '%s' is missing", path, name);
             goto done;
         }
-        if (t->ndim != 2 || t->shape[0] != p->t.shape[0] || t->shape[1] != p->t.shape[1] || (int)t->dtype < 0 ||
-            t->dtype == IRIS_I32 || t->dtype == IRIS_Q8_0) {
-            iris_set_error("%s: tensor '%s' has shape or dtype unlike [%lld, %lld] float", path, name,
-                           (long long)p->t.shape[0], (long long)p->t.shape[1]);
-            goto done;
-        }
-        float *host = malloc((size_t)p->n * sizeof(float));
-        if (!host) {
-            iris_set_error("out of memory");
-            goto done;
-        }
-        iris_to_f32(t->dtype, t->data, host, p->n);
-        int up = m->be->upload(p->w, host, (size_t)p->n * sizeof(float));
-        free(host);
-        if (up) goto done;
+        if (load_param(m, p, t, path, name)) goto done;
         used++;
+    }
+    /* A projector saved as modules_to_save (PEFT strips the wrapper's
+     * "modules_to_save.<adapter>" from the names it writes). */
+    for (int i = 0; i < m->params.n; i++) {
+        iris_param *p = &m->params.p[i];
+        if (p->group != IRIS_PG_PROJECTOR) continue;
+        char name[256];
+        snprintf(name, sizeof name, PEFT_PREFIX "%s", p->name);
+        const iris_tensor *t = iris_st_find(&f, name);
+        if (!t) continue;
+        if (load_param(m, p, t, path, name)) goto done;
     }
     int lora_in_file = 0;
     for (int i = 0; i < f.n_tensors; i++) lora_in_file += strstr(f.tensors[i].name, ".lora_") != NULL;

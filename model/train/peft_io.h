@@ -7,6 +7,9 @@
  *   DIR/adapter_model.safetensors
  *       base_model.model.<module path>.lora_A.weight [r, in]
  *       base_model.model.<module path>.lora_B.weight [out, r]
+ *       base_model.model.<projector tensor name>   (LLaVA runs that train the
+ *                                projector: listed in modules_to_save, as
+ *                                PEFT writes such modules)
  * <module path> is the base checkpoint's tensor name without ".weight"
  * (e.g. model.layers.0.self_attn.q_proj for LlamaForCausalLM).
  *
@@ -25,7 +28,8 @@ int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_
 /* Reads dir/adapter_config.json into lc (r, alpha, rslora, targets, layers). */
 int iris_peft_read_config(const char *dir, iris_lora_config *lc);
 /* Loads dir's adapter weights into m's LoRA parameters (added with the
- * config that iris_peft_read_config returned). */
+ * config that iris_peft_read_config returned), and a projector saved as
+ * modules_to_save into m's projector parameters. */
 int iris_peft_load(iris_llama_train *m, const char *dir);
 /* Writes dir/model.safetensors: every tensor of base (safetensors bases only)
  * with its name and dtype; decoder weights take m's values, LoRA merged in. */

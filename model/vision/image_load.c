@@ -1,4 +1,4 @@
-/* image_load.c — files to RGB through stb_image, with size and truncation
+/* image_load.c — files to RGB through libjpeg (JPEG) and stb_image (the rest), with size and truncation
  * checks (see image_load.h for the contract). */
 #include "image_load.h"
 
@@ -12,6 +12,7 @@
 #include <stb_image.h>
 
 #include "../core/error.h"
+#include "jpeg_decode.h"
 
 /* A byte source for stb_image's callbacks: a memory buffer or an open file.
  * `overran` records that the decoder asked for bytes past the end, which
@@ -161,6 +162,19 @@ static int decode_source(iris_image *img, byte_source *src, const char *name)
     if (src->len == 0) {
         iris_set_error("%s: empty file", name);
         return -1;
+    }
+    uint8_t magic[3] = {0, 0, 0};
+    size_t n_magic = src->len < 3 ? src->len : 3;
+    if (src->mem) memcpy(magic, src->mem, n_magic);
+    else if (fread(magic, 1, n_magic, src->f) != n_magic || fseek(src->f, 0, SEEK_SET) != 0) {
+        iris_set_error("%s: read error", name);
+        return -1;
+    }
+    if (iris_is_jpeg(magic, n_magic)) {
+        if (iris_jpeg_decode(src->mem, src->len, src->f, name, IRIS_IMAGE_MAX_SIDE, IRIS_IMAGE_MAX_PIXELS,
+                             &img->rgb, &img->width, &img->height))
+            return -1;
+        return 0;
     }
     long maxval = 255;
     int is_pnm = pnm_guard(src, name, &maxval);

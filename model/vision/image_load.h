@@ -1,7 +1,9 @@
 /* image_load.h — decode an image file into 8-bit RGB for the vision towers.
  *
  * Formats: JPEG (baseline and progressive), PNG (1-16 bit, palette, alpha),
- * BMP, GIF (first frame only) and binary PNM (P5/P6), decoded by stb_image.
+ * BMP, GIF (first frame only) and binary PNM (P5/P6).  JPEG is decoded by
+ * libjpeg-turbo (jpeg_decode.h), the library PIL uses, so its pixels are PIL's;
+ * everything else by stb_image.
  *
  * Conversion to RGB follows PIL's Image.convert("RGB"), which is what LLaVA and
  * transformers do before preprocessing: grey is replicated into R=G=B, alpha is
@@ -12,8 +14,6 @@
  *    16-bit greyscale at 255, which turns such images white).
  *  - transparent pixels of a GIF's first frame come out black (stb_image), PIL
  *    gives the colour of the transparent palette entry.
- *  - JPEG is decoded by stb_image, not libjpeg: pixels may differ by a few
- *    levels from PIL's decode (IDCT and chroma upsampling rounding).
  *
  * Limits: the header's size is checked BEFORE any pixel is decoded; an image
  * is refused when a side exceeds IRIS_IMAGE_MAX_SIDE or the pixel count
@@ -23,7 +23,7 @@
  * Errors: every failure returns -1 with a one-line iris_last_error() that names
  * the file: missing or unreadable file, empty file, not an image of a supported
  * format, too large, truncated (the decoder needed bytes past the end) or
- * corrupt (stb_image's reason appended).
+ * corrupt (the decoder's reason appended).
  */
 #ifndef IRIS_IMAGE_LOAD_H
 #define IRIS_IMAGE_LOAD_H

@@ -20,7 +20,7 @@ declare -A SRC=(
   [gguf]="model/formats/gguf.c model/formats/gguf_kv.c model/formats/ggml_types.c"
   [safetensors]="model/formats/safetensors.c"
   [tokenizer]="model/formats/gguf.c model/formats/gguf_kv.c model/formats/ggml_types.c $(echo model/text/*.c)"
-  [image]="model/vision/image_load.c model/vision/stb_image_impl.c model/vision/preprocess.c model/vision/resize_bicubic.c"
+  [image]="model/vision/image_load.c model/vision/jpeg_decode.c model/vision/stb_image_impl.c model/vision/preprocess.c model/vision/resize_bicubic.c"
   [torch_pickle]="model/formats/torch_pickle.c model/formats/torch_checkpoint.c model/formats/zip_reader.c model/formats/safetensors.c"
 )
 
@@ -31,7 +31,7 @@ status=0
 for t in $TARGETS; do
   bin="$OUT/fuzz_$t"
   # shellcheck disable=SC2086
-  "$CLANG" $FLAGS -o "$bin" "tests/fuzz/fuzz_$t.c" ${SRC[$t]} $CORE -lcjson -lpcre2-8 -lutf8proc -lm
+  "$CLANG" $FLAGS -o "$bin" "tests/fuzz/fuzz_$t.c" ${SRC[$t]} $CORE -ljpeg -lcjson -lpcre2-8 -lutf8proc -lm
   corpus="tests/fuzz/corpus-$t"
   mkdir -p "$corpus" "$OUT/$t"
   echo "fuzz: $t for ${SECONDS_EACH}s"

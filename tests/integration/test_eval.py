@@ -118,3 +118,55 @@ def test_eval_bad_inputs(tmp_path):
     assert p.returncode == 1 and "nope.png" in p.stderr
     p = run_iris(["eval", "-m", str(model_dir), "--data", str(missing), "--metric", "bleu"], check=False)
     assert p.returncode == 2
+
+
+PUBMEDQA = {
+    "101": {"QUESTION": "Does the quick fox jump?", "CONTEXTS": ["The quick brown fox.", "It jumps over the dog."],
+            "LABELS": ["BACKGROUND", "RESULTS"], "final_decision": "yes", "LONG_ANSWER": "It does."},
+    "102": {"QUESTION": "Is the dog lazy?", "CONTEXTS": ["A lazy dog sleeps."], "final_decision": "no"},
+    "103": {"QUESTION": "Is item 3 red?", "CONTEXTS": ["Item 3 is the fox number 21."], "final_decision": "maybe"},
+}
+
+
+def test_eval_pubmedqa_text_only_matches_transformers_greedy(tmp_path):
+    """PubMedQA's JSON: text-only questions (abstract, then question), labels
+    yes/no/maybe as question types; each prediction is transformers' greedy
+    continuation of the same prompt (raw template)."""
+    import torch
+    from llm_fixtures import build_model
+    model, tok = build_model("llama", tmp_path, seed=4, eos_token_id=10_000)
+    data = tmp_path / "ori_pqal.json"
+    data.write_text(json.dumps(PUBMEDQA))
+    res = tmp_path / "r.json"
+    run_iris(["eval", "-m", str(tmp_path), "--data", str(data), "--template", "raw", "-n", "4", "-o", str(res)])
+    r = json.load(open(res))
+    assert r["n"] == 3 and r["format"] == "pubmedqa" and set(r["per_type"]) == {"yes", "no", "maybe"}
+    for key, x in zip(PUBMEDQA, r["predictions"]):
+        rec = PUBMEDQA[key]
+        prompt = "Context: " + " ".join(rec["CONTEXTS"]) + "\nQuestion: " + rec["QUESTION"]
+        cur, gen = tok.encode(prompt).ids, []
+        for _ in range(4):
+            with torch.no_grad():
+                t = int(model(torch.tensor([cur])).logits[0, -1].argmax())
+            gen.append(t)
+            cur.append(t)
+        ref = tok.decode(gen, skip_special_tokens=True).split("\n")[0]   # answers end at a newline
+        # a cut-off UTF-8 sequence at the end: tokenizers shows U+FFFD, iris holds it back
+        assert x["prediction"].strip().rstrip("\ufffd") == ref.strip().rstrip("\ufffd"), key
+        expect = 1.0 if x["prediction"].strip().lower().strip(".") == rec["final_decision"] else 0.0
+        assert x["accuracy"] == expect
+    # the test split: questions without labels plus a {PMID: label} file
+    unlabelled = {k: {kk: vv for kk, vv in v.items() if kk != "final_decision"} for k, v in PUBMEDQA.items()}
+    data.write_text(json.dumps(unlabelled))
+    labels = tmp_path / "test_ground_truth.json"
+    labels.write_text(json.dumps({"102": "no", "103": "maybe"}))
+    run_iris(["eval", "-m", str(tmp_path), "--data", str(data), "--annotations", str(labels),
+              "--template", "raw", "-n", "2", "-o", str(res)])
+    r = json.load(open(res))
+    assert r["n"] == 2 and set(r["per_type"]) == {"no", "maybe"}
+    # bad input names the record
+    p = run_iris(["eval", "-m", str(tmp_path), "--data", str(data), "-n", "1"], check=False)
+    assert p.returncode == 1 and "record 101" in p.stderr and "yes, no or maybe" in p.stderr
+    labels.write_text(json.dumps({"999": "yes"}))
+    p = run_iris(["eval", "-m", str(tmp_path), "--data", str(data), "--annotations", str(labels)], check=False)
+    assert p.returncode == 1 and "999" in p.stderr

@@ -4,13 +4,15 @@ LlavaForConditionalGeneration on the same random weights, image and prompt.
 
 The LM file is written by gguf_export.write_llama_gguf (llama.cpp's q/k
 permutation), the mmproj by mmproj_export.write_mmproj_gguf (the converter's
-names, dtypes, dropped last layer).  Preprocessing is LLaVA-1.5's pad mode, so
+names, dtypes, dropped last layer).  The reference is given llama.cpp's
+GELU (tanh form) where llama.cpp uses it.  Preprocessing is LLaVA-1.5's pad mode, so
 transformers is fed expand2square(image, mean colour)."""
 import json
 
 import numpy as np
 import pytest
 import torch
+from transformers.activations import ACT2FN
 
 from gguf_export import write_llama_gguf
 from llava_fixtures import build_llava, expand2square, random_photo
@@ -18,6 +20,17 @@ from llm_fixtures import read_f32, rel_err, run_iris
 from mmproj_export import write_mmproj_gguf
 
 QUESTION = "USER: <image>\nWhat color is the triangle? ASSISTANT:"
+
+
+def llama_cpp_llava(tmp_path, seed):
+    """The reference for a GGUF pair computes what llama.cpp computes: ggml's
+    GELU is the tanh form, in the projector and in a tower with use_gelu."""
+    model, proc = build_llava(tmp_path, seed=seed)
+    model.multi_modal_projector.act = ACT2FN["gelu_pytorch_tanh"]
+    if model.config.vision_config.hidden_act == "gelu":
+        for layer in model.vision_tower.vision_model.encoder.layers:
+            layer.mlp.activation_fn = ACT2FN["gelu_pytorch_tanh"]
+    return model, proc
 
 
 def round_to_f16_(model):
@@ -72,7 +85,7 @@ def iris_logits(tmp_path, lm, mmproj, images, text, extra=()):
 
 @pytest.mark.parametrize("vocab_has_image", [False, True])
 def test_gguf_pair_matches_transformers_f32(tmp_path, vocab_has_image):
-    model, proc = build_llava(tmp_path, seed=11)
+    model, proc = llama_cpp_llava(tmp_path, 11)
     round_to_f16_(model)
     lm, mmproj = write_pair(tmp_path, model, "f32", vocab_has_image)
     img = tmp_path / "wide.png"
@@ -84,7 +97,7 @@ def test_gguf_pair_matches_transformers_f32(tmp_path, vocab_has_image):
 
 
 def test_gguf_pair_f16_weights(tmp_path):
-    model, proc = build_llava(tmp_path, seed=12)
+    model, proc = llama_cpp_llava(tmp_path, 12)
     lm, mmproj = write_pair(tmp_path, model, "f16")
     img = tmp_path / "tall.png"
     im = random_photo(img, 41, 77, seed=4)
@@ -95,7 +108,7 @@ def test_gguf_pair_f16_weights(tmp_path):
 
 def test_newer_converter_layout(tmp_path):
     """All layers kept with clip.vision.feature_layer, fc1/fc2 named ffn_up/ffn_down."""
-    model, proc = build_llava(tmp_path, seed=13)
+    model, proc = llama_cpp_llava(tmp_path, 13)
     round_to_f16_(model)
     lm, mmproj = write_pair(tmp_path, model, "f32", style="new")
     img = tmp_path / "p.png"
@@ -108,7 +121,7 @@ def test_newer_converter_layout(tmp_path):
 def test_post_ln_in_the_file_is_applied(tmp_path):
     """An mmproj that keeps v.post_ln: llama.cpp normalises the last layer's
     output with it before the projector; so does iris."""
-    model, proc = build_llava(tmp_path, seed=17)
+    model, proc = llama_cpp_llava(tmp_path, 17)
     round_to_f16_(model)
     vm = model.vision_tower.vision_model
     extra = {"v.post_ln.weight": vm.post_layernorm.weight.detach().numpy().astype(np.float32),
@@ -130,7 +143,7 @@ def test_post_ln_in_the_file_is_applied(tmp_path):
 
 
 def test_two_images_and_implicit_placeholder(tmp_path):
-    model, proc = build_llava(tmp_path, seed=14)
+    model, proc = llama_cpp_llava(tmp_path, 14)
     round_to_f16_(model)
     lm, mmproj = write_pair(tmp_path, model, "f32")
     a, b = tmp_path / "a.png", tmp_path / "b.png"
@@ -149,7 +162,7 @@ def test_chat_with_mmproj_matches_transformers(tmp_path):
     import re
     import subprocess
     from llm_fixtures import iris_bin
-    model, proc = build_llava(tmp_path, seed=15)
+    model, proc = llama_cpp_llava(tmp_path, 15)
     round_to_f16_(model)
     lm, mmproj = write_pair(tmp_path, model, "f32")
     img = tmp_path / "p.png"
@@ -176,7 +189,7 @@ def _fails(tmp_path, lm, mmproj, img, needle, extra=()):
 
 
 def test_bad_mmproj_files(tmp_path):
-    model, proc = build_llava(tmp_path, seed=16)
+    model, proc = llama_cpp_llava(tmp_path, 16)
     lm, good = write_pair(tmp_path, model, "f16")
     img = tmp_path / "x.png"
     random_photo(img, 30, 30, seed=1)
