@@ -90,7 +90,7 @@ $(BIN)/libiris-cuda.so: $(CUDA_OBJ)
 # ---- tests
 VENV := .venv
 venv: $(VENV)/.ready
-$(VENV)/.ready: tests/setup-venv.sh
+$(VENV)/.ready: tests/setup-venv.sh tests/requirements.txt tests/requirements-nodeps.txt
 	bash tests/setup-venv.sh $(VENV)
 
 unit: $(TEST_BIN) $(CUDA_PLUGIN)
