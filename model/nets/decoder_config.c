@@ -103,6 +103,12 @@ static int mpt(iris_llama_config *c, const cJSON *o, const char *file)
                        "refusing rather than guessing", file);
         return -1;
     }
+    if (c->alibi_max_bias != 8.0f) {
+        /* transformers builds the bias with 8 whatever the config says */
+        iris_set_error("%s: attn_config.alibi_bias_max %g: transformers' MPT always uses 8 and iris follows "
+                       "transformers: refusing rather than guessing", file, c->alibi_max_bias);
+        return -1;
+    }
     const char *at = jstr(a, "attn_type");
     if (at && strcmp(at, "multihead_attention") != 0) {
         iris_set_error("%s: unsupported MPT attn_type '%s'", file, at);
