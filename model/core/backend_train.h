@@ -84,6 +84,16 @@ typedef struct iris_train_ops {
     void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q,
                                const float *k, const float *v, int n, int n_heads, int n_kv_heads,
                                int head_dim, float scale, int causal);
+    /* attention_backward with ALiBi (score(i, j) += slope_h (j - i), the
+     * forward attention's slopes for alibi_max_bias); NULL where absent. */
+    void (*attention_alibi_backward)(float *dq, float *dk, float *dv, const float *dout,
+                                     const float *q, const float *k, const float *v, int n,
+                                     int n_heads, int n_kv_heads, int head_dim, float scale,
+                                     int causal, float alibi_max_bias);
+    /* Plain (ungated) activations: dx = dy * act'(x); dx may alias dy or x.
+     * NULL where absent. */
+    void (*gelu_backward)(float *dx, const float *dy, const float *x, long n);       /* erf */
+    void (*gelu_tanh_backward)(float *dx, const float *dy, const float *x, long n);
 } iris_train_ops;
 
 /* The CPU table; always present. */

@@ -4,6 +4,8 @@
  *   GeGLU  y = gelu_tanh(g) u:  dg = dy u (0.5 (1 + t) + 0.5 g (1 - t^2) c
  *                               (1 + 3 * 0.044715 g^2)),      du = dy gelu_tanh(g)
  *                               (t = tanh(c (g + 0.044715 g^3)), c = sqrt(2/pi))
+ *   GELU (erf)  y = x Phi(x):   dx = dy (Phi(x) + x phi(x))
+ *   GELU (tanh) y = gelu_tanh(x): dx = dy * the GeGLU factor above
  * Each element reads its inputs before writing, so outputs may alias inputs.
  */
 #include "cpu_train_internal.h"
@@ -40,5 +42,30 @@ void cpu_geglu_backward(float *dg, float *du, const float *dy, const float *g, c
         float dgelu = s + 2.0f * gi * s * (1.0f - s) * c * (1.0f + 0.134145f * gi * gi);
         dg[i] = d * ui * dgelu;
         du[i] = d * gi * s;
+    }
+}
+
+void cpu_gelu_backward(float *dx, const float *dy, const float *x, long n)
+{
+    if (cpu_failed()) return;
+    const float inv_sqrt2 = 0.70710678118654752f, inv_sqrt_2pi = 0.39894228040143268f;
+#pragma omp parallel for PAR_IF(n) schedule(static)
+    for (long i = 0; i < n; i++) {
+        float xi = x[i];
+        float cdf = 0.5f * (1.0f + erff(xi * inv_sqrt2)), pdf = inv_sqrt_2pi * expf(-0.5f * xi * xi);
+        dx[i] = dy[i] * (cdf + xi * pdf);
+    }
+}
+
+void cpu_gelu_tanh_backward(float *dx, const float *dy, const float *x, long n)
+{
+    if (cpu_failed()) return;
+    const float c = 0.7978845608028654f;
+#pragma omp parallel for PAR_IF(n) schedule(static)
+    for (long i = 0; i < n; i++) {
+        float xi = x[i];
+        float z = c * (xi + 0.044715f * xi * xi * xi);
+        float s = 1.0f / (1.0f + expf(-2.0f * z));
+        dx[i] = dy[i] * (s + 2.0f * xi * s * (1.0f - s) * c * (1.0f + 0.134145f * xi * xi));
     }
 }

@@ -20,6 +20,9 @@ void cpu_swiglu_backward(float *dgate, float *dup, const float *dy, const float 
                          const float *up, long n);
 void cpu_geglu_backward(float *dgate, float *dup, const float *dy, const float *gate,
                         const float *up, long n);
+/* Plain activations: dx = dy * act'(x) (exact erf GELU / tanh GELU). */
+void cpu_gelu_backward(float *dx, const float *dy, const float *x, long n);
+void cpu_gelu_tanh_backward(float *dx, const float *dy, const float *x, long n);
 void cpu_embedding_backward(float *dtable, const float *dy, const int32_t *ids, int n, int d,
                             int vocab, float scale);
 void cpu_cross_entropy(float *loss, float *dlogits, const float *logits,
