@@ -215,3 +215,41 @@ def test_neox_tokenizer_matches_tokenizers(tmp_path):
         if got != want:
             bad.append((text[:50], want[:12], got[:12]))
     assert not bad, f"{len(bad)} mismatches (seed {SEED}), first: {bad[:3]}"
+
+
+# ---- training (CPU, full fine-tune) through `iris train`
+
+@pytest.mark.parametrize("arch", ["mpt", "gpt_neox", "biogpt"])
+def test_full_finetune_learns_and_saves_a_transformers_checkpoint(tmp_path, arch):
+    """The loss falls, and the saved model is one transformers loads: its
+    logits there and in iris agree."""
+    from transformers import AutoModelForCausalLM
+    from test_train import metrics, write_config, write_data
+    base = tmp_path / "base"
+    base.mkdir()
+    build(arch, base, seed=SEED % 1000 + 9)
+    cfg = write_config(tmp_path / "c.ini", base, write_data(tmp_path / "d.json", n=4),
+                       **{"train.mode": "full", "train.lr": "1e-3", "train.max_steps": 30,
+                          "train.schedule": "cosine", "train.warmup_ratio": 0.05, "run.save_steps": 0})
+    run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], timeout=900)
+    m = metrics(tmp_path / "run")
+    first, last = m[0]["loss"], min(r["loss"] for r in m[-5:])
+    assert last < 0.5 * first, (arch, first, last)
+    out = tmp_path / "run" / "model"
+    tuned = AutoModelForCausalLM.from_pretrained(str(out), torch_dtype=torch.float32).eval()
+    prompt = "What is item 3? The quick brown fox"
+    from tokenizers import Tokenizer
+    ids = Tokenizer.from_file(str(out / "tokenizer.json")).encode(prompt).ids
+    ref = hf_logits(tuned, ids)
+    got = iris_logits(out, tmp_path, prompt=prompt)
+    assert rel_err(got, ref) <= 1e-4, rel_err(got, ref)
+    base_logits = iris_logits(base, tmp_path, prompt=prompt)
+    assert rel_err(base_logits, ref) > 1e-3  # the weights did change
+
+
+def test_lora_is_refused_for_these_decoders(tmp_path):
+    from test_train import write_config, write_data
+    build("mpt", tmp_path, seed=5)
+    cfg = write_config(tmp_path / "c.ini", tmp_path, write_data(tmp_path / "d.json", n=2))
+    p = run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], check=False)
+    assert p.returncode == 1 and "LoRA" in p.stderr and "mpt" in p.stderr
