@@ -253,3 +253,31 @@ def test_lora_is_refused_for_these_decoders(tmp_path):
     cfg = write_config(tmp_path / "c.ini", tmp_path, write_data(tmp_path / "d.json", n=2))
     p = run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], check=False)
     assert p.returncode == 1 and "LoRA" in p.stderr and "mpt" in p.stderr
+
+
+# ---- the CUDA backend (skips without a device)
+
+def cuda_available():
+    import subprocess
+    from llm_fixtures import iris_bin
+    out = subprocess.run([iris_bin(), "--version"], capture_output=True, text=True).stdout
+    return "cuda" in out.split("backends:")[1].split("\n")[0] if "backends:" in out else False
+
+
+@pytest.mark.parametrize("arch,over", [("mpt", {"n_heads": 6, "d_model": 96}), ("gpt_neox", {}), ("biogpt", {})])
+def test_cuda_logits_match_cpu(tmp_path, arch, over):
+    if not cuda_available():
+        pytest.skip("no CUDA device: CUDA decoder tests skipped")
+    build(arch, tmp_path, seed=21, **over)
+    prompt = "What color is the triangle? The quick brown fox"
+    cpu = iris_logits(tmp_path, tmp_path, prompt=prompt, extra=("--device", "cpu"))
+    gpu = iris_logits(tmp_path, tmp_path, prompt=prompt, extra=("--device", "cuda"))
+    assert rel_err(gpu, cpu) <= 2e-2, rel_err(gpu, cpu)  # bf16 weights on the GPU
+
+
+def test_cuda_refuses_clip_qkv(tmp_path):
+    if not cuda_available():
+        pytest.skip("no CUDA device: CUDA decoder tests skipped")
+    build("mpt", tmp_path, seed=22, attn_config={"clip_qkv": 0.5})
+    p = run_iris(["run", "-m", str(tmp_path), "-p", "hi", "--device", "cuda"], check=False)
+    assert p.returncode == 1 and "clip_qkv" in p.stderr and p.stderr.count("\n") == 1
