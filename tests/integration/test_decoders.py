@@ -12,6 +12,7 @@ import json
 import os
 import random
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,7 @@ VARIANTS = [
 
 @pytest.mark.parametrize("arch,over", VARIANTS, ids=[f"{a}-{i}" for i, (a, _) in enumerate(VARIANTS)])
 def test_logits_match_transformers_f32(tmp_path, arch, over):
-    seed = (SEED + hash((arch, str(over)))) % 100000
+    seed = (SEED + zlib.crc32(f"{arch}{over}".encode())) % 100000  # stable: IRIS_TEST_SEED reproduces
     model, tok = build(arch, tmp_path, seed, **json.loads(json.dumps(over)))
     for prompt in prompts(seed, tok):
         ids = tok.encode(prompt).ids
