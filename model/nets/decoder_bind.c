@@ -8,6 +8,7 @@
  * its rows are regrouped once at load into a host copy owned by the layer
  * (the CPU backend computes from it; CUDA uploads it).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +104,14 @@ static int regroup_neox(ctx *x, iris_llama_layer *L, const iris_tensor *t, const
     iris_tensor g = *t;
     g.data = copy;
     g.owns_data = 0;
-    return bind_qkv_slices(x, L, &g, name, slot == 1);
+    if (bind_qkv_slices(x, L, &g, name, slot == 1)) return -1;
+    /* a backend that made its own copies (CUDA) no longer needs the host one */
+    uintptr_t got = (uintptr_t)(slot == 1 ? L->bq.data : L->wq.data), lo = (uintptr_t)copy;
+    if (got < lo || got >= lo + rb * (size_t)t->shape[0]) {
+        free(copy);
+        L->fused_copy[slot] = NULL;
+    }
+    return 0;
 }
 
 static int bind_attention_inputs(ctx *x, const arch_names *N, iris_llama_layer *L)
