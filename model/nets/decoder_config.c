@@ -62,6 +62,7 @@ static void common(iris_llama_config *c, const cJSON *o)
 {
     c->bos_id = jint(o, "bos_token_id", -1);
     c->eos_id = jint(o, "eos_token_id", -1);
+    c->pad_id = -1;   /* MPT's and GPT-NeoX's embeddings have no padding_idx */
     c->embed_scale = 1.0f;
     c->rope_theta = 10000.0f;
     c->rope_pos_scale = 1.0f;
@@ -167,6 +168,7 @@ static int gptneox(iris_llama_config *c, const cJSON *o, const char *file)
 static int biogpt(iris_llama_config *c, const cJSON *o, const char *file)
 {
     c->arch = IRIS_ARCH_BIOGPT;
+    c->pad_id = jint(o, "pad_token_id", 1);   /* nn.Embedding(padding_idx=pad_token_id) */
     c->dim = jint(o, "hidden_size", 1024);
     c->n_layers = jint(o, "num_hidden_layers", 24);
     c->n_heads = jint(o, "num_attention_heads", 16);

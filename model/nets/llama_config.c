@@ -83,6 +83,9 @@ int iris_llama_config_from_json(iris_llama_config *c, const cJSON *o, const char
     c->rope_pos_scale = 1.0f;
     c->bos_id = json_int(o, "bos_token_id", -1);
     c->eos_id = json_int(o, "eos_token_id", -1);
+    /* LlamaModel & co. build nn.Embedding(padding_idx=pad_token_id); GemmaConfig
+     * defaults it to 0, the others to None */
+    c->pad_id = json_int(o, "pad_token_id", c->arch == IRIS_ARCH_GEMMA ? 0 : -1);
     c->embed_scale = 1.0f;
 
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "rope_scaling");
@@ -246,6 +249,7 @@ int iris_llama_config_from_gguf(iris_llama_config *c, const iris_gguf *g)
     c->vocab_size = (int)gk_int(g, arch, "vocab_size", toks && toks->type == GGUF_ARRAY ? (int64_t)toks->v.arr.n : 0);
     c->bos_id = (int)iris_gguf_get_int(g, "tokenizer.ggml.bos_token_id", -1);
     c->eos_id = (int)iris_gguf_get_int(g, "tokenizer.ggml.eos_token_id", -1);
+    c->pad_id = -1;
     c->embed_scale = 1.0f;
     c->act = IRIS_FFN_SILU;
     switch (c->arch) {

@@ -59,6 +59,8 @@ typedef struct {
     int qkv_bias;         /* Qwen2 */
     int tied_embeddings;
     int bos_id, eos_id;   /* -1 when unknown */
+    int pad_id;           /* transformers' padding_idx of the embedding: that row
+                           * gets no gradient from the lookup; -1 none */
     /* ---- generic decoders (MPT, GPT-NeoX, BioGPT); zero for the LLaMA family ---- */
     iris_norm_kind norm;  /* LayerNorm: y = (x-mean)/sd * w (+ b when the file has one) */
     int norm_bias;        /* LayerNorms carry a bias (GPT-NeoX, BioGPT) */

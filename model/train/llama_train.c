@@ -563,6 +563,10 @@ int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *
         k++;
         be->scale(row, row, 0.0f, d);   /* image rows add nothing to the table */
     }
+    /* transformers' padding_idx row learns nothing from the lookup (it still
+     * does through a tied output head) */
+    for (int i = 0; c->pad_id >= 0 && E->g && i < n; i++)
+        if (ids[i] == c->pad_id) be->scale(m->dcur + (size_t)i * d, m->dcur + (size_t)i * d, 0.0f, d);
     if (E->g) m->ops->embedding_backward(E->g, m->dcur, m->ids, n, d, V, c->embed_scale);
     if (be->error && be->error()) {
         iris_set_error("%s backend failed in the backward pass: %s", be->name, be->error());
