@@ -91,6 +91,17 @@ typedef struct iris_train_ops {
     void (*gelu_backward)(float *dx, const float *dy, const float *x, long n);
     void (*gelu_tanh_backward)(float *dx, const float *dy, const float *x, long n);
     void (*quick_gelu_backward)(float *dx, const float *dy, const float *x, long n);
+    /* Backward of non-causal attention of n_q queries over n_kv keys
+     * (cross-attention: perceiver latents over [media; latents], text over one
+     * image's latents; as backend.h's attention with causal = 0, q_pos0 = 0).
+     * q, dout, dq: [n_q, n_heads*head_dim]; k, v, dk, dv: n_kv rows kv_stride
+     * elements apart, kv head g in columns [g*head_dim, (g+1)*head_dim) (k and
+     * v may be the two halves of one to_kv output); dq and those columns of
+     * dk, dv are written (=).  NULL in tables without it. */
+    void (*cross_attention_backward)(float *dq, float *dk, float *dv, const float *dout,
+                                     const float *q, const float *k, const float *v, int n_q,
+                                     int n_kv, int kv_stride, int n_heads, int n_kv_heads,
+                                     int head_dim, float scale);
 } iris_train_ops;
 
 /* The CPU table; always present. */

@@ -8,5 +8,11 @@
 void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
                             const float *k, const float *v, int n, int n_heads, int n_kv_heads,
                             int head_dim, float scale, int causal);
+/* Non-causal attention of n_q queries over n_kv keys (the train table's
+ * cross_attention_backward); k, v, dk, dv rows are kv_stride apart. */
+void cpu_cross_attention_backward(float *dq, float *dk, float *dv, const float *dout,
+                                  const float *q, const float *k, const float *v, int n_q,
+                                  int n_kv, int kv_stride, int n_heads, int n_kv_heads,
+                                  int head_dim, float scale);
 
 #endif

@@ -18,6 +18,7 @@ static const iris_train_ops cpu_train = {
     .gelu_backward = cpu_gelu_backward,
     .gelu_tanh_backward = cpu_gelu_tanh_backward,
     .quick_gelu_backward = cpu_quick_gelu_backward,
+    .cross_attention_backward = cpu_cross_attention_backward,
 };
 
 const iris_train_ops *iris_cpu_train_ops(void)

@@ -100,3 +100,44 @@ long iris_params_trainable(const iris_param_set *s)
         if (s->p[i].g) t += s->p[i].n;
     return t;
 }
+
+const iris_tensor *iris_params_lookup(void *set, const char *name)
+{
+    iris_param_set *s = set;
+    int i = iris_params_find(s, name);
+    return i < 0 ? NULL : &s->p[i].t;
+}
+
+int iris_params_add_from(iris_param_set *s, const char *name, int ndim, const int64_t *shape,
+                         const iris_tensor *src, int group)
+{
+    if (ndim < 1 || ndim > 3) {
+        iris_set_error("internal: parameter %s with %d dimensions", name, ndim);
+        return -1;
+    }
+    int64_t cols = shape[ndim - 1], rows = 1;
+    for (int i = 0; i < ndim - 1; i++) rows *= shape[i];
+    int idx = iris_params_add(s, name, (int)(ndim == 1 ? cols : rows), ndim == 1 ? 0 : (int)cols, group);
+    if (idx < 0) return -1;
+    iris_param *p = &s->p[idx];
+    p->t.ndim = ndim;
+    for (int i = 0; i < ndim; i++) p->t.shape[i] = shape[i];
+    if (!src) return idx;
+    if (iris_tensor_numel(src) != p->n || iris_tensor_cols(src) != cols) {
+        iris_set_error("%s: %lld elements, expected %ld", name, (long long)iris_tensor_numel(src), p->n);
+        return -1;
+    }
+    float *host = malloc((size_t)p->n * sizeof(float));
+    if (!host) {
+        iris_set_error("out of memory");
+        return -1;
+    }
+    for (int64_t r = 0; r < rows; r++) iris_tensor_row_to_f32(src, r, host + r * cols);
+    int rc = s->be->upload(p->w, host, (size_t)p->n * sizeof(float));
+    free(host);
+    if (rc) {
+        iris_set_error("cannot upload %s", name);
+        return -1;
+    }
+    return idx;
+}

@@ -44,6 +44,14 @@ int iris_params_add(iris_param_set *s, const char *name, int rows, int cols, int
 /* Makes p trainable: allocates (zeroed) gradient and moments. */
 int iris_params_set_trainable(iris_param_set *s, int idx);
 int iris_params_find(const iris_param_set *s, const char *name);
+/* tensor_lookup.h adapter: the descriptor of the parameter called name (ctx
+ * is the iris_param_set *), or NULL. */
+const iris_tensor *iris_params_lookup(void *set, const char *name);
+/* Adds a parameter shaped like slot `name` of a module (ndim 1..3 dims; the
+ * descriptor keeps them) holding the values of src (any weight dtype, same
+ * element count), or zeros when src is NULL.  Returns its index or -1. */
+int iris_params_add_from(iris_param_set *s, const char *name, int ndim, const int64_t *shape,
+                         const iris_tensor *src, int group);
 /* Zeroes every gradient. */
 void iris_params_zero_grad(iris_param_set *s);
 /* Number of trainable elements. */

@@ -111,6 +111,26 @@ def op_geglu_backward():
     glu_backward(lambda g: F.gelu(g, approximate="tanh"))
 
 
+def op_gelu_backward():
+    x = f32("x").requires_grad_()
+    F.gelu(x).backward(f32("dy"))
+    out("dx", x.grad)
+
+
+def op_cross_attention_backward():
+    nq, nkv, h, hkv, hd = i("nq"), i("nkv"), i("h"), i("hkv"), i("hd")
+    q = f32("q", (nq, h, hd)).requires_grad_()
+    k = f32("k", (nkv, hkv, hd)).requires_grad_()
+    v = f32("v", (nkv, hkv, hd)).requires_grad_()
+    rep = h // hkv
+    s = torch.einsum("ihd,jhd->hij", q, k.repeat_interleave(rep, dim=1)) * p("scale")
+    o = torch.einsum("hij,jhd->ihd", s.softmax(-1), v.repeat_interleave(rep, dim=1))
+    o.backward(f32("dout", (nq, h, hd)))
+    out("dq", q.grad)
+    out("dk", k.grad)
+    out("dv", v.grad)
+
+
 def op_embedding_backward():
     n, d, vocab = i("n"), i("d"), i("vocab")
     table = torch.zeros(vocab, d, dtype=torch.float64, requires_grad=True)

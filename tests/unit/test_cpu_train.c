@@ -254,6 +254,84 @@ static void test_geglu_backward(void **state)
     glu_backward(1);
 }
 
+static void test_gelu_backward(void **state)
+{
+    (void)state;
+    PYREF_REQUIRE();
+    const long sizes[] = {1, 9, 1000, 40001};
+    batch_begin();
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        long n = sizes[s];
+        float *x = tv_rand(n, 5.0f), *dy = tv_rand(n, 1.0f), *dx = tv_nan(n);
+        put("x", x, n); put("dy", dy, n);
+        ops->gelu_backward(dx, dy, x, n);
+        check_cpu_ok();
+        put("got_dx", dx, n);
+        case_end("gelu n %ld", n);
+        free(x); free(dy); free(dx);
+    }
+    batch_run("gelu_backward");
+    for (int c = 0; c < ncase; c++) compare(c, "dx", sizes[c]);
+    batch_end();
+}
+
+/* ---------------------------------------------------------------- cross-attention */
+
+static void test_cross_attention_backward(void **state)
+{
+    (void)state;
+    PYREF_REQUIRE();
+    /* n_q, n_kv, heads, kv_heads, head_dim, kv layout (0: separate k, v with
+     * padding columns; 1: k and v the two halves of one to_kv row) */
+    const int shapes[][6] = {{1, 1, 1, 1, 4, 0}, {4, 7, 2, 2, 8, 1}, {9, 3, 4, 2, 16, 0},
+                             {64, 80, 2, 2, 32, 1}, {5, 33, 3, 1, 6, 0}};
+    const size_t ns = sizeof shapes / sizeof *shapes;
+    batch_begin();
+    for (size_t s = 0; s < ns; s++) {
+        int nq = shapes[s][0], nkv = shapes[s][1], h = shapes[s][2], hkv = shapes[s][3];
+        int hd = shapes[s][4], fused = shapes[s][5], kvd = hkv * hd;
+        int stride = fused ? 2 * kvd : kvd + 3;
+        size_t qn = (size_t)nq * h * hd, kn = (size_t)nkv * stride;
+        float *q = tv_rand(qn, 1.5f), *dout = tv_rand(qn, 1.0f), *dq = tv_nan(qn);
+        float *kbuf = tv_rand(kn, 1.5f), *vbuf = fused ? kbuf : tv_rand(kn, 1.0f);
+        float *dkbuf = tv_nan(kn), *dvbuf = fused ? dkbuf : tv_nan(kn);
+        const float *k = kbuf, *v = fused ? kbuf + kvd : vbuf;
+        float *dk = dkbuf, *dv = fused ? dkbuf + kvd : dvbuf;
+        float scale = 1.0f / sqrtf((float)hd);
+        ops->cross_attention_backward(dq, dk, dv, dout, q, k, v, nq, nkv, stride, h, hkv, hd, scale);
+        check_cpu_ok();
+        /* dense copies of the kv columns for the reference */
+        float *kd = malloc((size_t)nkv * kvd * 4), *vd = malloc((size_t)nkv * kvd * 4);
+        float *dkd = malloc((size_t)nkv * kvd * 4), *dvd = malloc((size_t)nkv * kvd * 4);
+        assert_true(kd && vd && dkd && dvd);
+        for (int j = 0; j < nkv; j++)
+            for (int c = 0; c < kvd; c++) {
+                size_t o = (size_t)j * stride + c, d = (size_t)j * kvd + c;
+                kd[d] = k[o], vd[d] = v[o], dkd[d] = dk[o], dvd[d] = dv[o];
+            }
+        if (!fused) /* the padding columns are not ours: still NaN */
+            for (int j = 0; j < nkv; j++) assert_true(isnan(dk[(size_t)j * stride + kvd]));
+        put("q", q, qn); put("k", kd, (size_t)nkv * kvd); put("v", vd, (size_t)nkv * kvd);
+        put("dout", dout, qn);
+        param("nq", nq); param("nkv", nkv); param("h", h); param("hkv", hkv); param("hd", hd);
+        param("scale", scale);
+        put("got_dq", dq, qn); put("got_dk", dkd, (size_t)nkv * kvd); put("got_dv", dvd, (size_t)nkv * kvd);
+        case_end("nq %d nkv %d heads %d/%d hd %d fused %d", nq, nkv, h, hkv, hd, fused);
+        free(q); free(dout); free(dq); free(kbuf); free(dkbuf);
+        if (!fused) free(vbuf), free(dvbuf);
+        free(kd); free(vd); free(dkd); free(dvd);
+    }
+    batch_run("cross_attention_backward");
+    for (int c = 0; c < ncase; c++) {
+        size_t qn = (size_t)shapes[c][0] * shapes[c][2] * shapes[c][4];
+        size_t kn = (size_t)shapes[c][1] * shapes[c][3] * shapes[c][4];
+        compare(c, "dq", qn);
+        compare(c, "dk", kn);
+        compare(c, "dv", kn);
+    }
+    batch_end();
+}
+
 /* ---------------------------------------------------------------- embedding */
 
 static void test_embedding_backward(void **state)
@@ -456,6 +534,8 @@ int main(void)
         cmocka_unit_test(test_rope_backward),
         cmocka_unit_test(test_swiglu_backward),
         cmocka_unit_test(test_geglu_backward),
+        cmocka_unit_test(test_gelu_backward),
+        cmocka_unit_test(test_cross_attention_backward),
         cmocka_unit_test(test_embedding_backward),
         cmocka_unit_test(test_embedding_backward_bad_id),
         cmocka_unit_test(test_cross_entropy),
