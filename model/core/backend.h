@@ -88,6 +88,9 @@ struct iris_backend {
     void (*quick_gelu)(float *y, const float *x, long n);  /* x*sigmoid(1.702x) */
     void (*silu)(float *y, const float *x, long n);
     void (*softmax)(float *y, const float *x, int n, int d); /* row-wise */
+    /* y = min(max(x, lo), hi) (MPT's clip_qkv); may be NULL on a backend
+     * without it: callers refuse such models there. */
+    void (*clamp)(float *y, const float *x, float lo, float hi, long n);
 
     /* ---- lookup ---- */
     /* y[i,:] = table[ids[i],:] * scale; ids must be validated by the caller. */

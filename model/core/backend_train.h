@@ -102,6 +102,12 @@ typedef struct iris_train_ops {
                                      const float *q, const float *k, const float *v, int n_q,
                                      int n_kv, int kv_stride, int n_heads, int n_kv_heads,
                                      int head_dim, float scale);
+    /* attention_backward with ALiBi (score(i, j) += slope_h (j - i), the
+     * forward attention's slopes for alibi_max_bias); NULL where absent. */
+    void (*attention_alibi_backward)(float *dq, float *dk, float *dv, const float *dout,
+                                     const float *q, const float *k, const float *v, int n,
+                                     int n_heads, int n_kv_heads, int head_dim, float scale,
+                                     int causal, float alibi_max_bias);
 } iris_train_ops;
 
 /* The CPU table; always present. */

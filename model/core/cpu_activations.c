@@ -81,6 +81,13 @@ void cpu_silu(float *y, const float *x, long n)
     for (long i = 0; i < n; i++) y[i] = silu1(x[i]);
 }
 
+void cpu_clamp(float *y, const float *x, float lo, float hi, long n)
+{
+    if (cpu_failed()) return;
+#pragma omp parallel for PAR_IF(n / 4) schedule(static)
+    for (long i = 0; i < n; i++) y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+}
+
 /* Stable softmax of one row: subtract the max before exponentiating. */
 static void softmax_row(float *y, const float *x, int d)
 {

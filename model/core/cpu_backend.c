@@ -156,6 +156,7 @@ static const iris_backend cpu_backend = {
     .gelu_tanh = cpu_gelu_tanh,
     .quick_gelu = cpu_quick_gelu,
     .silu = cpu_silu,
+    .clamp = cpu_clamp,
     .softmax = cpu_softmax,
     .embedding = cpu_embedding,
     .copy = cpu_copy,

@@ -57,6 +57,7 @@ void cpu_gelu(float *y, const float *x, long n);
 void cpu_gelu_tanh(float *y, const float *x, long n);
 void cpu_quick_gelu(float *y, const float *x, long n);
 void cpu_silu(float *y, const float *x, long n);
+void cpu_clamp(float *y, const float *x, float lo, float hi, long n);
 void cpu_softmax(float *y, const float *x, int n, int d);
 void cpu_embedding(float *y, const iris_tensor *table, const int32_t *ids, int n, float scale);
 void cpu_copy(float *dst, const float *src, long n);

@@ -1,10 +1,10 @@
-/* cpu_train_activations.c — backward of the fused gated units and of GELU.
+/* cpu_train_activations.c — backward of the fused gated units (plain GELUs:
+ * cpu_train_act_backward.c).
  *   SwiGLU y = silu(g) u:       dg = dy u s (1 + g (1 - s)),  du = dy g s
  *                               (s = sigmoid(g))
  *   GeGLU  y = gelu_tanh(g) u:  dg = dy u (0.5 (1 + t) + 0.5 g (1 - t^2) c
  *                               (1 + 3 * 0.044715 g^2)),      du = dy gelu_tanh(g)
  *                               (t = tanh(c (g + 0.044715 g^3)), c = sqrt(2/pi))
- *   GELU   y = x Phi(x):      dx = dy (Phi(x) + x phi(x))   (exact, erf)
  * Each element reads its inputs before writing, so outputs may alias inputs.
  */
 #include "cpu_train_internal.h"

@@ -7,6 +7,7 @@
  * Backward recomputes P from q and k (nothing but q, k, v is kept), then
  *   dV_g += P^T dO_h,  dP = dO_h V_g^T,  dS = P * (dP - rowsum(P * dP)),
  *   dQ_h = scale dS K_g,  dK_g += scale dS^T Q_h.
+ * ALiBi adds slope_h (j - i) to S before the softmax (MPT).
  */
 #include "cpu_train_attention.h"
 
@@ -19,6 +20,16 @@
 void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
                             const float *k, const float *v, int n, int n_heads, int n_kv_heads,
                             int head_dim, float scale, int causal)
+{
+    cpu_attention_alibi_backward(dq, dk, dv, dout, q, k, v, n, n_heads, n_kv_heads, head_dim, scale,
+                                 causal, 0.0f);
+}
+
+/* The bias is a constant of the scores, so the backward formulas stay; only
+ * the recomputed probabilities must include it. */
+void cpu_attention_alibi_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                                  const float *k, const float *v, int n, int n_heads, int n_kv_heads,
+                                  int head_dim, float scale, int causal, float alibi_max_bias)
 {
     if (cpu_failed() || n <= 0) return;
     int qd = n_heads * head_dim, kvd = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
@@ -34,6 +45,7 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
     memset(dv, 0, (size_t)n * kvd * sizeof(float));
     for (int h = 0; h < n_heads; h++) {
         int g = h / group;
+        float slope = alibi_max_bias > 0 ? cpu_alibi_slope(h, n_heads, alibi_max_bias) : 0.0f;
         const float *qh = q + (size_t)h * head_dim, *kg = k + (size_t)g * head_dim;
         const float *vg = v + (size_t)g * head_dim, *doh = dout + (size_t)h * head_dim;
         cpu_gemm(0, 1, n, n, head_dim, scale, qh, qd, 0, kg, kvd, 0, 0.0f, p, n, 0, 1);
@@ -43,6 +55,8 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
             float *pi = p + (size_t)i * n, *dpi = dp + (size_t)i * n;
             int len = causal ? i + 1 : n;
             float mx = -INFINITY;
+            if (slope != 0.0f)
+                for (int j = 0; j < len; j++) pi[j] += slope * (float)(j - i);
             for (int j = 0; j < len; j++) mx = pi[j] > mx ? pi[j] : mx;
             double sum = 0.0;
             for (int j = 0; j < len; j++) {

@@ -14,5 +14,10 @@ void cpu_cross_attention_backward(float *dq, float *dk, float *dv, const float *
                                   const float *q, const float *k, const float *v, int n_q,
                                   int n_kv, int kv_stride, int n_heads, int n_kv_heads,
                                   int head_dim, float scale);
+/* The same with ALiBi (MPT): score(i, j) += slope_h * (j - i), slopes as the
+ * forward attention draws them from alibi_max_bias (0: none). */
+void cpu_attention_alibi_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                                  const float *k, const float *v, int n, int n_heads, int n_kv_heads,
+                                  int head_dim, float scale, int causal, float alibi_max_bias);
 
 #endif

@@ -1,4 +1,5 @@
 #include "llama.h"
+#include "llama_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -9,54 +10,12 @@
 
 /* ---- weight binding ---- */
 
-typedef struct {
-    const iris_weights *w;
-    const iris_backend *be;
-    int gguf;
-    const char *base;     /* HF prefix in front of "layers.N..." / "embed_tokens" */
-    const char *head;     /* full HF name of the output projection */
-} binder;
+typedef iris_llama_binder binder;
 
 static int bind(binder *b, iris_tensor *dst, const char *name, int ndim, int64_t d0, int64_t d1,
                 int optional)
 {
-    const iris_tensor *t = iris_weights_find(b->w, name);
-    if (!t) {
-        if (optional) {
-            memset(dst, 0, sizeof *dst);
-            return 0;
-        }
-        iris_set_error("%s: tensor '%s' is missing", b->w->path, name);
-        return -1;
-    }
-    int64_t shape[2] = {d0, d1};
-    int ok = t->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
-    if (!ok) {
-        char got[96] = "", want[64];
-        for (int i = 0; i < t->ndim; i++) {
-            size_t l = strlen(got);
-            snprintf(got + l, sizeof got - l, "%s%lld", i ? "," : "", (long long)t->shape[i]);
-        }
-        if (ndim == 1) snprintf(want, sizeof want, "%lld", (long long)d0);
-        else snprintf(want, sizeof want, "%lld,%lld", (long long)d0, (long long)d1);
-        iris_set_error("%s: tensor '%s' has shape [%s], expected [%s]", b->w->path, name, got, want);
-        return -1;
-    }
-    if ((int)t->dtype < 0 || t->dtype == IRIS_I32) {
-        iris_set_error("%s: tensor '%s' has a dtype iris cannot compute with", b->w->path, name);
-        return -1;
-    }
-    if (ndim == 1 && t->dtype == IRIS_Q8_0) {
-        iris_set_error("%s: tensor '%s': quantised vectors are not supported", b->w->path, name);
-        return -1;
-    }
-    if (b->be->weight_upload(dst, t)) {
-        iris_set_error("%s: cannot load tensor '%s' on the %s backend: %s", b->w->path, name,
-                       b->be->name, b->be->error ? (b->be->error() ? b->be->error() : "") : "");
-        return -1;
-    }
-    return 0;
+    return iris_llama_bind(b, dst, name, ndim, d0, d1, optional);
 }
 
 static int bind_layer_tensor(binder *b, iris_tensor *dst, int layer, const char *hf, const char *gg,
@@ -161,6 +120,11 @@ static int alloc_state(iris_llama *m)
     m->ffb = balloc(be, nb * c->ffn_dim);
     m->logits = balloc(be, nb * c->vocab_size);
     if (!m->x || !m->xn || !m->q || !m->att || !m->ffa || !m->ffb || !m->logits) goto oom;
+    if (IRIS_ARCH_IS_GENERIC(c->arch)) {
+        m->res = balloc(be, nb * c->dim);
+        m->pos_rows = calloc(nb, sizeof(int32_t));
+        if (!m->res || !m->pos_rows) goto oom;
+    }
     return 0;
 oom:
     iris_set_error("out of memory allocating the KV cache (%d tokens) and workspace on the %s backend%s%s",
@@ -183,6 +147,27 @@ int iris_llama_load(iris_llama *m, const iris_weights *w, const iris_llama_confi
         return -1;
     }
     binder b = {.w = w, .be = be, .gguf = w->gguf != NULL, .base = prefix, .head = "lm_head.weight"};
+    if (IRIS_ARCH_IS_GENERIC(cfg->arch)) {
+        if (b.gguf) {
+            iris_set_error("%s: %s models are read from Hugging Face checkpoints, not GGUF", w->path,
+                           cfg->arch_name);
+            iris_llama_free(m);
+            return -1;
+        }
+        if (cfg->clip_qkv > 0 && !be->clamp) {
+            iris_set_error("%s: clip_qkv needs a clamp op, which the %s backend does not have", w->path, be->name);
+            iris_llama_free(m);
+            return -1;
+        }
+        /* learned positions end with the table: no rows past it */
+        if (cfg->pos == IRIS_POS_LEARNED && m->n_ctx > cfg->max_ctx) m->n_ctx = cfg->max_ctx;
+        m->n_batch = m->n_ctx < 256 ? m->n_ctx : 256;
+        if (iris_decoder_bind_all(m, &b) || alloc_state(m)) {
+            iris_llama_free(m);
+            return -1;
+        }
+        return 0;
+    }
     if (!b.gguf && !b.base) {
         b.base = detect_base(w, &b.head);
         if (!b.base) {
@@ -211,22 +196,26 @@ void iris_llama_free(iris_llama *m)
     if (m->layers) {
         for (int l = 0; l < m->cfg.n_layers; l++) {
             iris_llama_layer *L = &m->layers[l];
-            iris_tensor *ts[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->bq, &L->bk,
-                                 &L->bv, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+            iris_tensor *ts[] = IRIS_LLAMA_LAYER_TENSORS(L);
             for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) free_weight(be, ts[i]);
+            free(L->fused_copy[0]);
+            free(L->fused_copy[1]);
         }
         free(m->layers);
     }
     if (!m->cfg.tied_embeddings) free_weight(be, &m->lm_head);
     free_weight(be, &m->tok_embd);
     free_weight(be, &m->out_norm);
+    free_weight(be, &m->out_norm_b);
+    free_weight(be, &m->pos_embd);
     for (int l = 0; m->k_cache && l < m->cfg.n_layers; l++) be->free(m->k_cache[l]);
     for (int l = 0; m->v_cache && l < m->cfg.n_layers; l++) be->free(m->v_cache[l]);
     free(m->k_cache);
     free(m->v_cache);
-    float *bufs[] = {m->x, m->xn, m->q, m->att, m->ffa, m->ffb, m->logits};
+    float *bufs[] = {m->x, m->xn, m->q, m->att, m->ffa, m->ffb, m->logits, m->res};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) be->free(bufs[i]);
     free(m->pos);
+    free(m->pos_rows);
     memset(m, 0, sizeof *m);
 }
 
@@ -240,10 +229,10 @@ void iris_llama_truncate(iris_llama *m, int n)
 size_t iris_llama_weight_bytes(const iris_llama *m)
 {
     size_t total = iris_tensor_bytes(&m->lm_head) + iris_tensor_bytes(&m->out_norm);
+    if (m->out_norm_b.data) total += iris_tensor_bytes(&m->out_norm_b);
     for (int l = 0; l < m->cfg.n_layers; l++) {
         const iris_llama_layer *L = &m->layers[l];
-        const iris_tensor *ts[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->bq, &L->bk,
-                                   &L->bv, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+        const iris_tensor *ts[] = IRIS_LLAMA_LAYER_TENSORS(L);
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
             if (ts[i]->data) total += iris_tensor_bytes(ts[i]);
     }
@@ -293,8 +282,11 @@ static int chunk_forward(iris_llama *m, int n, float *logits_out, int all_logits
     const iris_backend *be = m->be;
     const iris_llama_config *c = &m->cfg;
     for (int i = 0; i < n; i++) m->pos[i] = m->n_past + i;
+    int generic = IRIS_ARCH_IS_GENERIC(c->arch);
+    if (generic && c->pos == IRIS_POS_LEARNED) iris_decoder_add_positions(m, n);
     for (int l = 0; l < c->n_layers; l++) {
-        block_forward(m, l, n);
+        if (generic) iris_decoder_block_forward(m, l, n);
+        else block_forward(m, l, n);
         if (be->error && be->error()) {
             iris_set_error("%s backend failed in layer %d: %s", be->name, l, be->error());
             return -1;
@@ -304,8 +296,7 @@ static int chunk_forward(iris_llama *m, int n, float *logits_out, int all_logits
     m->n_tokens_processed += n;
     if (!logits_out || (!all_logits && !is_last_chunk)) return 0;
     int first = all_logits ? 0 : n - 1, rows = n - first;
-    be->rmsnorm(m->xn, m->x + (size_t)first * c->dim, &m->out_norm, rows, c->dim, c->norm_eps,
-                c->norm_add_one);
+    iris_llama_out_norm(m, m->xn, m->x + (size_t)first * c->dim, rows);
     be->linear(m->logits, m->xn, &m->lm_head, NULL, rows, c->dim, c->vocab_size);
     if (be->download(logits_out, m->logits, (size_t)rows * c->vocab_size * sizeof(float))) {
         iris_set_error("%s backend: cannot read logits back: %s", be->name,
@@ -377,4 +368,13 @@ int iris_llama_embed(iris_llama *m, const int32_t *tokens, int n, float *out)
         if (m->be->download(out + (size_t)done * dim, m->x, (size_t)k * dim * sizeof(float))) return -1;
     }
     return 0;
+}
+
+void iris_llama_out_norm(iris_llama *m, float *y, const float *x, int n)
+{
+    const iris_llama_config *c = &m->cfg;
+    if (c->norm == IRIS_NORM_LAYER)
+        m->be->layernorm(y, x, &m->out_norm, opt(&m->out_norm_b), n, c->dim, c->norm_eps);
+    else
+        m->be->rmsnorm(y, x, &m->out_norm, n, c->dim, c->norm_eps, c->norm_add_one);
 }

@@ -1,5 +1,6 @@
-/* llama.h — the LLaMA-family decoder (LLaMA/Vicuna, Mistral, Gemma, Qwen2) with
- * a KV cache, written as an explicit sequence of backend calls.
+/* llama.h — the decoder-only language model (LLaMA/Vicuna, Mistral, Gemma,
+ * Qwen2; and through decoder_block.c MPT, GPT-NeoX, BioGPT) with a KV cache,
+ * written as an explicit sequence of backend calls.
  *
  * Contract:
  *  - iris_llama_load binds every tensor by name (HF names or GGUF names),
@@ -26,12 +27,22 @@
 typedef struct {
     iris_tensor attn_norm, wq, wk, wv, wo, bq, bk, bv;
     iris_tensor ffn_norm, w_gate, w_up, w_down;
+    /* generic decoders (MPT, GPT-NeoX, BioGPT): absent (data NULL) otherwise */
+    iris_tensor attn_norm_b, ffn_norm_b, bo, b_up, b_down;
+    void *fused_copy[2];  /* GPT-NeoX: per-head QKV rows regrouped (weight, bias) */
 } iris_llama_layer;
+
+/* Every tensor of a layer, for loops that free or count them. */
+#define IRIS_LLAMA_LAYER_TENSORS(L)                                                       \
+    {&(L)->attn_norm, &(L)->wq, &(L)->wk, &(L)->wv, &(L)->wo, &(L)->bq, &(L)->bk, &(L)->bv, \
+     &(L)->ffn_norm, &(L)->w_gate, &(L)->w_up, &(L)->w_down, &(L)->attn_norm_b,            \
+     &(L)->ffn_norm_b, &(L)->bo, &(L)->b_up, &(L)->b_down}
 
 typedef struct iris_llama {
     iris_llama_config cfg;
     const iris_backend *be;
     iris_tensor tok_embd, out_norm, lm_head;
+    iris_tensor out_norm_b, pos_embd;   /* generic decoders only */
     iris_llama_layer *layers;
     int n_ctx;            /* KV cache capacity in tokens */
     int n_past;           /* tokens already in the cache */
@@ -39,7 +50,9 @@ typedef struct iris_llama {
     float **k_cache, **v_cache;  /* per layer [n_ctx, n_kv_heads*head_dim] */
     /* workspace (backend memory), sized for n_batch rows */
     float *x, *xn, *q, *k, *v, *att, *ffa, *ffb, *logits;
+    float *res;           /* generic decoders: a second [n_batch, dim] sum */
     int32_t *pos;         /* host */
+    int32_t *pos_rows;    /* host: learned-position rows (pos + offset) */
     int64_t n_tokens_processed;  /* rows that reached the decoder, for tests */
 } iris_llama;
 

@@ -49,13 +49,16 @@ int iris_llama_config_from_json(iris_llama_config *c, const cJSON *o, const char
     memset(c, 0, sizeof *c);
     const char *type = json_str(o, "model_type");
     if (!type) type = "llama";
+    int generic = iris_decoder_config_from_json(c, o, type, file);
+    if (generic <= 0) return generic;
     snprintf(c->arch_name, sizeof c->arch_name, "%s", type);
     if (!strcmp(type, "llama")) c->arch = IRIS_ARCH_LLAMA;
     else if (!strcmp(type, "mistral")) c->arch = IRIS_ARCH_MISTRAL;
     else if (!strcmp(type, "gemma")) c->arch = IRIS_ARCH_GEMMA;
     else if (!strcmp(type, "qwen2")) c->arch = IRIS_ARCH_QWEN2;
     else {
-        iris_set_error("%s: unsupported architecture '%s' (supported: llama, mistral, gemma, qwen2)", file, type);
+        iris_set_error("%s: unsupported architecture '%s' (supported: llama, mistral, gemma, qwen2, mpt, gpt_neox, biogpt)",
+                       file, type);
         return -1;
     }
     /* transformers' class defaults: llava-hf configs omit the keys that equal them */
@@ -168,8 +171,12 @@ int iris_llama_config_validate(const iris_llama_config *c, const char *file)
                        file, c->n_heads, c->n_kv_heads);
         return -1;
     }
-    if (c->head_dim % 2) {
+    if (c->pos == IRIS_POS_ROPE && c->head_dim % 2) {
         iris_set_error("%s: head_dim %d must be even for RoPE", file, c->head_dim);
+        return -1;
+    }
+    if (c->rot_dim < 0 || c->rot_dim > c->head_dim || c->rot_dim % 2) {
+        iris_set_error("%s: %d rotary dims do not fit a head of %d", file, c->rot_dim, c->head_dim);
         return -1;
     }
     if (!(c->norm_eps > 0) || !(c->rope_theta > 0)) {

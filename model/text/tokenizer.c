@@ -532,7 +532,12 @@ iris_tokenizer *iris_tokenizer_load(const char *model_path)
         if (!p) { iris_set_error("%s: out of memory", model_path); return NULL; }
         snprintf(p, n, "%s/tokenizer.json", model_path);
         if (stat(p, &st) != 0) {
-            iris_set_error("%s: no tokenizer.json in this model directory", model_path);
+            snprintf(p, n, "%s/merges.txt", model_path);
+            if (stat(p, &st) == 0)  /* a slow tokenizer only, e.g. BioGPT's Moses + BPE */
+                iris_set_error("%s: no tokenizer.json, only vocab.json + merges.txt (a Python-only tokenizer "
+                               "such as BioGPT's Moses + BPE, which iris does not read yet)", model_path);
+            else
+                iris_set_error("%s: no tokenizer.json in this model directory", model_path);
             free(p);
             return NULL;
         }

@@ -66,6 +66,10 @@ int iris_llama_train_init(iris_llama_train *m, const iris_weights *w, const iris
                        ops ? ops->name : be->name);
         return -1;
     }
+    if (IRIS_ARCH_IS_GENERIC(cfg->arch)) {
+        iris_set_error("training %s language models is not supported yet (forward only)", cfg->arch_name);
+        return -1;
+    }
     iris_llama src;
     /* Bind on the CPU (shares the mmap) whatever the training backend. */
     if (iris_llama_load(&src, w, cfg, iris_cpu_backend(), 1, NULL)) return -1;

@@ -804,6 +804,28 @@ static void run_embedding(int torch)
 static void test_embedding(void **state) { (void)state; run_embedding(0); }
 static void test_embedding_torch(void **state) { (void)state; PYREF_REQUIRE(); run_embedding(1); }
 
+/* ---------------------------------------------------------------- clamp */
+
+/* MPT's clip_qkv: every element against min(max(x, lo), hi), in place too. */
+static void test_clamp(void **state)
+{
+    (void)state;
+    enum { N = 3001 };
+    static float x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = 4.0f * frand();
+    x[0] = -INFINITY;
+    x[1] = INFINITY;
+    x[2] = 0.5f;  /* on the bound */
+    be->clamp(y, x, -0.5f, 0.5f, N);
+    for (int i = 0; i < N; i++) {
+        float want = x[i] < -0.5f ? -0.5f : x[i] > 0.5f ? 0.5f : x[i];
+        assert_true(y[i] == want);
+    }
+    be->clamp(x, x, -0.5f, 0.5f, N);
+    assert_memory_equal(x, y, sizeof x);
+    assert_int_equal(be->sync(), 0);
+}
+
 /* ---------------------------------------------------- memory and errors */
 
 static void test_memory_and_copy(void **state)
@@ -873,6 +895,7 @@ int main(void)
         cmocka_unit_test(test_eltwise),         cmocka_unit_test(test_eltwise_torch),
         cmocka_unit_test(test_embedding),       cmocka_unit_test(test_embedding_torch),
         cmocka_unit_test(test_memory_and_copy), cmocka_unit_test(test_bad_input_is_recorded),
+        cmocka_unit_test(test_clamp),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

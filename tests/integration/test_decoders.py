@@ -1,0 +1,217 @@
+"""The OpenFlamingo language models that are not LLaMA-shaped — MPT (ALiBi,
+fused Wqkv, bias-free LayerNorm, clip_qkv), GPT-NeoX (per-head fused QKV,
+partial rotary, parallel residual, biases) and BioGPT (learned positions with
+transformers' offset, scaled embeddings) — against transformers' own classes
+on the same random weights: last-position logits for prompts of several
+lengths (one long enough to be processed in two chunks, the second reading
+the KV cache the first wrote), greedy generations token for token, f32 and
+bf16 checkpoints, safetensors and pytorch_model.bin.  Plus the GPT-NeoX / MPT
+byte-level tokenizer (from the shared llama.cpp MPT vocabulary) against the
+`tokenizers` library, and the one-line refusals."""
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from llm_fixtures import CORPUS, make_bytelevel_tokenizer, randomize_, read_f32, rel_err, run_iris
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_llama_logits import iris_logits  # noqa: E402  (the existing --dump-logits pattern)
+
+SEED = int(os.environ.get("IRIS_TEST_SEED", random.randrange(1 << 30)))
+SHARED = Path(os.environ.get("IRIS_SHARED", "../shared")) / "testdata" / "tokenizers"
+
+
+def build_config(arch, vocab, **over):
+    from transformers import BioGptConfig, GPTNeoXConfig, MptConfig
+    if arch == "mpt":
+        kw = dict(d_model=64, n_heads=4, n_layers=2, max_seq_len=512, vocab_size=vocab, expansion_ratio=4)
+        attn = over.pop("attn_config", {})
+        kw.update(over)
+        return MptConfig(attn_config=attn, **kw)
+    kw = dict(hidden_size=64, num_attention_heads=4, num_hidden_layers=2, intermediate_size=160,
+              vocab_size=vocab, max_position_embeddings=512, bos_token_id=0, eos_token_id=1)
+    kw.update(over)
+    if arch == "gpt_neox":
+        return GPTNeoXConfig(**kw)
+    if arch == "biogpt":
+        return BioGptConfig(**kw)
+    raise ValueError(arch)
+
+
+def build(arch, tmp_path, seed, dtype=torch.float32, safe=True, **over):
+    """A random transformers model + byte-level tokenizer saved in tmp_path."""
+    from transformers import AutoModelForCausalLM
+    tok = make_bytelevel_tokenizer(tmp_path / "tokenizer.json")
+    cfg = build_config(arch, tok.get_vocab_size(), **over)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager").eval()
+    randomize_(model, seed)
+    if dtype != torch.float32:
+        model = model.to(dtype)
+    model.save_pretrained(str(tmp_path), safe_serialization=safe)
+    return model, tok
+
+
+def prompts(seed, tok):
+    """A one-word, a sentence-sized and a ~300-token prompt (> the 256-row chunk)."""
+    rng = random.Random(seed)
+    words = " ".join(CORPUS).split()
+    long = rng.choice(words)
+    while len(tok.encode(long).ids) < 290:
+        long += " " + rng.choice(words)
+    return ["fox", "What color is the triangle? The quick brown fox", long]
+
+
+def hf_logits(model, ids):
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits[0, -1].float().numpy()
+
+
+VARIANTS = [
+    ("mpt", {}),
+    # 6 heads: ALiBi slopes of a non-power-of-two head count; clip_qkv
+    ("mpt", {"d_model": 96, "n_heads": 6, "attn_config": {"clip_qkv": 0.3}}),
+    ("mpt", {"tie_word_embeddings": False, "attn_config": {"softmax_scale": 0.2}}),
+    ("gpt_neox", {}),
+    ("gpt_neox", {"use_parallel_residual": False, "rotary_pct": 1.0, "attention_bias": False,
+                  "hidden_act": "gelu_new", "rotary_emb_base": 500.0}),
+    ("gpt_neox", {"tie_word_embeddings": True, "rotary_pct": 0.5}),
+    ("biogpt", {}),
+    ("biogpt", {"scale_embedding": False, "hidden_act": "gelu_new"}),
+]
+
+
+@pytest.mark.parametrize("arch,over", VARIANTS, ids=[f"{a}-{i}" for i, (a, _) in enumerate(VARIANTS)])
+def test_logits_match_transformers_f32(tmp_path, arch, over):
+    seed = (SEED + hash((arch, str(over)))) % 100000
+    model, tok = build(arch, tmp_path, seed, **json.loads(json.dumps(over)))
+    for prompt in prompts(seed, tok):
+        ids = tok.encode(prompt).ids
+        ref = hf_logits(model, ids)
+        got = iris_logits(tmp_path, tmp_path, prompt=prompt)
+        assert got.shape == ref.shape
+        err = rel_err(got, ref)
+        assert err <= 1e-4, (arch, over, len(ids), err, f"seed {SEED}")
+
+
+@pytest.mark.parametrize("arch", ["mpt", "gpt_neox", "biogpt"])
+def test_greedy_generation_matches_transformers(tmp_path, arch):
+    """iris decodes with its KV cache; transformers recomputes the whole sequence."""
+    model, tok = build(arch, tmp_path, seed=SEED % 1000 + 3)
+    prompt = "What color is the triangle? The quick brown fox"
+    cur, gen = list(tok.encode(prompt).ids), []
+    eos = model.config.eos_token_id
+    for _ in range(12):
+        with torch.no_grad():
+            t = int(model(torch.tensor([cur])).logits[0, -1].argmax())
+        if t == eos:
+            break
+        gen.append(t)
+        cur.append(t)
+    p = run_iris(["run", "-m", str(tmp_path), "-p", prompt, "-n", "12", "--temp", "0", "--threads", "2"])
+    assert p.stdout.rstrip("\n") == tok.decode(gen, skip_special_tokens=True), f"seed {SEED}"
+
+
+@pytest.mark.parametrize("arch", ["mpt", "gpt_neox", "biogpt"])
+def test_bf16_and_pytorch_bin_checkpoints(tmp_path, arch):
+    """bf16 weights computed in f32 (a fresh f32 load of the same file), saved
+    as pytorch_model.bin: the torch-pickle reader path."""
+    from transformers import AutoModelForCausalLM
+    model, tok = build(arch, tmp_path, seed=SEED % 1000 + 5, dtype=torch.bfloat16, safe=False)
+    assert (tmp_path / "pytorch_model.bin").exists()
+    f32 = AutoModelForCausalLM.from_pretrained(str(tmp_path), torch_dtype=torch.float32).eval()
+    prompt = prompts(1, tok)[1]
+    ref = hf_logits(f32, tok.encode(prompt).ids)
+    got = iris_logits(tmp_path, tmp_path, prompt=prompt)
+    assert rel_err(got, ref) <= 1e-4, rel_err(got, ref)
+
+
+def test_refusals(tmp_path):
+    model, tok = build("mpt", tmp_path, seed=1)
+    cfg_path = tmp_path / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    # qk_ln: transformers' MPT ignores it, so there is no reference to follow
+    cfg["attn_config"]["qk_ln"] = True
+    cfg_path.write_text(json.dumps(cfg))
+    p = run_iris(["run", "-m", str(tmp_path), "-p", "hi"], check=False)
+    assert p.returncode == 1 and "qk_ln" in p.stderr and p.stderr.count("\n") == 1
+    cfg["attn_config"]["qk_ln"] = False
+    cfg["attn_config"]["alibi_bias_max"] = 6  # transformers ignores it and uses 8
+    cfg_path.write_text(json.dumps(cfg))
+    p = run_iris(["run", "-m", str(tmp_path), "-p", "hi"], check=False)
+    assert p.returncode == 1 and "alibi_bias_max" in p.stderr
+    cfg["attn_config"]["alibi_bias_max"] = 8
+    cfg["attn_config"]["alibi"] = False
+    cfg_path.write_text(json.dumps(cfg))
+    p = run_iris(["run", "-m", str(tmp_path), "-p", "hi"], check=False)
+    assert p.returncode == 1 and "ALiBi" in p.stderr
+    # a missing layer names the tensor
+    cfg["attn_config"]["alibi"] = True
+    cfg["n_layers"] = 3
+    cfg_path.write_text(json.dumps(cfg))
+    p = run_iris(["run", "-m", str(tmp_path), "-p", "hi"], check=False)
+    assert p.returncode == 1 and "blocks.2" in p.stderr and p.stderr.count("\n") == 1
+    # GPT-NeoX: rotary dims that cannot rotate
+    neox = tmp_path / "neox"
+    neox.mkdir()
+    build("gpt_neox", neox, seed=2)
+    ncfg = json.loads((neox / "config.json").read_text())
+    ncfg["rotary_pct"] = 0.1  # 1.6 of 16 dims
+    (neox / "config.json").write_text(json.dumps(ncfg))
+    p = run_iris(["run", "-m", str(neox), "-p", "hi"], check=False)
+    assert p.returncode == 1 and "rotary" in p.stderr
+    # BioGPT's own tokenizer (Moses + BPE from vocab.json / merges.txt) is not read
+    bio = tmp_path / "bio"
+    bio.mkdir()
+    build("biogpt", bio, seed=3)
+    (bio / "tokenizer.json").unlink()
+    (bio / "vocab.json").write_text(json.dumps({"<s>": 0, "<pad>": 1, "</s>": 2}))
+    (bio / "merges.txt").write_text("#version: 0.2\n")
+    p = run_iris(["run", "-m", str(bio), "-p", "hi"], check=False)
+    assert p.returncode == 1 and "merges.txt" in p.stderr and p.stderr.count("\n") == 1
+
+
+# ---- the GPT-NeoX / MPT tokenizer (gpt-neox-20b's tokenizer.json layout)
+
+def neox_tokenizer(path):
+    """gpt-neox-20b's tokenizer.json rebuilt with `tokenizers` from the shared
+    llama.cpp MPT vocabulary: NFC, byte-level BPE, <|endoftext|> / <|padding|>
+    special, and the whitespace-run tokens as normalized non-special added
+    tokens."""
+    gguf = pytest.importorskip("gguf")
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    src = SHARED / "ggml-vocab-mpt.gguf"
+    if not src.exists():
+        pytest.skip(f"{src} absent (shared tokenizer vectors not available)")
+    r = gguf.GGUFReader(str(src))
+    f = r.fields["tokenizer.ggml.tokens"]
+    toks = [bytes(f.parts[i]).decode() for i in f.data][:50277]  # past 50276: MPT's [PAD] rows
+    f = r.fields["tokenizer.ggml.merges"]
+    merges = [tuple(bytes(f.parts[i]).decode().split(" ", 1)) for i in f.data]
+    tok = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(toks)}, merges=merges))
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True)
+    tok.post_processor = processors.ByteLevel(trim_offsets=True)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in toks[:2]])
+    tok.add_tokens([AddedToken(t, special=False, normalized=True) for t in toks[50254:50277]])
+    tok.save(str(path))
+    return tok
+
+
+def test_neox_tokenizer_matches_tokenizers(tmp_path):
+    from test_tokenizers import iris_ids, texts
+    tok = neox_tokenizer(tmp_path / "tokenizer.json")
+    extra = ["a" + " " * 30 + "b", "x\n        y\n\t\t  z", "<|endoftext|>hello<|padding|>", "   "]
+    bad = []
+    for text in texts(40) + extra:
+        want = tok.encode(text, add_special_tokens=True).ids
+        got = iris_ids(tmp_path / "tokenizer.json", text, special=True, bos=True)
+        if got != want:
+            bad.append((text[:50], want[:12], got[:12]))
+    assert not bad, f"{len(bad)} mismatches (seed {SEED}), first: {bad[:3]}"
