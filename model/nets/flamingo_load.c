@@ -11,6 +11,7 @@
 
 #include "../core/error.h"
 #include "../core/file_util.h"
+#include "../text/chat_template.h"
 
 int iris_flamingo_pre_layer(void *ctx, iris_llama *m, int l, int n);
 
@@ -354,6 +355,7 @@ int iris_flamingo_load(iris_lm *lm, const char *model_file_path, const iris_back
     lm->flamingo = f;
     if (open_parts(lm, f, &mf)) goto fail;
     lm->image_token_id = f->media_token;
+    lm->default_template = IRIS_TPL_RAW;   /* OpenFlamingo was trained on plain interleaved text */
     lm->net.pre_layer = iris_flamingo_pre_layer;
     lm->net.pre_layer_ctx = f;
     free(lm->path);

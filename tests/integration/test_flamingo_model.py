@@ -68,10 +68,14 @@ class Tower(torch.nn.Module):
     def __init__(self, clip):
         super().__init__()
         self.clip = clip
+        self.ln_post_tokens = False   # newer open_clip: ln_post on every token
 
     def forward(self, px):
         out = self.clip(pixel_values=px)
-        return out.pooler_output, out.last_hidden_state[:, 1:]
+        tokens = out.last_hidden_state[:, 1:]
+        if self.ln_post_tokens:
+            tokens = self.clip.vision_model.post_layernorm(tokens)
+        return out.pooler_output, tokens
 
 
 class VisionStandIn(torch.nn.Module):
@@ -113,24 +117,30 @@ def trainable_state(model):
     return sd
 
 
-def build(tmp_path, seed, every_n=1, n_layers=4, vis_dim=32, nest=False):
+def build(tmp_path, seed, every_n=1, n_layers=4, vis_dim=32, nest=False, arch="mpt"):
     """Writes lm/, clip/, checkpoint.pt and openflamingo.json; returns the
     reference Flamingo, the tokenizer (with the new tokens) and the ids."""
-    from transformers import CLIPVisionConfig, CLIPVisionModel, MptConfig, MptForCausalLM
+    from transformers import CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaForCausalLM, MptConfig, MptForCausalLM
     Flamingo, FlamingoLMMixin, extend_instance = open_flamingo_src()
     lm_dir, clip_dir = tmp_path / "lm", tmp_path / "clip"
     lm_dir.mkdir()
     tok = make_bytelevel_tokenizer(lm_dir / "tokenizer.json")
     vocab = tok.get_vocab_size()
     torch.manual_seed(seed)
-    lm = MptForCausalLM(MptConfig(d_model=64, n_heads=4, n_layers=n_layers, max_seq_len=256,
-                                  vocab_size=vocab, expansion_ratio=4)).eval()
+    if arch == "mpt":
+        lm = MptForCausalLM(MptConfig(d_model=64, n_heads=4, n_layers=n_layers, max_seq_len=256,
+                                      vocab_size=vocab, expansion_ratio=4)).eval()
+    else:   # LLaMA: untied output head, which OpenFlamingo's checkpoint does not store
+        lm = LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=64, intermediate_size=160,
+                                          num_hidden_layers=n_layers, num_attention_heads=4,
+                                          num_key_value_heads=2, max_position_embeddings=256,
+                                          bos_token_id=0, eos_token_id=1)).eval()
     randomize_(lm, seed)
     with torch.no_grad():   # lone bytes of multi-byte characters: logit 0, rarely the argmax
         for i in range(vocab):
             text = tok.decode([i])
             if not text.isascii() or "\ufffd" in text:
-                lm.transformer.wte.weight[i] = 0
+                lm.get_output_embeddings().weight[i] = 0
     lm.save_pretrained(str(lm_dir))
     clip = CLIPVisionModel(CLIPVisionConfig(hidden_size=vis_dim, intermediate_size=2 * vis_dim,
                                             num_hidden_layers=2, num_attention_heads=4,
@@ -141,7 +151,7 @@ def build(tmp_path, seed, every_n=1, n_layers=4, vis_dim=32, nest=False):
     tok.add_special_tokens(["<|endofchunk|>", "<image>"])
     eoc, media = tok.token_to_id("<|endofchunk|>"), tok.token_to_id("<image>")
     extend_instance(lm, FlamingoLMMixin)
-    lm.set_decoder_layers_attr_name("transformer.blocks")
+    lm.set_decoder_layers_attr_name("transformer.blocks" if arch == "mpt" else "model.layers")
     lm.resize_token_embeddings(tok.get_vocab_size())
     model = Flamingo(VisionStandIn(clip), lm, eoc, media, vis_dim=vis_dim,
                      cross_attn_every_n_layers=every_n).eval()
@@ -160,6 +170,49 @@ def build(tmp_path, seed, every_n=1, n_layers=4, vis_dim=32, nest=False):
         "lang_model": "lm", "vision_model": "clip", "checkpoint": "checkpoint.pt",
         "cross_attn_every_n_layers": every_n}))
     return model, tok, (eoc, media)
+
+
+def test_vision_ln_post(tmp_path):
+    """"vision_ln_post": true — the patch tokens through CLIP's post-layernorm."""
+    seed = SEED % 1000 + 19
+    model, tok, _ = build(tmp_path, seed, every_n=2)
+    model.vision_encoder.ln_post_tokens = True
+    with torch.no_grad():
+        ln = model.vision_encoder.clip.vision_model.post_layernorm
+        ln.weight.copy_(1 + 0.3 * torch.randn(ln.weight.shape))
+        ln.bias.copy_(0.3 * torch.randn(ln.bias.shape))
+    model.vision_encoder.clip.save_pretrained(str(tmp_path / "clip"))
+    cfg = json.loads((tmp_path / "openflamingo.json").read_text())
+    (tmp_path / "openflamingo.json").write_text(json.dumps(dict(cfg, vision_ln_post=True)))
+    paths, vision_x = images(tmp_path, seed)
+    ids = tok.encode(PROMPT).ids
+    with torch.no_grad():
+        ref = model(vision_x=vision_x, lang_x=torch.tensor([ids])).logits[0, -1].numpy()
+    out = tmp_path / "logits.f32"
+    run_iris(iris_args(tmp_path, paths, PROMPT, ["-n", "0", "--dump-logits", str(out)]))
+    err = rel_err(read_f32(out), ref)
+    assert err <= 1e-4, f"seed {SEED}: {err}"
+
+
+def test_llama_language_model(tmp_path):
+    """OpenFlamingo over a LLaMA decoder ("model.layers", untied head): the
+    checkpoint holds the grown embedding table but not the head, whose two
+    new rows OpenFlamingo leaves at their random initialisation; iris scores
+    the base vocabulary only, which must match."""
+    seed = SEED % 1000 + 17
+    model, tok, _ = build(tmp_path, seed, every_n=2, arch="llama")
+    paths, vision_x = images(tmp_path, seed)
+    ids = tok.encode(PROMPT).ids
+    with torch.no_grad():
+        ref = model(vision_x=vision_x, lang_x=torch.tensor([ids])).logits[0, -1].numpy()
+    out = tmp_path / "logits.f32"
+    run_iris(iris_args(tmp_path, paths, PROMPT, ["-n", "0", "--dump-logits", str(out)]))
+    got = read_f32(out)
+    vocab = len(ref) - 2
+    assert got.shape == (vocab,)
+    err = rel_err(got, ref[:vocab])
+    print(f"llama logits rel err {err:.2e}")
+    assert err <= 1e-4, f"seed {SEED}: {err}"
 
 
 def images(tmp_path, seed, n=2):
