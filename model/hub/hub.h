@@ -39,7 +39,11 @@ typedef struct {
     int connections;       /* IRIS_HUB_CONNECTIONS simultaneous transfers (8) */
     int split_parts;       /* IRIS_HUB_SPLIT_PARTS ranges a large file is fetched in (4) */
     int64_t split_min;     /* IRIS_HUB_SPLIT_MIN bytes from which a file is split (64 MiB) */
+    double split_probe;    /* IRIS_HUB_SPLIT_PROBE seconds a file runs on one connection before it is
+                              split, which happens only if that connection never outran the hash
+                              (0.5; 0: split from the start) */
     double backoff_base;   /* IRIS_HUB_BACKOFF first retry delay in seconds (0.5), doubling */
+    size_t hash_buffer;    /* IRIS_HUB_HASH_BUFFER bytes just received kept in memory for the hash (16 MiB) */
 } hub_config;
 
 int hub_config_from_env(hub_config *cfg);

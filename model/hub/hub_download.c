@@ -1,5 +1,6 @@
 /* hub_download.c — the download engine behind hub_pull: libcurl multi,
- * several files at once, a large file in parallel byte ranges, resume from
+ * several files at once, a large file in parallel byte ranges (once one
+ * connection has proved slow: see probe_split), resume from
  * blobs/<etag>.incomplete, retries with back-off, and hashing as the bytes
  * arrive (a catch-up thread reads back what did not arrive in order).
  *
@@ -31,7 +32,7 @@
 
 enum { J_PENDING, J_OPEN, J_DONE, J_FAILED, J_CACHED };
 enum { XF_RESOLVE, XF_DATA };
-enum { AB_NONE, AB_DISK, AB_RESTART, AB_BADDATA };
+enum { AB_NONE, AB_DISK, AB_RESTART, AB_BADDATA, AB_CUT };
 
 #define HASH_CHUNK (4u << 20)
 #define SIDECAR_EVERY 0.25   /* seconds between notes of which bytes are on disk */
@@ -60,6 +61,10 @@ typedef struct job {
     int nr, first_open;    /* ranges before first_open are complete */
     int active_n;          /* transfers in flight for this file */
     int no_split;          /* the server ignored a Range request once */
+    int split_decided;     /* the one-connection probe is over (split or not) */
+    int outran_hash;       /* a transfer had to wait for the hash: more connections cannot help */
+    double data_since;     /* when the first bytes of the file arrived (0: not yet) */
+    double busy_since;     /* thread_busy_s() then */
     int dup_of;            /* another selected file has the same etag: wait for it, then link (-1: none) */
     int restarts;
     char *data_url;
@@ -76,6 +81,8 @@ typedef struct job {
     size_t ring_cap, ring_len;
     int64_t ring_start;
     int hasher_waiting;    /* the thread sleeps on hcv (guarded by hmu) */
+    pthread_cond_t room_cv;   /* signalled when the thread has made room in the ring */
+    int writer_waiting;    /* the download loop waits on room_cv (guarded by hmu) */
     _Atomic int64_t ready; /* contiguous bytes on disk from offset 0 */
     atomic_int stop, hash_err;
     char hex[65];
@@ -93,6 +100,7 @@ typedef struct xfer {
     long status;
     int got_status, abort_reason;
     int64_t cr_start, got;
+    int64_t req_end;       /* end of the bytes asked for; beyond the range's end when it was cut since */
     char etag[96], retry_after[64];
     char err[CURL_ERROR_SIZE];
     char why[256];
@@ -121,6 +129,24 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Seconds the calling thread (the download loop, which runs the transfers'
+ * callbacks) spent running or ready to run, i.e. not waiting for the network.
+ * Linux's schedstat has both; elsewhere only the CPU time is known, which
+ * undercounts on a busy machine. */
+static double thread_busy_s(void)
+{
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (f) {
+        unsigned long long run, wait;
+        int ok = fscanf(f, "%llu %llu", &run, &wait) == 2;
+        fclose(f);
+        if (ok) return (double)(run + wait) * 1e-9;
+    }
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -158,25 +184,59 @@ static int64_t bytes_present(const job *j)
  * so that it overlaps the transfer.  Bytes written exactly where the frontier
  * will be next are also copied into a ring buffer, and the thread hashes them
  * from there (no second read of the file); whatever missed the ring (a resumed
- * prefix, later ranges of a split file, a full ring) is read back from the page
- * cache once it is contiguous with the frontier. */
+ * prefix, later ranges of a split file) is read back from the page cache once
+ * it is contiguous with the frontier.  When the ring is full the in-order
+ * transfer waits for the hash rather than overtake it (ring_wait_room). */
 
-#define RING_MAX (16u << 20)
 #define RING_WAKE (1u << 20)
 
-static void ring_push(job *j, const char *data, size_t n, int64_t offset)
+/* Whether bytes written at `offset` continue the ring (or start it at the frontier). */
+static int ring_in_sequence(const job *j, int64_t offset)
+{
+    int64_t start = j->ring_len == 0 ? atomic_load(&j->frontier) : j->ring_start;
+    return offset == start + (int64_t)j->ring_len;
+}
+
+/* With hmu held: when n bytes at `offset` would continue the ring but it has
+ * no room for them, waits until the hashing thread has emptied half of it.  Receiving
+ * faster than the hash goes gains nothing (the file is published when the hash
+ * is done), and bytes that missed the ring would cost that thread, which sets
+ * the pace, a second copy: reading them back from the file.  The wait blocks
+ * the download loop for milliseconds at a time (half a ring at the hash's
+ * speed); libcurl's own pause (CURL_WRITEFUNC_PAUSE) is not used because
+ * resuming has stalled transfers in several libcurl releases, HTTP/2 above all. */
+static void ring_wait_room(job *j, size_t n, int64_t offset, volatile sig_atomic_t *cancel)
+{
+    if (n > j->ring_cap / 2) return;
+    while (!atomic_load(&j->hash_err) && !(cancel && *cancel) && ring_in_sequence(j, offset) &&
+           j->ring_len + n > j->ring_cap) {
+        j->outran_hash = 1;
+        j->writer_waiting = 1;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20000000;   /* and looks at cancel and hash_err again */
+        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&j->room_cv, &j->hmu, &ts);
+        j->writer_waiting = 0;
+    }
+}
+
+/* Copies bytes just written at `offset` into the ring when they continue it. */
+static void ring_push(job *j, const char *data, size_t n, int64_t offset, volatile sig_atomic_t *cancel)
 {
     if (!j->ring || n > j->ring_cap) return;
     pthread_mutex_lock(&j->hmu);
+    ring_wait_room(j, n, offset, cancel);
     if (j->ring_len == 0) j->ring_start = atomic_load(&j->frontier);
-    if (offset == j->ring_start + (int64_t)j->ring_len && j->ring_len + n <= j->ring_cap) {
+    if (ring_in_sequence(j, offset) && j->ring_len + n <= j->ring_cap) {
         size_t pos = (size_t)(offset % (int64_t)j->ring_cap);
         size_t first = n < j->ring_cap - pos ? n : j->ring_cap - pos;
         memcpy(j->ring + pos, data, first);
         memcpy(j->ring, data + first, n - first);
         j->ring_len += n;
         /* Wake the thread for a batch, not for every 16 KiB (it also wakes by itself every 5 ms). */
-        if (j->hasher_waiting && j->ring_len >= RING_WAKE) pthread_cond_signal(&j->hcv);
+        if (j->hasher_waiting && (j->ring_len >= RING_WAKE || j->ring_len >= j->ring_cap / 4))
+            pthread_cond_signal(&j->hcv);
     }
     pthread_mutex_unlock(&j->hmu);
 }
@@ -201,6 +261,7 @@ static void *hash_main(void *arg)
             j->ring_start += (int64_t)m;
             j->ring_len -= m;
             atomic_store(&j->frontier, done + (int64_t)m);
+            if (j->writer_waiting && j->ring_len <= j->ring_cap / 2) pthread_cond_signal(&j->room_cv);
             continue;
         }
         int64_t ready = atomic_load(&j->ready);
@@ -232,6 +293,7 @@ static void *hash_main(void *arg)
         pthread_cond_timedwait(&j->hcv, &j->hmu, &ts);
         j->hasher_waiting = 0;
     }
+    if (j->writer_waiting) pthread_cond_signal(&j->room_cv);   /* after an error: nothing to wait for */
     pthread_mutex_unlock(&j->hmu);
     free(buf);
     return NULL;
@@ -260,6 +322,7 @@ static void hasher_free(job *j)
         hub_hasher_free(j->h);
         pthread_mutex_destroy(&j->hmu);
         pthread_cond_destroy(&j->hcv);
+        pthread_cond_destroy(&j->room_cv);
         j->h = NULL;
     }
     free(j->ring);
@@ -267,7 +330,7 @@ static void hasher_free(job *j)
     j->ring_cap = j->ring_len = 0;
 }
 
-static int hasher_start(job *j)
+static int hasher_start(job *j, size_t ring_max)
 {
     hasher_free(j);
     atomic_store(&j->stop, 0);
@@ -275,9 +338,10 @@ static int hasher_start(job *j)
     atomic_store(&j->frontier, 0);
     j->hex[0] = 0;
     j->ring_start = 0;
+    j->writer_waiting = 0;
     /* Small files need no ring: they are hashed from the page cache in one go. */
     if (j->f->size > (1 << 20)) {
-        j->ring_cap = j->f->size < RING_MAX ? (size_t)j->f->size : RING_MAX;
+        j->ring_cap = j->f->size < (int64_t)ring_max ? (size_t)j->f->size : ring_max;
         j->ring = malloc(j->ring_cap);
         if (!j->ring) j->ring_cap = 0;   /* fine: everything is read back instead */
     }
@@ -289,6 +353,14 @@ static int hasher_start(job *j)
         return -1;
     }
     if (pthread_cond_init(&j->hcv, NULL) != 0) {
+        pthread_mutex_destroy(&j->hmu);
+        hub_hasher_free(j->h);
+        j->h = NULL;
+        iris_set_error("%s: cannot create a condition variable", j->f->rfilename);
+        return -1;
+    }
+    if (pthread_cond_init(&j->room_cv, NULL) != 0) {
+        pthread_cond_destroy(&j->hcv);
         pthread_mutex_destroy(&j->hmu);
         hub_hasher_free(j->h);
         j->h = NULL;
@@ -377,7 +449,9 @@ static int split_ranges(engine *E, job *j)
         /* A piece's tail shorter than half a piece stays with it. */
         while (r.end - r.cur > piece + piece / 2) {
             int64_t cut = r.cur + piece;
-            out[n++] = (range_t){.start = r.start, .cur = r.cur, .end = cut};
+            range_t head = r;   /* keeps a running transfer, which stops at the cut */
+            head.end = cut;
+            out[n++] = head;
             r = (range_t){.start = cut, .cur = cut, .end = r.end};
         }
         out[n++] = r;
@@ -481,6 +555,25 @@ static int single_range(job *j, int64_t have)
     return 0;
 }
 
+/* A file in several ranges has holes: it moves from huggingface_hub's
+ * .incomplete name to its own, with the note of which bytes it holds. */
+static int use_pieces_file(job *j)
+{
+    if (j->nr > 1 && j->partial == j->part_hf) {
+        /* The open descriptor follows the rename. */
+        if (rename(j->part_hf, j->part_split) != 0) {
+            iris_set_error("%s: cannot rename: %s", j->part_hf, strerror(errno));
+            return -1;
+        }
+        j->partial = j->part_split;
+    }
+    if (j->nr > 1 && sidecar_save(j) != 0) {
+        iris_set_error("%s: cannot write %s: %s", j->f->rfilename, j->sidecar, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Opens the partial file and decides which bytes are still needed.  A file
  * fetched in pieces lives under its own name (.iris-partial + .ranges), so that
  * huggingface_hub, which resumes a .incomplete from its size, never sees holes. */
@@ -517,22 +610,16 @@ static int job_open(engine *E, job *j)
     if (bytes_present(j) > 0)
         message(E, "%s: resuming at %lld of %lld bytes", j->f->rfilename, (long long)bytes_present(j),
                 (long long)j->f->size);
-    if (split_ranges(E, j) != 0) return -1;
+    /* A file resumed in pieces goes on in pieces; a new one starts on one
+     * connection and is split later if that connection turns out slow. */
+    j->split_decided = j->nr > 1 || E->cfg->split_probe <= 0;
+    j->outran_hash = 0;
+    j->data_since = 0;
+    if (j->split_decided && split_ranges(E, j) != 0) return -1;
     j->first_open = 0;
-    if (j->nr > 1 && j->partial == j->part_hf) {
-        /* The open descriptor follows the rename. */
-        if (rename(j->part_hf, j->part_split) != 0) {
-            iris_set_error("%s: cannot rename: %s", j->part_hf, strerror(errno));
-            return -1;
-        }
-        j->partial = j->part_split;
-    }
-    if (j->nr > 1 && sidecar_save(j) != 0) {
-        iris_set_error("%s: cannot write %s: %s", j->f->rfilename, j->sidecar, strerror(errno));
-        return -1;
-    }
+    if (use_pieces_file(j) != 0) return -1;
     atomic_store(&j->ready, contiguous_prefix(j));
-    if (hasher_start(j) != 0) return -1;
+    if (hasher_start(j, E->cfg->hash_buffer) != 0) return -1;
     j->state = J_OPEN;
     E->open_jobs++;
     E->fp[j->index].state = HUB_FILE_ACTIVE;
@@ -568,7 +655,7 @@ static int job_restart(engine *E, job *j, const char *why)
     j->r[0] = (range_t){.start = 0, .cur = 0, .end = j->f->size};
     sidecar_save(j);
     atomic_store(&j->ready, 0);
-    if (hasher_start(j) != 0) {
+    if (hasher_start(j, E->cfg->hash_buffer) != 0) {
         job_fail(E, j, 0, "%s", iris_last_error());
         return -1;
     }
@@ -695,10 +782,16 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *user)
     }
     if (x->status < 200 || x->status > 299) return n;   /* error or redirect body: not file data */
     range_t *r = &j->r[x->ri];
+    int cut = 0;
     if ((int64_t)n > r->end - r->cur) {
-        snprintf(x->why, sizeof x->why, "the server sent more bytes than the file has");
-        x->abort_reason = AB_BADDATA;
-        return 0;
+        if (x->req_end <= r->end) {
+            snprintf(x->why, sizeof x->why, "the server sent more bytes than the file has");
+            x->abort_reason = AB_BADDATA;
+            return 0;
+        }
+        /* The range was cut short when the file was split: keep what is ours, then stop. */
+        n = (size_t)(r->end - r->cur);
+        cut = 1;
     }
     size_t off = 0;
     while (off < n) {
@@ -710,14 +803,22 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *user)
             x->abort_reason = AB_DISK;
             return 0;
         }
-        ring_push(j, p + off, (size_t)w, r->cur);
+        ring_push(j, p + off, (size_t)w, r->cur, x->E->req->cancel);
         off += (size_t)w;
         r->cur += w;
         x->got += w;
     }
     j->dirty = 1;
     x->E->res->transferred += (int64_t)n;
+    if (j->data_since == 0) {
+        j->data_since = now_s();
+        j->busy_since = thread_busy_s();
+    }
     atomic_store(&j->ready, contiguous_prefix(j));
+    if (cut) {
+        x->abort_reason = AB_CUT;
+        return 0;
+    }
     return n;
 }
 
@@ -731,6 +832,7 @@ static int start_xfer(engine *E, job *j, int ri, int kind)
     x->kind = kind;
     x->cr_start = -1;
     range_t *r = &j->r[ri];
+    x->req_end = r->end;
     const char *url = kind == XF_RESOLVE ? j->resolve_url : j->data_url;
     int auth = kind == XF_RESOLVE ? 1 : j->data_auth;
     char range[64] = "";
@@ -846,6 +948,8 @@ static void xfer_done(engine *E, xfer *x, CURLcode res)
         fatal(E, msg);
     } else if (abort_reason == AB_RESTART) {
         job_restart(E, j, why);
+    } else if (abort_reason == AB_CUT) {
+        r->attempts = 0;   /* its part is complete; the rest is other ranges' */
     } else if (abort_reason == AB_BADDATA) {
         job_fail(E, j, 1, "%s; the file was discarded", why);
     } else if (res != CURLE_OK) {
@@ -959,6 +1063,32 @@ static void schedule(engine *E)
             }
             if (kind == XF_RESOLVE) break;   /* the others wait for the data URL */
         }
+    }
+}
+
+/* After split_probe seconds on one connection, a large file is cut into
+ * pieces for split_parts connections, but only when it is the network that
+ * sets the pace.  Not when that one connection brought bytes faster than they
+ * could be hashed (the hash sets the pace), nor when the download loop was
+ * running or waiting for a CPU most of the time (this machine sets the pace: a
+ * local mirror, a loopback test server).  More connections would then only
+ * add reading pieces back from the disk to the hash's work. */
+static void probe_split(engine *E)
+{
+    double now = now_s();
+    for (size_t k = 0; k < E->njobs; k++) {
+        job *j = &E->jobs[k];
+        if (j->state != J_OPEN || j->split_decided) continue;
+        if (j->outran_hash || j->no_split || j->nr != 1) { j->split_decided = 1; continue; }
+        if (j->data_since == 0 || now - j->data_since < E->cfg->split_probe) continue;
+        j->split_decided = 1;
+        if (thread_busy_s() - j->busy_since > 0.5 * (now - j->data_since)) continue;
+        if (j->r[0].end - j->r[0].cur < E->cfg->split_min) continue;
+        if (split_ranges(E, j) != 0 || use_pieces_file(j) != 0) {
+            job_fail(E, j, 0, "%s", iris_last_error());
+            continue;
+        }
+        atomic_store(&j->ready, contiguous_prefix(j));
     }
 }
 
@@ -1120,6 +1250,7 @@ int hub_download_files(const hub_config *cfg, const hub_pull_request *req, const
             left += j->state == J_OPEN || j->state == J_PENDING;
         }
         if (!left || E.fatal) break;
+        probe_split(&E);
         int running = 0;
         mc = curl_multi_perform(E.multi, &running);
         if (mc != CURLM_OK) {

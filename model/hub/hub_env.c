@@ -3,6 +3,7 @@
 #include "hub.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ static double env_double(const char *name, double def, double lo)
     char *end;
     errno = 0;
     double d = strtod(v, &end);
-    if (errno || *end || d < lo) return def;
+    if (errno || *end || !isfinite(d) || d < lo) return def;   /* "nan", "inf": not a setting */
     return d;
 }
 
@@ -106,6 +107,9 @@ int hub_config_from_env(hub_config *cfg)
     if (cfg->split_parts > 32) cfg->split_parts = 32;
     cfg->split_min = (int64_t)env_double("IRIS_HUB_SPLIT_MIN", 64.0 * 1024 * 1024, 1);
     cfg->backoff_base = env_double("IRIS_HUB_BACKOFF", 0.5, 0);
+    cfg->split_probe = env_double("IRIS_HUB_SPLIT_PROBE", 0.5, 0);
+    cfg->hash_buffer = (size_t)env_double("IRIS_HUB_HASH_BUFFER", 16.0 * 1024 * 1024, 64 * 1024);
+    if (cfg->hash_buffer > ((size_t)1 << 30)) cfg->hash_buffer = (size_t)1 << 30;
     return 0;
 fail:
     hub_config_free(cfg);

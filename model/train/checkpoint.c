@@ -115,6 +115,22 @@ int iris_ckpt_load(const char *path, iris_param_set *s, iris_train_state *st)
             }
         }
     }
+    /* The other direction: a parameter the checkpoint trained that this set
+     * does not (e.g. a run with train.vision_tower resumed without it) would
+     * silently freeze; refuse. */
+    for (int i = 0; i < f.n_tensors; i++) {
+        const char *nm = f.tensors[i].name;
+        size_t len = strlen(nm), sl = strlen(".exp_avg");
+        if (len <= sl || strcmp(nm + len - sl, ".exp_avg")) continue;
+        char base[200];
+        snprintf(base, sizeof base, "%.*s", (int)(len - sl), nm);
+        int idx = iris_params_find(s, base);
+        if (idx < 0 || !s->p[idx].g) {
+            iris_set_error("%s: the checkpoint trains '%s', which this config does not train (was the "
+                           "checkpoint made with another config?)", path, base);
+            goto done;
+        }
+    }
     rc = 0;
 done:
     cJSON_Delete(m);

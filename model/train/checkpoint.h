@@ -24,7 +24,8 @@ typedef struct {
 
 int iris_ckpt_save(const char *path, const iris_param_set *s, const iris_train_state *st);
 /* Loads into the trainable parameters of s (every one must be present with
- * its shape) and fills st. */
+ * its shape; a parameter the checkpoint trains must be trainable in s) and
+ * fills st. */
 int iris_ckpt_load(const char *path, iris_param_set *s, iris_train_state *st);
 
 #endif

@@ -179,6 +179,7 @@ int iris_clip_train_init(iris_clip_train *t, iris_param_set *s, const iris_clip 
     t->fa = fal(be, R * F, &bad);
     t->tmp = fal(be, R * D, &bad);
     t->ones = fal(be, R, &bad);
+    t->zeros = fal(be, R * D, &bad);   /* alloc zeroes; never written */
     if (bad) {
         iris_set_error("out of memory for the vision tower's training workspace (%d images of %d tokens)",
                        max_images, t->n_tok);
@@ -212,7 +213,8 @@ void iris_clip_train_free(iris_clip_train *t)
         float *b[] = {A->h1, A->q, A->k, A->v, A->att, A->xmid, A->h2, A->f1};
         for (size_t i = 0; i < sizeof b / sizeof *b; i++) be->free(b[i]);
     }
-    float *b[] = {t->patches, t->x0, t->dcur, t->dh, t->datt, t->dq, t->dk, t->dv, t->df, t->fa, t->tmp, t->ones};
+    float *b[] = {t->patches, t->x0, t->dcur, t->dh, t->datt, t->dq, t->dk, t->dv, t->df, t->fa, t->tmp, t->ones,
+                  t->zeros};
     for (size_t i = 0; i < sizeof b / sizeof *b; i++) be->free(b[i]);
     free(t->xs);
     free(t->acts);
@@ -319,8 +321,9 @@ int iris_clip_train_forward(iris_clip_train *t, iris_param_set *s, const float *
         be->linear(t->tmp, t->fa, T(s, p[CT_FC2_W]), T(s, p[CT_FC2_B]), R, f, d);
         be->add(t->xs[l + 1], A->xmid, t->tmp, (long)R * d);
     }
-    /* d(features) start at zero: rows (and images) never set add nothing */
-    be->scale(t->dcur, t->dcur, 0.0f, (long)R * d);
+    /* d(features) start at zero: rows (and images) never set add nothing.
+     * A copy, not a scale by 0: a NaN left by a diverged step must not stay. */
+    be->copy(t->dcur, t->zeros, (long)R * d);
     if (be->error && be->error()) {
         iris_set_error("vision tower: %s backend failed in the forward pass: %s", be->name, be->error());
         return -1;

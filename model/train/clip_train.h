@@ -54,7 +54,7 @@ typedef struct iris_clip_train {
     float *x0;          /* embeddings before pre-LN [rows, d] */
     float **xs;         /* n_run + 1 layer inputs [rows, d] (xs[0] may be x0) */
     iris_ct_acts *acts; /* n_run sets */
-    float *dcur, *dh, *datt, *dq, *dk, *dv, *df, *fa, *tmp, *ones;
+    float *dcur, *dh, *datt, *dq, *dk, *dv, *df, *fa, *tmp, *ones, *zeros;
     float *host;        /* host unfold buffer [n_patch, cpp] */
 } iris_clip_train;
 

@@ -167,6 +167,7 @@ def test_dropped_connection_resumes(hub, env, split):
     hub.drop_at["model.safetensors"] = rng.randrange(size // 10, size - size // 10)
     if split:
         env["IRIS_HUB_SPLIT_MIN"] = "1000000"
+        env["IRIS_HUB_SPLIT_PROBE"] = "0"   # in pieces from the start
     r = iris(env, "pull", "org/model")
     assert r.returncode == 0, r.stderr
     assert "retrying" in r.stderr
@@ -175,6 +176,69 @@ def test_dropped_connection_resumes(hub, env, split):
     assert hub.sent("model.safetensors") <= size + size // 100 + CHUNK
     if split:
         assert len(hub.data_requests("model.safetensors")) >= 4
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_transfer_waits_for_a_small_hash_buffer(hub, env, split):
+    """With a 64 KiB hash buffer the in-order transfer keeps waiting for the
+    hash to catch up; a dropped connection and a corrupted byte meanwhile are
+    still handled."""
+    rng = random.Random()
+    size = 12_000_000
+    files = {"model.safetensors": rng.randbytes(size), "bad.bin": rng.randbytes(3_000_000),
+             "config.json": b"{}"}
+    commit = hub.add_commit("org/model", files)
+    hub.drop_at["model.safetensors"] = rng.randrange(size // 10, size - size // 10)
+    hub.corrupt_at["bad.bin"] = rng.randrange(3_000_000)
+    env["IRIS_HUB_HASH_BUFFER"] = "65536"
+    if split:
+        env["IRIS_HUB_SPLIT_MIN"] = "1000000"
+        env["IRIS_HUB_SPLIT_PROBE"] = "0"   # in pieces from the start
+    r = iris(env, "pull", "org/model")
+    assert r.returncode == 1
+    assert "iris pull: bad.bin: checksum mismatch" in r.stderr
+    assert "retrying" in r.stderr
+    assert hub.drop_at == {}
+    hub.corrupt_at.clear()
+    r = iris(env, "pull", "org/model")
+    assert r.returncode == 0, r.stderr
+    check_snapshot(env, "org/model", commit, files)
+    hf_check(env, "org/model", files)
+
+
+def test_slow_connection_is_split_after_the_probe(hub, env):
+    """A large file starts on one plain GET; when that connection stays slower
+    than the hash for IRIS_HUB_SPLIT_PROBE seconds, the rest is fetched in
+    pieces over several connections and the first one stops where its piece ends."""
+    rng = random.Random()
+    size = 16_000_000
+    files = {"model.safetensors": rng.randbytes(size), "config.json": b"{}"}
+    commit = hub.add_commit("org/model", files)
+    hub.throttle = 8_000_000   # bytes/s per connection
+    env.update(IRIS_HUB_SPLIT_MIN="4000000", IRIS_HUB_SPLIT_PROBE="0.3")
+    r = iris(env, "pull", "org/model")
+    assert r.returncode == 0, r.stderr
+    check_snapshot(env, "org/model", commit, files)
+    hf_check(env, "org/model", files)
+    reqs = hub.data_requests("model.safetensors")
+    assert reqs[0]["range"] is None and len(reqs) >= 4
+    assert all(q["range"] for q in reqs[1:])
+    # The first connection was cut short: hardly more than the file was sent.
+    assert hub.sent("model.safetensors") <= size + size // 20
+
+
+def test_fast_connection_is_not_split(hub, env):
+    """A connection that brings the bytes faster than they can be hashed is
+    never split (IRIS_HUB_HASH_BUFFER makes the hash fall behind at once)."""
+    rng = random.Random()
+    size = 40_000_000
+    files = {"model.safetensors": rng.randbytes(size)}
+    commit = hub.add_commit("org/model", files)
+    env.update(IRIS_HUB_SPLIT_MIN="4000000", IRIS_HUB_SPLIT_PROBE="0.05", IRIS_HUB_HASH_BUFFER="65536")
+    r = iris(env, "pull", "org/model")
+    assert r.returncode == 0, r.stderr
+    check_snapshot(env, "org/model", commit, files)
+    assert len(hub.data_requests("model.safetensors")) == 1
 
 
 def test_corrupted_byte_is_detected_and_not_published(hub, env):
@@ -289,6 +353,7 @@ def test_partial_left_by_huggingface_hub_is_resumed(hub, env, split):
     (blobs / (sha + ".incomplete")).write_bytes(files["model.safetensors"][:have])
     if split:
         env["IRIS_HUB_SPLIT_MIN"] = "1000000"
+        env["IRIS_HUB_SPLIT_PROBE"] = "0"   # in pieces from the start
     r = iris(env, "pull", "org/model")
     assert r.returncode == 0, r.stderr
     assert "resuming at %d" % have in r.stderr
@@ -305,6 +370,7 @@ def test_server_ignoring_range_restarts_from_zero(hub, env, split):
     hub.drop_at["model.safetensors"] = size // 3
     if split:
         env["IRIS_HUB_SPLIT_MIN"] = "1000000"
+        env["IRIS_HUB_SPLIT_PROBE"] = "0"   # in pieces from the start
     assert iris(dict(env, IRIS_HUB_RETRIES="0"), "pull", "org/model").returncode == 1
     hub.ignore_range.add("model.safetensors")
     r = iris(env, "pull", "org/model")

@@ -140,3 +140,33 @@ def test_vision_tower_needs_full_or_scratch(tmp_path, llava_dir, mode):
     ok = tower_config(tmp_path, llava_dir, image_data(tmp_path, 1), **{"train.mode": mode, "train.vision_tower": "false"})
     fails(["train", str(ok), "--run-dir", str(tmp_path / "r2"), "--set", "train.vision_tower=true"],
           "train.vision_tower", "full or scratch", code=2)
+
+
+def test_vision_lr_applies_to_the_tower(tmp_path, llava_dir):
+    """AdamW's first step moves every element with a gradient by lr * g / (|g| + eps)
+    ~ lr: the tower by vision_lr, the decoder by lr."""
+    cfg = tower_config(tmp_path, llava_dir, image_data(tmp_path, 1), **{
+        "train.max_steps": 1, "train.lr": "1e-2", "train.vision_lr": "1e-3", "train.batch_size": 1,
+        "train.grad_accum": 1, "train.max_grad_norm": 0, "train.warmup_ratio": 0})
+    run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], timeout=300)
+    from safetensors.torch import load_file
+    base = load_file(str(llava_dir / "model.safetensors"))
+    ck = load_file(str(tmp_path / "run" / "checkpoint.safetensors"))
+    steps = {}
+    for k in ("vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight",
+              "vision_tower.vision_model.embeddings.patch_embedding.weight",
+              "language_model.model.layers.0.mlp.up_proj.weight"):
+        steps[k] = (ck[k].reshape(base[k].shape) - base[k]).abs().max().item()
+    assert all(abs(v - 1e-3) < 1e-4 for k, v in steps.items() if k.startswith("vision_tower")), steps
+    assert abs(steps["language_model.model.layers.0.mlp.up_proj.weight"] - 1e-2) < 1e-3, steps
+
+
+def test_resume_without_the_tower_is_refused(tmp_path, llava_dir):
+    """A run that trained the tower resumed with train.vision_tower = false would
+    silently freeze it: refused, naming a tower parameter."""
+    cfg = tower_config(tmp_path, llava_dir, image_data(tmp_path, 1), **{
+        "train.max_steps": 2, "run.save_steps": 1, "train.batch_size": 1, "train.grad_accum": 1})
+    run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], timeout=300)
+    fails(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "--resume", "--set", "train.vision_tower=false",
+           "--set", "train.max_steps=4"], "checkpoint.safetensors", "vision_tower.vision_model.",
+          "does not train")

@@ -111,12 +111,6 @@ def op_geglu_backward():
     glu_backward(lambda g: F.gelu(g, approximate="tanh"))
 
 
-def op_gelu_backward():
-    x = f32("x").requires_grad_()
-    F.gelu(x).backward(f32("dy"))
-    out("dx", x.grad)
-
-
 def op_cross_attention_backward():
     nq, nkv, h, hkv, hd = i("nq"), i("nkv"), i("h"), i("hkv"), i("hd")
     q = f32("q", (nq, h, hd)).requires_grad_()

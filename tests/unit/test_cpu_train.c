@@ -254,27 +254,6 @@ static void test_geglu_backward(void **state)
     glu_backward(1);
 }
 
-static void test_gelu_backward(void **state)
-{
-    (void)state;
-    PYREF_REQUIRE();
-    const long sizes[] = {1, 9, 1000, 40001};
-    batch_begin();
-    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
-        long n = sizes[s];
-        float *x = tv_rand(n, 5.0f), *dy = tv_rand(n, 1.0f), *dx = tv_nan(n);
-        put("x", x, n); put("dy", dy, n);
-        ops->gelu_backward(dx, dy, x, n);
-        check_cpu_ok();
-        put("got_dx", dx, n);
-        case_end("gelu n %ld", n);
-        free(x); free(dy); free(dx);
-    }
-    batch_run("gelu_backward");
-    for (int c = 0; c < ncase; c++) compare(c, "dx", sizes[c]);
-    batch_end();
-}
-
 /* ---------------------------------------------------------------- cross-attention */
 
 static void test_cross_attention_backward(void **state)
@@ -534,7 +513,6 @@ int main(void)
         cmocka_unit_test(test_rope_backward),
         cmocka_unit_test(test_swiglu_backward),
         cmocka_unit_test(test_geglu_backward),
-        cmocka_unit_test(test_gelu_backward),
         cmocka_unit_test(test_cross_attention_backward),
         cmocka_unit_test(test_embedding_backward),
         cmocka_unit_test(test_embedding_backward_bad_id),

@@ -1,5 +1,6 @@
 /* Unit tests: Retry-After parsing and back-off, progress formatting, hashing,
- * and the API file-list parser (including refusal of unsafe names). */
+ * the API file-list parser (including refusal of unsafe names), and the
+ * download tuning read from the environment. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -174,6 +175,36 @@ static void test_api_parse(void **state)
     }
 }
 
+/* The hash buffer and the split probe: defaults, values, and the bounds. */
+static void test_env_tuning(void **state)
+{
+    (void)state;
+    hub_config cfg;
+    unsetenv("IRIS_HUB_HASH_BUFFER");
+    unsetenv("IRIS_HUB_SPLIT_PROBE");
+    assert_int_equal(hub_config_from_env(&cfg), 0);
+    assert_int_equal(cfg.hash_buffer, 16u << 20);
+    assert_true(cfg.split_probe == 0.5);
+    hub_config_free(&cfg);
+    const struct { const char *buf, *probe; size_t want_buf; double want_probe; } cases[] = {
+        {"65536", "0", 65536, 0},
+        {"1000", "2.5", 16u << 20, 2.5},                /* below 64 KiB: the default */
+        {"99999999999", "0.25", (size_t)1 << 30, 0.25}, /* at most 1 GiB */
+        {"junk", "-3", 16u << 20, 0.5},                 /* unusable: the defaults */
+        {"inf", "nan", 16u << 20, 0.5},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("IRIS_HUB_HASH_BUFFER", cases[i].buf, 1);
+        setenv("IRIS_HUB_SPLIT_PROBE", cases[i].probe, 1);
+        assert_int_equal(hub_config_from_env(&cfg), 0);
+        assert_int_equal(cfg.hash_buffer, cases[i].want_buf);
+        assert_true(cfg.split_probe == cases[i].want_probe);
+        hub_config_free(&cfg);
+    }
+    unsetenv("IRIS_HUB_HASH_BUFFER");
+    unsetenv("IRIS_HUB_SPLIT_PROBE");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_rate),
         cmocka_unit_test(test_hashes),
         cmocka_unit_test(test_api_parse),
+        cmocka_unit_test(test_env_tuning),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
