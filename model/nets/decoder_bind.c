@@ -15,12 +15,7 @@
 #include "core/error.h"
 #include "llama_internal.h"
 
-typedef struct {
-    const char *base;      /* model level, e.g. "transformer." */
-    const char *embed, *pos, *out_norm, *head;
-    const char *layer;     /* "blocks.%d." */
-    const char *attn_norm, *qkv, *q, *k, *v, *o, *ffn_norm, *up, *down;
-} arch_names;
+typedef iris_decoder_names arch_names;
 
 static const arch_names MPT = {"transformer.", "wte.weight", NULL, "norm_f", "lm_head.weight",
                                "blocks.%d.", "norm_1", "attn.Wqkv", NULL, NULL, NULL,
@@ -136,31 +131,41 @@ static int bind_attention_inputs(ctx *x, const arch_names *N, iris_llama_layer *
     return 0;
 }
 
+const iris_decoder_names *iris_decoder_names_of(iris_arch arch)
+{
+    return arch == IRIS_ARCH_MPT ? &MPT : arch == IRIS_ARCH_GPTNEOX ? &NEOX : arch == IRIS_ARCH_BIOGPT ? &BIOGPT : NULL;
+}
+
 /* Finds the outer prefix in front of the model level ("" for a plain
- * checkpoint, "language_model." inside a wrapper). */
-static int detect_outer(ctx *x, const arch_names *N, const char *given)
+ * checkpoint, "language_model." inside a wrapper); given: only that one. */
+static int find_outer(const iris_weights *w, const arch_names *N, const char *given, char *out, size_t cap)
 {
     static const char *cands[] = {"", "language_model.", "model."};
     for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
         const char *p = given ? given : cands[i];
         char name[256];
         snprintf(name, sizeof name, "%s%s%s", p, N->base, N->embed);
-        if (iris_weights_find(x->b->w, name)) {
-            snprintf(x->outer, sizeof x->outer, "%s", p);
+        if (iris_weights_find(w, name)) {
+            snprintf(out, cap, "%s", p);
             return 0;
         }
         if (given) break;
     }
-    iris_set_error("%s: no token embedding found (looked for %s%s)", x->b->w->path, N->base, N->embed);
+    iris_set_error("%s: no token embedding found (looked for %s%s)", w->path, N->base, N->embed);
     return -1;
+}
+
+int iris_decoder_outer_prefix(const iris_weights *w, const iris_decoder_names *N, char *out, size_t cap)
+{
+    return find_outer(w, N, NULL, out, cap);
 }
 
 int iris_decoder_bind_all(iris_llama *m, iris_llama_binder *b)
 {
     const iris_llama_config *c = &m->cfg;
-    const arch_names *N = c->arch == IRIS_ARCH_MPT ? &MPT : c->arch == IRIS_ARCH_GPTNEOX ? &NEOX : &BIOGPT;
+    const arch_names *N = iris_decoder_names_of(c->arch);
     ctx x = {.b = b, .c = c};
-    if (detect_outer(&x, N, b->base)) return -1;
+    if (!N || find_outer(b->w, N, b->base, x.outer, sizeof x.outer)) return -1;
     int64_t d = c->dim, f = c->ffn_dim;
     char name[320];
     snprintf(name, sizeof name, "%s%s%s", x.outer, N->base, N->embed);

@@ -28,6 +28,23 @@ int iris_llama_bind(iris_llama_binder *b, iris_tensor *dst, const char *name, in
 int iris_llama_bind_rows(iris_llama_binder *b, iris_tensor *dst, const iris_tensor *src,
                          const char *name, int64_t row0, int64_t rows);
 
+/* Tensor names of a generic decoder's checkpoint (decoder_bind.c): the full
+ * name of a model-level tensor is outer + base + embed (etc.), of a layer
+ * tensor outer + base + layer (with %d) + part + ".weight" / ".bias".  qkv is
+ * the fused projection (MPT: [q; k; v] stacked; GPT-NeoX: per head) or NULL
+ * with separate q, k, v (BioGPT).  pos is NULL without learned positions. */
+typedef struct {
+    const char *base;
+    const char *embed, *pos, *out_norm, *head;
+    const char *layer;
+    const char *attn_norm, *qkv, *q, *k, *v, *o, *ffn_norm, *up, *down;
+} iris_decoder_names;
+
+const iris_decoder_names *iris_decoder_names_of(iris_arch arch);
+/* The outer prefix ("" or "language_model." ...) in front of base, found from
+ * the token embedding; -1 (error set) when absent. */
+int iris_decoder_outer_prefix(const iris_weights *w, const iris_decoder_names *N, char *out, size_t cap);
+
 /* decoder_bind.c: every tensor of an MPT / GPT-NeoX / BioGPT checkpoint. */
 int iris_decoder_bind_all(iris_llama *m, iris_llama_binder *b);
 /* decoder_block.c: one block of a generic decoder over the n rows in m->x,

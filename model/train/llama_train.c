@@ -1,4 +1,5 @@
 #include "llama_train.h"
+#include "llama_train_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +11,7 @@
 
 /* ---- loading: every weight becomes an f32 parameter ---- */
 
-static const char *const hf_suffix[TL_COUNT] = {
+static const char *const hf_suffix[TL_GATE + 3] = {
     "input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
     "self_attn.v_proj.weight", "self_attn.o_proj.weight", "self_attn.q_proj.bias",
     "self_attn.k_proj.bias", "self_attn.v_proj.bias", "post_attention_layernorm.weight",
@@ -28,7 +29,7 @@ static const char *detect_prefix(const iris_weights *w)
 }
 
 /* Copies a bound weight (CPU descriptor, any dtype) into a new f32 parameter. */
-static int add_from(iris_llama_train *m, const char *name, const iris_tensor *src, int group)
+int iris_llama_train_add_from(iris_llama_train *m, const char *name, const iris_tensor *src, int group)
 {
     if (!src->data) return -1;
     int rows = src->ndim == 1 ? (int)src->shape[0] : (int)iris_tensor_rows(src);
@@ -60,14 +61,16 @@ int iris_llama_train_init(iris_llama_train *m, const iris_weights *w, const iris
     m->ops = ops;
     m->max_len = max_len;
     m->checkpointing = checkpointing;
-    m->embed = m->out_norm = m->lm_head = -1;
+    m->embed = m->out_norm = m->lm_head = m->out_norm_b = m->pos_embd = -1;
     if (!ops || !ops->attention_backward) {
         iris_set_error("the %s backend cannot train (no attention backward in its training table)",
                        ops ? ops->name : be->name);
         return -1;
     }
-    if (IRIS_ARCH_IS_GENERIC(cfg->arch)) {
-        iris_set_error("training %s language models is not supported yet (forward only)", cfg->arch_name);
+    if (IRIS_ARCH_IS_GENERIC(cfg->arch) && (strcmp(be->name, "cpu") != 0 || cfg->clip_qkv > 0)) {
+        iris_set_error(cfg->clip_qkv > 0 ? "training %s with clip_qkv is not supported yet"
+                                         : "training %s language models runs on the CPU backend only (for now)",
+                       cfg->arch_name);
         return -1;
     }
     iris_llama src;
@@ -83,11 +86,15 @@ int iris_llama_train_init(iris_llama_train *m, const iris_weights *w, const iris
         iris_set_error("out of memory");
         goto done;
     }
+    if (IRIS_ARCH_IS_GENERIC(m->cfg.arch)) {
+        rc = iris_decoder_train_add_params(m, w, &src);
+        goto done;
+    }
     char name[200];
     snprintf(name, sizeof name, "%sembed_tokens.weight", m->prefix);
-    if ((m->embed = add_from(m, name, &src.tok_embd, IRIS_PG_LLM)) < 0) goto done;
+    if ((m->embed = iris_llama_train_add_from(m, name, &src.tok_embd, IRIS_PG_LLM)) < 0) goto done;
     snprintf(name, sizeof name, "%snorm.weight", m->prefix);
-    if ((m->out_norm = add_from(m, name, &src.out_norm, IRIS_PG_LLM)) < 0) goto done;
+    if ((m->out_norm = iris_llama_train_add_from(m, name, &src.out_norm, IRIS_PG_LLM)) < 0) goto done;
     m->params.p[m->out_norm].decay = 0;
     if (m->cfg.tied_embeddings) {
         m->lm_head = m->embed;
@@ -99,7 +106,7 @@ int iris_llama_train_init(iris_llama_train *m, const iris_weights *w, const iris
         if (pl >= 6 && !strcmp(m->prefix + pl - 6, "model.")) head_prefix[pl - 6] = 0;
         if (!strcmp(m->prefix, "model.language_model.")) snprintf(head_prefix, sizeof head_prefix, "%s", "");
         snprintf(name, sizeof name, "%slm_head.weight", head_prefix);
-        if ((m->lm_head = add_from(m, name, &src.lm_head, IRIS_PG_LLM)) < 0) goto done;
+        if ((m->lm_head = iris_llama_train_add_from(m, name, &src.lm_head, IRIS_PG_LLM)) < 0) goto done;
     }
     for (int l = 0; l < L; l++) {
         iris_llama_layer *S = &src.layers[l];
@@ -109,9 +116,9 @@ int iris_llama_train_init(iris_llama_train *m, const iris_weights *w, const iris
         for (int i = 0; i < IRIS_LM_COUNT; i++) m->layers[l].lora_a[i] = m->layers[l].lora_b[i] = -1;
         for (int i = 0; i < TL_COUNT; i++) {
             m->layers[l].p[i] = -1;
-            if (!ts[i]->data) continue;
+            if (i > TL_DOWN || !ts[i]->data) continue;
             snprintf(name, sizeof name, "%slayers.%d.%s", m->prefix, l, hf_suffix[i]);
-            int idx = add_from(m, name, ts[i], IRIS_PG_LLM);
+            int idx = iris_llama_train_add_from(m, name, ts[i], IRIS_PG_LLM);
             if (idx < 0) goto done;
             m->layers[l].p[i] = idx;
             if (i == TL_ATTN_NORM || i == TL_FFN_NORM) m->params.p[idx].decay = 0;
@@ -148,6 +155,10 @@ int iris_llama_train_add_lora(iris_llama_train *m, const iris_lora_config *lc, u
 {
     if (lc->r <= 0) {
         iris_set_error("LoRA rank must be positive (got %d)", lc->r);
+        return -1;
+    }
+    if (IRIS_ARCH_IS_GENERIC(m->cfg.arch)) {
+        iris_set_error("LoRA on %s models is not supported yet (full fine-tune only)", m->cfg.arch_name);
         return -1;
     }
     m->has_lora = 1;
@@ -251,6 +262,10 @@ int iris_llama_train_prepare(iris_llama_train *m)
     m->dv = fal(be, T * kvd, &bad);
     m->dh = fal(be, T * (m->has_lora ? (size_t)m->lora.r : 1), &bad);
     m->dtmp = fal(be, T * wide, &bad);
+    if (IRIS_ARCH_IS_GENERIC(c->arch)) {
+        m->qkv = fal(be, T * 3 * d, &bad);
+        if (!(m->pos_rows = calloc(T, sizeof *m->pos_rows))) bad = 1;
+    }
     if (bad) {
         iris_set_error("out of memory for the training workspace (%d tokens)", m->max_len);
         return -1;
@@ -279,8 +294,9 @@ void iris_llama_train_free(iris_llama_train *m)
         for (int l = 0; l <= m->cfg.n_layers; l++) be->free(m->xs[l]);
     free(m->xs);
     float *b[] = {m->xf, m->logits, m->loss, m->dcur, m->dxn, m->tmp, m->da, m->dg, m->du,
-                  m->datt, m->dq, m->dk, m->dv, m->dh, m->dtmp};
+                  m->datt, m->dq, m->dk, m->dv, m->dh, m->dtmp, m->qkv};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) be->free(b[i]);
+    free(m->pos_rows);
     free(m->pos);
     free(m->targets);
     free(m->ids);
@@ -407,6 +423,38 @@ static void layer_bwd(iris_llama_train *m, int l, iris_tl_acts *S, const float *
     be->add(m->dcur, m->dcur, m->tmp, (long)n * d);
 }
 
+/* The LLaMA block or the generic one (decoder_train.c). */
+static void any_layer_fwd(iris_llama_train *m, int l, iris_tl_acts *S, const float *xin, float *xout, int n)
+{
+    if (IRIS_ARCH_IS_GENERIC(m->cfg.arch)) iris_decoder_train_layer_fwd(m, l, S, xin, xout, n);
+    else layer_fwd(m, l, S, xin, xout, n);
+}
+
+static void any_layer_bwd(iris_llama_train *m, int l, iris_tl_acts *S, const float *xin, int n)
+{
+    if (IRIS_ARCH_IS_GENERIC(m->cfg.arch)) iris_decoder_train_layer_bwd(m, l, S, xin, n);
+    else layer_bwd(m, l, S, xin, n);
+}
+
+/* The final norm: RMSNorm, or LayerNorm (+ bias) for the generic decoders. */
+static void out_norm_fwd(iris_llama_train *m, float *y, const float *x, int n)
+{
+    const iris_llama_config *c = &m->cfg;
+    iris_param *ON = P(m, m->out_norm), *OB = P(m, m->out_norm_b);
+    if (c->norm == IRIS_NORM_LAYER) m->be->layernorm(y, x, &ON->t, OB ? &OB->t : NULL, n, c->dim, c->norm_eps);
+    else m->be->rmsnorm(y, x, &ON->t, n, c->dim, c->norm_eps, c->norm_add_one);
+}
+
+static void out_norm_bwd(iris_llama_train *m, float *dx, const float *dy, const float *x, int n)
+{
+    const iris_llama_config *c = &m->cfg;
+    iris_param *ON = P(m, m->out_norm), *OB = P(m, m->out_norm_b);
+    if (c->norm == IRIS_NORM_LAYER)
+        m->ops->layernorm_backward(dx, ON->g, OB ? OB->g : NULL, dy, x, ON->w, n, c->dim, c->norm_eps);
+    else
+        m->ops->rmsnorm_backward(dx, ON->g, dy, x, ON->w, n, c->dim, c->norm_eps, c->norm_add_one);
+}
+
 static int layer_has_trainable(const iris_llama_train *m, int l)
 {
     for (int i = 0; i < TL_COUNT; i++)
@@ -427,7 +475,7 @@ int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *
         iris_set_error("sequence of %d tokens does not fit the training length %d", n, m->max_len);
         return -1;
     }
-    iris_param *E = P(m, m->embed), *H = P(m, m->lm_head), *ON = P(m, m->out_norm);
+    iris_param *E = P(m, m->embed), *H = P(m, m->lm_head);
     int n_img = 0;
     for (int i = 0; i < n; i++) {
         m->pos[i] = i;
@@ -449,6 +497,16 @@ int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *
         /* transformers scales inputs_embeds too (Gemma). */
         if (c->embed_scale != 1.0f) be->scale(row, row, c->embed_scale, d);
     }
+    iris_param *PE = P(m, m->pos_embd);
+    if (PE && n + c->pos_offset > PE->t.shape[0]) {
+        iris_set_error("sequence of %d tokens is longer than the %d learned positions", n, c->max_ctx);
+        return -1;
+    }
+    if (PE) {  /* learned positions (BioGPT) */
+        for (int i = 0; i < n; i++) m->pos_rows[i] = i + c->pos_offset;
+        be->embedding(m->tmp, &PE->t, m->pos_rows, n, 1.0f);
+        be->add(m->xs[0], m->xs[0], m->tmp, (long)n * d);
+    }
     int counted = 0;
     for (int i = 0; i < n; i++) {
         int t = i + 1 < n ? labels[i + 1] : -100;
@@ -456,8 +514,8 @@ int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *
         counted += m->targets[i] >= 0;
     }
     for (int l = 0; l < L; l++)
-        layer_fwd(m, l, &m->acts[m->checkpointing ? 0 : l], m->xs[l], m->xs[l + 1], n);
-    be->rmsnorm(m->xf, m->xs[L], &ON->t, n, d, c->norm_eps, c->norm_add_one);
+        any_layer_fwd(m, l, &m->acts[m->checkpointing ? 0 : l], m->xs[l], m->xs[l + 1], n);
+    out_norm_fwd(m, m->xf, m->xs[L], n);
     be->linear(m->logits, m->xf, &H->t, NULL, n, d, V);
     m->ops->cross_entropy(m->loss, backward ? m->logits : NULL, m->logits, m->targets, n, V, grad_scale);
     double sum = 0;
@@ -473,10 +531,9 @@ int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *
     /* head and final norm */
     be->gemm(0, 0, n, d, V, 1.0f, m->logits, V, 0, H->w, d, 0, 0.0f, m->dxn, d, 0, 1);
     if (H->g) be->gemm(1, 0, V, d, n, 1.0f, m->logits, V, 0, m->xf, d, 0, 1.0f, H->g, d, 0, 1);
-    m->ops->rmsnorm_backward(m->dcur, ON->g, m->dxn, m->xs[L], ON->w, n, d, c->norm_eps,
-                             c->norm_add_one);
+    out_norm_bwd(m, m->dcur, m->dxn, m->xs[L], n);
     /* Go down only as far as something below still needs a gradient. */
-    int need_input = E->g || (d_img_rows && n_img);
+    int need_input = E->g || (PE && PE->g) || (d_img_rows && n_img);
     int stop = 0;
     if (!need_input) {
         stop = L;
@@ -488,9 +545,11 @@ int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *
     }
     for (int l = L - 1; l >= stop; l--) {
         iris_tl_acts *S = &m->acts[m->checkpointing ? 0 : l];
-        if (m->checkpointing) layer_fwd(m, l, S, m->xs[l], m->dtmp, n);
-        layer_bwd(m, l, S, m->xs[l], n);
+        if (m->checkpointing) any_layer_fwd(m, l, S, m->xs[l], m->dtmp, n);
+        any_layer_bwd(m, l, S, m->xs[l], n);
     }
+    if (PE && PE->g)  /* image rows have a position too: before they are zeroed below */
+        m->ops->embedding_backward(PE->g, m->dcur, m->pos_rows, n, d, (int)PE->t.shape[0], 1.0f);
     for (int i = 0, k = 0; n_img && i < n; i++) {
         if (ids[i] >= 0) continue;
         float *row = m->dcur + (size_t)i * d;

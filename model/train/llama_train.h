@@ -19,6 +19,9 @@
  *    goes to row k of d_img_rows (host) when non-NULL.
  *  - Gradient checkpointing keeps only each layer's input and recomputes the
  *    layer before its backward pass (same results, less memory).
+ *  - MPT, GPT-NeoX and BioGPT (decoder_train.c) train on the CPU backend,
+ *    full fine-tune only: fused QKV stays one parameter as the checkpoint
+ *    has it; LoRA and clip_qkv are refused for them.
  */
 #ifndef IRIS_LLAMA_TRAIN_H
 #define IRIS_LLAMA_TRAIN_H
@@ -33,7 +36,11 @@
 #include "train/params.h"
 
 enum { TL_ATTN_NORM = 0, TL_WQ, TL_WK, TL_WV, TL_WO, TL_BQ, TL_BK, TL_BV,
-       TL_FFN_NORM, TL_GATE, TL_UP, TL_DOWN, TL_COUNT };
+       TL_FFN_NORM, TL_GATE, TL_UP, TL_DOWN,
+       /* generic decoders (decoder_train.c): norm biases, output and
+        * feed-forward biases, fused QKV weight and bias */
+       TL_ATTN_NORM_B, TL_FFN_NORM_B, TL_BO, TL_BUP, TL_BDOWN, TL_QKV, TL_BQKV,
+       TL_COUNT };
 
 typedef struct {
     int p[TL_COUNT];                 /* parameter index, -1 when absent */
@@ -54,6 +61,9 @@ typedef struct iris_llama_train {
     char prefix[64];                 /* "model.", "language_model.model.", ... */
     int gguf;                        /* source was GGUF (names are HF spelling anyway) */
     int embed, out_norm, lm_head;    /* lm_head == embed when tied */
+    int out_norm_b, pos_embd;        /* generic decoders; -1 when absent */
+    float *qkv;                      /* generic decoders: fused QKV rows [max_len, 3 dim] */
+    int32_t *pos_rows;               /* learned-position rows (pos + offset) */
     iris_tl_layer *layers;
     int has_lora;
     iris_lora_config lora;

@@ -215,3 +215,69 @@ def test_neox_tokenizer_matches_tokenizers(tmp_path):
         if got != want:
             bad.append((text[:50], want[:12], got[:12]))
     assert not bad, f"{len(bad)} mismatches (seed {SEED}), first: {bad[:3]}"
+
+
+# ---- training (CPU, full fine-tune) through `iris train`
+
+@pytest.mark.parametrize("arch", ["mpt", "gpt_neox", "biogpt"])
+def test_full_finetune_learns_and_saves_a_transformers_checkpoint(tmp_path, arch):
+    """The loss falls, and the saved model is one transformers loads: its
+    logits there and in iris agree."""
+    from transformers import AutoModelForCausalLM
+    from test_train import metrics, write_config, write_data
+    base = tmp_path / "base"
+    base.mkdir()
+    build(arch, base, seed=SEED % 1000 + 9)
+    cfg = write_config(tmp_path / "c.ini", base, write_data(tmp_path / "d.json", n=4),
+                       **{"train.mode": "full", "train.lr": "1e-3", "train.max_steps": 30,
+                          "train.schedule": "cosine", "train.warmup_ratio": 0.05, "run.save_steps": 0})
+    run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], timeout=900)
+    m = metrics(tmp_path / "run")
+    first, last = m[0]["loss"], min(r["loss"] for r in m[-5:])
+    assert last < 0.5 * first, (arch, first, last)
+    out = tmp_path / "run" / "model"
+    tuned = AutoModelForCausalLM.from_pretrained(str(out), torch_dtype=torch.float32).eval()
+    prompt = "What is item 3? The quick brown fox"
+    from tokenizers import Tokenizer
+    ids = Tokenizer.from_file(str(out / "tokenizer.json")).encode(prompt).ids
+    ref = hf_logits(tuned, ids)
+    got = iris_logits(out, tmp_path, prompt=prompt)
+    assert rel_err(got, ref) <= 1e-4, rel_err(got, ref)
+    base_logits = iris_logits(base, tmp_path, prompt=prompt)
+    assert rel_err(base_logits, ref) > 1e-3  # the weights did change
+
+
+def test_lora_is_refused_for_these_decoders(tmp_path):
+    from test_train import write_config, write_data
+    build("mpt", tmp_path, seed=5)
+    cfg = write_config(tmp_path / "c.ini", tmp_path, write_data(tmp_path / "d.json", n=2))
+    p = run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], check=False)
+    assert p.returncode == 1 and "LoRA" in p.stderr and "mpt" in p.stderr
+
+
+# ---- the CUDA backend (skips without a device)
+
+def cuda_available():
+    import subprocess
+    from llm_fixtures import iris_bin
+    out = subprocess.run([iris_bin(), "--version"], capture_output=True, text=True).stdout
+    return "cuda" in out.split("backends:")[1].split("\n")[0] if "backends:" in out else False
+
+
+@pytest.mark.parametrize("arch,over", [("mpt", {"n_heads": 6, "d_model": 96}), ("gpt_neox", {}), ("biogpt", {})])
+def test_cuda_logits_match_cpu(tmp_path, arch, over):
+    if not cuda_available():
+        pytest.skip("no CUDA device: CUDA decoder tests skipped")
+    build(arch, tmp_path, seed=21, **over)
+    prompt = "What color is the triangle? The quick brown fox"
+    cpu = iris_logits(tmp_path, tmp_path, prompt=prompt, extra=("--device", "cpu"))
+    gpu = iris_logits(tmp_path, tmp_path, prompt=prompt, extra=("--device", "cuda"))
+    assert rel_err(gpu, cpu) <= 2e-2, rel_err(gpu, cpu)  # bf16 weights on the GPU
+
+
+def test_cuda_refuses_clip_qkv(tmp_path):
+    if not cuda_available():
+        pytest.skip("no CUDA device: CUDA decoder tests skipped")
+    build("mpt", tmp_path, seed=22, attn_config={"clip_qkv": 0.5})
+    p = run_iris(["run", "-m", str(tmp_path), "-p", "hi", "--device", "cuda"], check=False)
+    assert p.returncode == 1 and "clip_qkv" in p.stderr and p.stderr.count("\n") == 1

@@ -1,8 +1,9 @@
-/* test_decoder_grads.c — backward pieces of the generic decoders against
- * PyTorch autograd (float64): attention with MPT's ALiBi (transformers'
- * build_mpt_alibi_tensor, power-of-two and other head counts, grouped-query)
- * and the plain GELU activations (erf and tanh) of MPT / GPT-NeoX / BioGPT's
- * feed-forward.  Fresh random inputs each run. */
+/* test_decoder_grads.c — gradients of the generic decoders against PyTorch
+ * autograd (float64): attention with MPT's ALiBi (transformers'
+ * build_mpt_alibi_tensor, power-of-two and other head counts, grouped-query),
+ * the plain GELU activations (erf and tanh), and whole random MPT, GPT-NeoX
+ * and BioGPT models from transformers' classes (every parameter's gradient,
+ * with and without gradient checkpointing).  Fresh random inputs each run. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,12 +11,18 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
 
+#include "core/backend.h"
 #include "core/backend_train.h"
+#include "core/error.h"
+#include "formats/weights.h"
 #include "helpers/pyref.h"
+#include "nets/llama_config.h"
+#include "train/llama_train.h"
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) /* uniform in [-1, 1) */
@@ -34,6 +41,17 @@ static double rel_err(const float *a, const float *b, long n)
         den += (double)b[i] * b[i];
     }
     return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* ||a - b|| / max(||b||, floor) */
+static double rel_err_floor(const float *a, const float *b, long n, double floor)
+{
+    double num = 0, den = 0;
+    for (long i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num) / fmax(sqrt(den), floor);
 }
 
 static int setup(void **state)
@@ -116,11 +134,159 @@ static void test_gelu_backward(void **state)
     pyref_free(r);
 }
 
+/* arch 0 MPT, 1 GPT-NeoX, 2 BioGPT; variant 1: the other switches (see decoder_ref.py). */
+static void check_model(int arch, int variant, int checkpointing)
+{
+    enum { N = 13, VOCAB = 97 };
+    pyref *r = pyref_new();
+    assert_non_null(r);
+    pyref_param(r, "arch", arch);
+    pyref_param(r, "variant", variant);
+    pyref_param(r, "vocab", VOCAB);
+    pyref_param(r, "seed", (double)(rng % 100000));
+    assert_int_equal(pyref_run(r, "decoder_ref", "make_model"), 0);
+    char dir[512], cfg_path[600];
+    snprintf(dir, sizeof dir, "%s/model", pyref_dir(r));
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
+    iris_llama_config cfg;
+    iris_weights w;
+    iris_llama_train m;
+    assert_int_equal(iris_llama_config_load_json(&cfg, cfg_path), 0);
+    assert_int_equal(iris_weights_open(&w, dir), 0);
+    assert_int_equal(iris_llama_train_init(&m, &w, &cfg, iris_cpu_backend(), iris_cpu_train_ops(), 32,
+                                           checkpointing), 0);
+    assert_int_equal(iris_llama_train_unfreeze_all(&m), 0);
+    assert_int_equal(iris_llama_train_prepare(&m), 0);
+
+    int32_t ids[N], labels[N];
+    int counted = 0;
+    for (int i = 0; i < N; i++) {
+        ids[i] = (int32_t)((frand() * 0.5f + 0.5f) * (VOCAB - 1));
+        labels[i] = i < 3 || i == 7 ? -100 : ids[i];
+        counted += i > 0 && labels[i] >= 0;
+    }
+    double loss;
+    int cnt;
+    iris_params_zero_grad(&m.params);
+    assert_int_equal(iris_llama_train_step(&m, ids, NULL, labels, N, 1.0f / counted, 1, NULL, &loss, &cnt), 0);
+    assert_int_equal(cnt, counted);
+
+    long total = 0;
+    size_t cap = 200 * (size_t)m.params.n, nl = 0;
+    char *names = malloc(cap);
+    assert_non_null(names);
+    for (int i = 0; i < m.params.n; i++) total += m.params.p[i].n;
+    float *w_all = malloc((size_t)total * 4), *g_all = malloc((size_t)total * 4);
+    assert_true(w_all && g_all);
+    long off = 0;
+    for (int i = 0; i < m.params.n; i++) {
+        const iris_param *p = &m.params.p[i];
+        assert_non_null(p->g);
+        memcpy(w_all + off, p->w, (size_t)p->n * 4);
+        memcpy(g_all + off, p->g, (size_t)p->n * 4);
+        off += p->n;
+        nl += (size_t)snprintf(names + nl, cap - nl, "%s\n", p->name);
+    }
+    pyref_put_raw(r, "names", names, nl);
+    pyref_put_f32(r, "w_all", w_all, (size_t)total);
+    pyref_put_i32(r, "ids", ids, N);
+    pyref_put_i32(r, "labels", labels, N);
+    pyref_param(r, "grad_scale", 1.0 / counted);
+    assert_int_equal(pyref_run(r, "decoder_ref", "model_grads"), 0);
+    float *rloss = pyref_get_f32(r, "loss", 1), *rg = pyref_get_f32(r, "g_all", (size_t)total);
+    assert_true(rloss && rg);
+    print_message("%s variant %d%s: loss %.6f (torch %.6f)\n", cfg.arch_name, variant,
+                  checkpointing ? " checkpointing" : "", loss, rloss[0]);
+    assert_true(fabs(loss - rloss[0]) <= 1e-4 * fabs(rloss[0]));
+    off = 0;
+    double worst = 0, g_norm = 0;
+    const char *worst_name = "";
+    for (long i = 0; i < total; i++) g_norm += (double)rg[i] * rg[i];
+    g_norm = sqrt(g_norm);
+    for (int i = 0; i < m.params.n; i++) {
+        const iris_param *p = &m.params.p[i];
+        /* a floor on the scale (1e-3 of the whole gradient's norm): the k
+         * bias's gradient is zero in exact arithmetic (softmax ignores a
+         * per-row constant), so only rounding noise is left on both sides */
+        double e = rel_err_floor(g_all + off, rg + off, p->n, 1e-3 * g_norm);
+        if (e > worst) worst = e, worst_name = p->name;
+        if (e > 1e-4) print_message("  %s: relative error %.3e\n", p->name, e);
+        assert_true(e <= 1e-4);
+        off += p->n;
+    }
+    print_message("  %d parameter tensors, worst relative gradient error %.2e (%s)\n", m.params.n, worst,
+                  worst_name);
+    free(rloss), free(rg), free(w_all), free(g_all), free(names);
+    iris_llama_train_free(&m);
+    iris_weights_close(&w);
+    pyref_free(r);
+}
+
+static void test_mpt_grads(void **state)
+{
+    (void)state;
+    PYREF_REQUIRE();
+    check_model(0, 0, 0);
+    check_model(0, 1, 1); /* 6 heads, untied head; checkpointing */
+}
+
+static void test_gptneox_grads(void **state)
+{
+    (void)state;
+    PYREF_REQUIRE();
+    check_model(1, 0, 0); /* parallel residual, 1/4 rotary, biases */
+    check_model(1, 1, 1); /* sequential, full rotary, no attention bias, tanh GELU */
+}
+
+static void test_biogpt_grads(void **state)
+{
+    (void)state;
+    PYREF_REQUIRE();
+    check_model(2, 0, 0);
+    check_model(2, 1, 1); /* unscaled embeddings */
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    PYREF_REQUIRE();
+    pyref *r = pyref_new();
+    assert_non_null(r);
+    pyref_param(r, "arch", 0);
+    pyref_param(r, "variant", 0);
+    pyref_param(r, "vocab", 50);
+    pyref_param(r, "seed", 1);
+    assert_int_equal(pyref_run(r, "decoder_ref", "make_model"), 0);
+    char dir[512], cfg_path[600];
+    snprintf(dir, sizeof dir, "%s/model", pyref_dir(r));
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
+    iris_llama_config cfg;
+    iris_weights w;
+    iris_llama_train m;
+    assert_int_equal(iris_llama_config_load_json(&cfg, cfg_path), 0);
+    assert_int_equal(iris_weights_open(&w, dir), 0);
+    assert_int_equal(iris_llama_train_init(&m, &w, &cfg, iris_cpu_backend(), iris_cpu_train_ops(), 16, 0), 0);
+    iris_lora_config lc = {.r = 4, .alpha = 8, .layer_first = -1, .layer_last = -1};
+    assert_int_equal(iris_lora_parse_targets(&lc, "all-linear"), 0);
+    assert_int_not_equal(iris_llama_train_add_lora(&m, &lc, 1), 0);
+    assert_non_null(strstr(iris_last_error(), "LoRA"));
+    iris_llama_train_free(&m);
+    cfg.clip_qkv = 0.5f;
+    assert_int_not_equal(iris_llama_train_init(&m, &w, &cfg, iris_cpu_backend(), iris_cpu_train_ops(), 16, 0), 0);
+    assert_non_null(strstr(iris_last_error(), "clip_qkv"));
+    iris_weights_close(&w);
+    pyref_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alibi_attention_backward),
         cmocka_unit_test(test_gelu_backward),
+        cmocka_unit_test(test_mpt_grads),
+        cmocka_unit_test(test_gptneox_grads),
+        cmocka_unit_test(test_biogpt_grads),
+        cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1,0 +1,255 @@
+/* decoder_train.c — the MPT / GPT-NeoX / BioGPT layers of the training
+ * decoder: parameters named as in the checkpoint, and a forward pass that
+ * keeps what its backward pass needs, mirroring model/nets/decoder_block.c.
+ *
+ * A fused QKV projection stays one parameter ([3 dim, dim], and [3 dim]
+ * bias) in the checkpoint's layout, so saved weights are the checkpoint's:
+ * the forward computes all three at once into m->qkv and scatters the columns
+ * to q, k, v (MPT stacks [q; k; v]; GPT-NeoX interleaves [q_h; k_h; v_h] per
+ * head); the backward gathers dq, dk, dv the same way.  These host loops and
+ * the bias sums make this path CPU-only (llama_train.c refuses other
+ * backends).
+ *
+ * Backward of one block, sequential residual (x' = m + F(n2(m)), m = x + O(A(n1(x)))):
+ *   dm = dx' + n2'(F'(dx')),  dx = dm + n1'(A'(O'(dm)))
+ * parallel residual (x' = x + O(A(n1(x))) + F(n2(x))):
+ *   dx = dx' + n2'(F'(dx')) + n1'(A'(O'(dx')))
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "llama_train_internal.h"
+#include "nets/llama_internal.h"
+
+static iris_param *P(iris_llama_train *m, int i) { return i >= 0 ? &m->params.p[i] : NULL; }
+
+/* ---- parameters ---- */
+
+/* Adds the checkpoint tensor name as a parameter into *slot; an absent
+ * optional tensor leaves *slot = -1. */
+static int add_named(iris_llama_train *m, const iris_weights *w, const char *name, int *slot, int optional,
+                     int no_decay)
+{
+    *slot = -1;
+    const iris_tensor *t = iris_weights_find(w, name);
+    if (!t) {
+        if (optional) return 0;
+        iris_set_error("%s: tensor '%s' is missing", w->path, name);
+        return -1;
+    }
+    int idx = iris_llama_train_add_from(m, name, t, IRIS_PG_LLM);
+    if (idx < 0) return -1;
+    if (no_decay) m->params.p[idx].decay = 0;
+    *slot = idx;
+    return 0;
+}
+
+/* prefix + part + ".weight" / ".bias" into slots w and b (bias when want_b). */
+static int add_pair(iris_llama_train *m, const iris_weights *w, const char *prefix, const char *part, int *sw,
+                    int *sb, int want_b, int no_decay)
+{
+    char name[320];
+    snprintf(name, sizeof name, "%s%s.weight", prefix, part);
+    if (add_named(m, w, name, sw, 0, no_decay)) return -1;
+    *sb = -1;
+    if (!want_b) return 0;
+    snprintf(name, sizeof name, "%s%s.bias", prefix, part);
+    return add_named(m, w, name, sb, 0, 1);
+}
+
+int iris_decoder_train_add_params(iris_llama_train *m, const iris_weights *w, const iris_llama *src)
+{
+    const iris_llama_config *c = &m->cfg;
+    const iris_decoder_names *N = iris_decoder_names_of(c->arch);
+    char outer[64], base[192], name[320];
+    if (!N || iris_decoder_outer_prefix(w, N, outer, sizeof outer)) return -1;
+    snprintf(base, sizeof base, "%s%s", outer, N->base);
+    size_t bl = strlen(base);
+    if (bl >= sizeof m->prefix) {
+        iris_set_error("%s: tensor prefix '%s' is too long", w->path, base);
+        return -1;
+    }
+    memcpy(m->prefix, base, bl + 1);
+    snprintf(name, sizeof name, "%s%s", base, N->embed);
+    if (add_named(m, w, name, &m->embed, 0, 0)) return -1;
+    if (N->pos) {
+        snprintf(name, sizeof name, "%s%s", base, N->pos);
+        if (add_named(m, w, name, &m->pos_embd, 0, 0)) return -1;
+    }
+    if (add_pair(m, w, base, N->out_norm, &m->out_norm, &m->out_norm_b, c->norm_bias, 1)) return -1;
+    if (src->cfg.tied_embeddings) {
+        m->lm_head = m->embed;
+    } else {
+        snprintf(name, sizeof name, "%s%s", outer, N->head);
+        if (add_named(m, w, name, &m->lm_head, 0, 0)) return -1;
+    }
+    for (int l = 0; l < c->n_layers; l++) {
+        int *p = m->layers[l].p;
+        for (int i = 0; i < TL_COUNT; i++) p[i] = -1;
+        for (int i = 0; i < IRIS_LM_COUNT; i++) m->layers[l].lora_a[i] = m->layers[l].lora_b[i] = -1;
+        char lp[256];
+        int len = snprintf(lp, sizeof lp, "%s", base);
+        snprintf(lp + len, sizeof lp - (size_t)len, N->layer, l);
+        if (add_pair(m, w, lp, N->attn_norm, &p[TL_ATTN_NORM], &p[TL_ATTN_NORM_B], c->norm_bias, 1)) return -1;
+        if (N->qkv) {
+            if (add_pair(m, w, lp, N->qkv, &p[TL_QKV], &p[TL_BQKV], c->qkv_bias, 0)) return -1;
+        } else if (add_pair(m, w, lp, N->q, &p[TL_WQ], &p[TL_BQ], c->qkv_bias, 0) ||
+                   add_pair(m, w, lp, N->k, &p[TL_WK], &p[TL_BK], c->qkv_bias, 0) ||
+                   add_pair(m, w, lp, N->v, &p[TL_WV], &p[TL_BV], c->qkv_bias, 0)) {
+            return -1;
+        }
+        if (add_pair(m, w, lp, N->o, &p[TL_WO], &p[TL_BO], c->out_bias, 0) ||
+            add_pair(m, w, lp, N->ffn_norm, &p[TL_FFN_NORM], &p[TL_FFN_NORM_B], c->norm_bias, 1) ||
+            add_pair(m, w, lp, N->up, &p[TL_UP], &p[TL_BUP], c->ffn_bias, 0) ||
+            add_pair(m, w, lp, N->down, &p[TL_DOWN], &p[TL_BDOWN], c->ffn_bias, 0))
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- pieces ---- */
+
+static void lin_fwd(iris_llama_train *m, float *y, const float *x, int n, int in, int out, int wi, int bi)
+{
+    iris_param *W = P(m, wi), *B = P(m, bi);
+    m->be->linear(y, x, &W->t, B ? &B->t : NULL, n, in, out);
+}
+
+/* dW += dy^T x, db += column sums of dy, dx = (beta 0) or += (beta 1) dy W. */
+static void lin_bwd(iris_llama_train *m, float *dx, float beta, const float *dy, const float *x, int n, int in,
+                    int out, int wi, int bi)
+{
+    const iris_backend *be = m->be;
+    iris_param *W = P(m, wi), *B = P(m, bi);
+    if (W->g) be->gemm(1, 0, out, in, n, 1.0f, dy, out, 0, x, in, 0, 1.0f, W->g, in, 0, 1);
+    if (B && B->g)
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < out; j++) B->g[j] += dy[(size_t)i * out + j];
+    if (dx) be->gemm(0, 0, n, in, out, 1.0f, dy, out, 0, W->w, in, 0, beta, dx, in, 0, 1);
+}
+
+static void norm_fwd(iris_llama_train *m, float *y, const float *x, int n, int wi, int bi)
+{
+    const iris_llama_config *c = &m->cfg;
+    iris_param *W = P(m, wi), *B = P(m, bi);
+    m->be->layernorm(y, x, &W->t, B ? &B->t : NULL, n, c->dim, c->norm_eps);
+}
+
+static void norm_bwd(iris_llama_train *m, float *dx, const float *dy, const float *x, int n, int wi, int bi)
+{
+    const iris_llama_config *c = &m->cfg;
+    iris_param *W = P(m, wi), *B = P(m, bi);
+    m->ops->layernorm_backward(dx, W->g, B ? B->g : NULL, dy, x, W->w, n, c->dim, c->norm_eps);
+}
+
+/* Column of part (0 q, 1 k, 2 v), head h in a fused QKV row. */
+static size_t fused_col(const iris_llama_config *c, int part, int h)
+{
+    size_t hd = (size_t)c->head_dim;
+    return c->arch == IRIS_ARCH_GPTNEOX ? ((size_t)h * 3 + part) * hd : (size_t)part * c->dim + h * hd;
+}
+
+/* to_parts: fused rows -> q, k, v; else q, k, v -> fused rows. */
+static void shuffle_qkv(const iris_llama_config *c, float *fused, float *q, float *k, float *v, int n,
+                        int to_parts)
+{
+    size_t d = (size_t)c->dim, hd = (size_t)c->head_dim;
+    float *parts[3] = {q, k, v};
+    for (int i = 0; i < n; i++)
+        for (int part = 0; part < 3; part++)
+            for (int h = 0; h < c->n_heads; h++) {
+                float *f = fused + (size_t)i * 3 * d + fused_col(c, part, h);
+                float *s = parts[part] + (size_t)i * d + (size_t)h * hd;
+                if (to_parts) memcpy(s, f, hd * sizeof(float));
+                else memcpy(f, s, hd * sizeof(float));
+            }
+}
+
+static float attn_scale(const iris_llama_config *c)
+{
+    return c->attn_scale > 0 ? c->attn_scale : 1.0f / sqrtf((float)c->head_dim);
+}
+
+static float alibi(const iris_llama_config *c) { return c->pos == IRIS_POS_ALIBI ? c->alibi_max_bias : 0.0f; }
+
+/* ---- one block ---- */
+
+void iris_decoder_train_layer_fwd(iris_llama_train *m, int l, iris_tl_acts *S, const float *xin, float *xout,
+                                  int n)
+{
+    const iris_backend *be = m->be;
+    const iris_llama_config *c = &m->cfg;
+    const int *p = m->layers[l].p;
+    int d = c->dim, f = c->ffn_dim, rot = c->rot_dim ? c->rot_dim : c->head_dim;
+    long nf = (long)n * f;
+    norm_fwd(m, S->xn1, xin, n, p[TL_ATTN_NORM], p[TL_ATTN_NORM_B]);
+    if (p[TL_QKV] >= 0) {
+        lin_fwd(m, m->qkv, S->xn1, n, d, 3 * d, p[TL_QKV], p[TL_BQKV]);
+        be->sync();  /* the scatter reads the product on the host */
+        shuffle_qkv(c, m->qkv, S->q, S->k, S->v, n, 1);
+    } else {
+        lin_fwd(m, S->q, S->xn1, n, d, d, p[TL_WQ], p[TL_BQ]);
+        lin_fwd(m, S->k, S->xn1, n, d, d, p[TL_WK], p[TL_BK]);
+        lin_fwd(m, S->v, S->xn1, n, d, d, p[TL_WV], p[TL_BV]);
+    }
+    if (c->pos == IRIS_POS_ROPE) {
+        be->rope(S->q, n, c->n_heads, c->head_dim, rot, m->pos, c->rope_theta, c->rope_pos_scale,
+                 c->rope_interleaved);
+        be->rope(S->k, n, c->n_heads, c->head_dim, rot, m->pos, c->rope_theta, c->rope_pos_scale,
+                 c->rope_interleaved);
+    }
+    be->attention(S->att, S->q, S->k, S->v, n, 0, n, d, c->n_heads, c->n_kv_heads, c->head_dim, attn_scale(c),
+                  1, alibi(c));
+    lin_fwd(m, m->tmp, S->att, n, d, d, p[TL_WO], p[TL_BO]);
+    /* parallel: xout = xin + O + F(n2(xin)); sequential: xmid = xin + O, xout = xmid + F(n2(xmid)) */
+    float *mid = c->parallel_residual ? xout : S->xmid;
+    be->add(mid, xin, m->tmp, (long)n * d);
+    norm_fwd(m, S->xn2, c->parallel_residual ? xin : S->xmid, n, p[TL_FFN_NORM], p[TL_FFN_NORM_B]);
+    lin_fwd(m, S->u, S->xn2, n, d, f, p[TL_UP], p[TL_BUP]);
+    if (c->act == IRIS_FFN_GELU) be->gelu(S->a, S->u, nf);
+    else be->gelu_tanh(S->a, S->u, nf);
+    lin_fwd(m, m->tmp, S->a, n, f, d, p[TL_DOWN], p[TL_BDOWN]);
+    be->add(xout, mid, m->tmp, (long)n * d);
+}
+
+void iris_decoder_train_layer_bwd(iris_llama_train *m, int l, iris_tl_acts *S, const float *xin, int n)
+{
+    const iris_backend *be = m->be;
+    const iris_train_ops *ops = m->ops;
+    const iris_llama_config *c = &m->cfg;
+    const int *p = m->layers[l].p;
+    int d = c->dim, f = c->ffn_dim, rot = c->rot_dim ? c->rot_dim : c->head_dim;
+    long nd = (long)n * d, nf = (long)n * f;
+
+    /* parallel: the attention branch reads dx' before the feed-forward adds to it */
+    if (c->parallel_residual) lin_bwd(m, m->datt, 0.0f, m->dcur, S->att, n, d, d, p[TL_WO], p[TL_BO]);
+    lin_bwd(m, m->da, 0.0f, m->dcur, S->a, n, f, d, p[TL_DOWN], p[TL_BDOWN]);
+    if (c->act == IRIS_FFN_GELU) ops->gelu_backward(m->du, m->da, S->u, nf);
+    else ops->gelu_tanh_backward(m->du, m->da, S->u, nf);
+    lin_bwd(m, m->dxn, 0.0f, m->du, S->xn2, n, d, f, p[TL_UP], p[TL_BUP]);
+    norm_bwd(m, m->tmp, m->dxn, c->parallel_residual ? xin : S->xmid, n, p[TL_FFN_NORM], p[TL_FFN_NORM_B]);
+    be->add(m->dcur, m->dcur, m->tmp, nd);
+    if (!c->parallel_residual) lin_bwd(m, m->datt, 0.0f, m->dcur, S->att, n, d, d, p[TL_WO], p[TL_BO]);
+
+    ops->attention_alibi_backward(m->dq, m->dk, m->dv, m->datt, S->q, S->k, S->v, n, c->n_heads, c->n_kv_heads,
+                                  c->head_dim, attn_scale(c), 1, alibi(c));
+    if (c->pos == IRIS_POS_ROPE) {
+        ops->rope_backward(m->dq, n, c->n_heads, c->head_dim, rot, m->pos, c->rope_theta, c->rope_pos_scale,
+                           c->rope_interleaved);
+        ops->rope_backward(m->dk, n, c->n_heads, c->head_dim, rot, m->pos, c->rope_theta, c->rope_pos_scale,
+                           c->rope_interleaved);
+    }
+    if (p[TL_QKV] >= 0) {
+        be->sync();
+        shuffle_qkv(c, m->qkv, m->dq, m->dk, m->dv, n, 0);
+        lin_bwd(m, m->dxn, 0.0f, m->qkv, S->xn1, n, d, 3 * d, p[TL_QKV], p[TL_BQKV]);
+    } else {
+        lin_bwd(m, m->dxn, 0.0f, m->dq, S->xn1, n, d, d, p[TL_WQ], p[TL_BQ]);
+        lin_bwd(m, m->dxn, 1.0f, m->dk, S->xn1, n, d, d, p[TL_WK], p[TL_BK]);
+        lin_bwd(m, m->dxn, 1.0f, m->dv, S->xn1, n, d, d, p[TL_WV], p[TL_BV]);
+    }
+    norm_bwd(m, m->tmp, m->dxn, xin, n, p[TL_ATTN_NORM], p[TL_ATTN_NORM_B]);
+    be->add(m->dcur, m->dcur, m->tmp, nd);
+}
