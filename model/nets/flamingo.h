@@ -73,7 +73,14 @@ typedef struct iris_flamingo {
     int32_t *time_at;           /* host [n_ctx]: image index each cached position reads */
     int pend_from, pend_to;     /* positions whose time_at the caller has set */
     int media_token, eoc_token;
+    iris_llama_config base_cfg; /* the language model's own config (before the table grew) */
+    char embd_name[256];        /* the grown table's name in the checkpoint ("" when none) */
+    char (*block_prefix)[160];  /* per layer: the block's name prefix in the checkpoint */
 } iris_flamingo;
+
+/* tensor_lookup.h adapter over the checkpoint (ctx: the iris_flamingo *):
+ * names without the checkpoint's nesting prefix, e.g. "perceiver.latents". */
+const iris_tensor *iris_flamingo_lookup(void *f, const char *name);
 
 /* The model file PATH names: PATH itself when it ends in .json, or
  * PATH/openflamingo.json when that exists; NULL otherwise (malloc'd). */

@@ -186,6 +186,13 @@ static const iris_tensor *ckpt_lookup(void *ctx, const char *name)
     return iris_weights_find(v->w, full);
 }
 
+const iris_tensor *iris_flamingo_lookup(void *ctx, const char *name)
+{
+    iris_flamingo *f = ctx;
+    ckpt_view v = {&f->ckpt, f->ckpt_prefix};
+    return ckpt_lookup(&v, name);
+}
+
 static int find_prefix(iris_flamingo *f, const char *path)
 {
     static const char *const cands[] = {"", "model_state_dict.", "module.", "model_state_dict.module.",
@@ -237,6 +244,7 @@ static int bind_blocks(iris_flamingo *f, ckpt_view *cv, const iris_llama_config 
             iris_xattn_media_alloc(&f->xm[l], &f->xa[l], f->max_media, f->n_latents))
             return -1;
         f->has_block[l] = 1;
+        snprintf(f->block_prefix[l], sizeof f->block_prefix[l], "%s", pfx);
         f->n_blocks++;
     }
     if (!f->n_blocks) {
@@ -257,6 +265,7 @@ static int replace_embeddings(iris_lm *lm, iris_flamingo *f, const char *path)
         snprintf(name, sizeof name, "%slang_encoder.%s", f->ckpt_prefix, emb[i]);
         if (iris_weights_find(&f->ckpt, name)) {
             if (iris_llama_replace_embeddings(&lm->net, &f->ckpt, name)) return -1;
+            snprintf(f->embd_name, sizeof f->embd_name, "%s", name);
             break;
         }
     }
@@ -305,12 +314,14 @@ static int open_parts(iris_lm *lm, iris_flamingo *f, const model_file *mf)
         return -1;
     f->n_latents = pc.n_latents;
     f->dim_visual = pc.dim;
+    f->base_cfg = lm->net.cfg;
     if (replace_embeddings(lm, f, mf->ckpt)) return -1;
     f->xa = calloc((size_t)f->n_layers, sizeof *f->xa);
     f->xm = calloc((size_t)f->n_layers, sizeof *f->xm);
     f->has_block = calloc((size_t)f->n_layers, 1);
     f->time_at = calloc((size_t)lm->net.n_ctx, sizeof *f->time_at);
-    if (!f->xa || !f->xm || !f->has_block || !f->time_at) {
+    f->block_prefix = calloc((size_t)f->n_layers, sizeof *f->block_prefix);
+    if (!f->xa || !f->xm || !f->has_block || !f->time_at || !f->block_prefix) {
         iris_set_error("out of memory");
         return -1;
     }
@@ -387,6 +398,7 @@ void iris_flamingo_free(iris_flamingo *f)
         be->free(f->y);
     }
     free(f->time_at);
+    free(f->block_prefix);
     if (f->clip.loaded) iris_clip_free(&f->clip);
     if (f->clip_w.path) iris_weights_close(&f->clip_w);
     if (f->ckpt.path) iris_weights_close(&f->ckpt);
