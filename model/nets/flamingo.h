@@ -7,7 +7,8 @@
  *   {
  *     "lang_model": "DIR",           Hugging Face directory of the base LM
  *     "vision_model": "DIR",         CLIP (CLIPModel or CLIPVisionModel) directory
- *     "checkpoint": "checkpoint.pt", OpenFlamingo's trained weights
+ *     "checkpoint": "checkpoint.pt", OpenFlamingo's trained weights (or a
+ *                                    .safetensors file with the same names)
  *     "cross_attn_every_n_layers": 1,        optional: checked against the file
  *     "dim_head": 64, "max_images": 16,      optional
  *     "vision_ln_post": false                optional, see below

@@ -117,7 +117,7 @@ def trainable_state(model):
     return sd
 
 
-def build(tmp_path, seed, every_n=1, n_layers=4, vis_dim=32, nest=False, arch="mpt"):
+def build(tmp_path, seed, every_n=1, n_layers=4, vis_dim=32, nest=False, arch="mpt", safetensors=False):
     """Writes lm/, clip/, checkpoint.pt and openflamingo.json; returns the
     reference Flamingo, the tokenizer (with the new tokens) and the ids."""
     from transformers import CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaForCausalLM, MptConfig, MptForCausalLM
@@ -165,9 +165,15 @@ def build(tmp_path, seed, every_n=1, n_layers=4, vis_dim=32, nest=False, arch="m
     model.lang_encoder.gated_cross_attn_layers.requires_grad_(True)
     model.lang_encoder.get_input_embeddings().requires_grad_(True)
     sd = trainable_state(model)
-    torch.save({"model_state_dict": sd} if nest else sd, str(tmp_path / "checkpoint.pt"))
+    ckpt = "checkpoint.pt"
+    if safetensors:   # the same state as one safetensors file (iris's own layout)
+        from safetensors.torch import save_file
+        ckpt = "flamingo.safetensors"
+        save_file({k: v.detach().clone().contiguous() for k, v in sd.items()}, str(tmp_path / ckpt))
+    else:
+        torch.save({"model_state_dict": sd} if nest else sd, str(tmp_path / ckpt))
     (tmp_path / "openflamingo.json").write_text(json.dumps({
-        "lang_model": "lm", "vision_model": "clip", "checkpoint": "checkpoint.pt",
+        "lang_model": "lm", "vision_model": "clip", "checkpoint": ckpt,
         "cross_attn_every_n_layers": every_n}))
     return model, tok, (eoc, media)
 
@@ -237,10 +243,10 @@ def iris_args(tmp_path, paths, prompt, extra=()):
     return args + list(extra)
 
 
-@pytest.mark.parametrize("every_n,nest", [(1, False), (2, True)])
-def test_logits_match_open_flamingo(tmp_path, every_n, nest):
+@pytest.mark.parametrize("every_n,nest,st", [(1, False, False), (2, True, False), (3, False, True)])
+def test_logits_match_open_flamingo(tmp_path, every_n, nest, st):
     seed = (SEED + every_n) % 100000
-    model, tok, _ = build(tmp_path, seed, every_n=every_n, nest=nest)
+    model, tok, _ = build(tmp_path, seed, every_n=every_n, nest=nest, safetensors=st)
     paths, vision_x = images(tmp_path, seed)
     ids = tok.encode(PROMPT).ids
     with torch.no_grad():
