@@ -27,8 +27,8 @@
  *  - Perceiver per image (OpenFlamingo builds it without media/frame
  *    embeddings), 64 latents of the vision width.
  *  - Tokens: the base tokenizer plus "<|endofchunk|>" and "<image>" as new
- *    special tokens at the next ids (and "<PAD>" when the table has room for
- *    it), the embedding table (and a tied output head) replaced by the
+ *    special tokens at the next ids (a "<PAD>" OpenFlamingo may add after them
+ *    only grows the table), the embedding table (and a tied output head) replaced by the
  *    checkpoint's grown copy ("lang_encoder.<the LM's embedding name>").
  *  - Masking: a token attends to the latents of the last <image> at or
  *    before it; text before any image gets no cross-attention output.  While

@@ -304,6 +304,11 @@ static int open_parts(iris_lm *lm, iris_flamingo *f, const model_file *mf)
     ckpt_view cv = {&f->ckpt, f->ckpt_prefix};
     iris_perceiver_config pc;
     if (iris_perceiver_config_infer(&pc, ckpt_lookup, &cv, "perceiver.", mf->dim_head)) return -1;
+    if (pc.max_media > 0) {   /* images are encoded one at a time, each as media 0 */
+        iris_set_error("%s: perceiver.media_time_embs (per-image time embeddings) is not supported; "
+                       "OpenFlamingo's Flamingo builds its perceiver without them", mf->ckpt);
+        return -1;
+    }
     if (pc.dim != f->clip.cfg.hidden) {
         iris_set_error("%s: the perceiver is %d wide but the vision tower %s gives %d-wide tokens", mf->ckpt,
                        pc.dim, mf->vision, f->clip.cfg.hidden);

@@ -424,3 +424,12 @@ def test_iris_train_refuses_openflamingo(tmp_path):
                        **{"train.mode": "full"})
     p = run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run")], check=False)
     assert p.returncode == 1 and "does not train OpenFlamingo models yet" in p.stderr, p.stderr
+
+
+def test_perceiver_time_embeddings_refused(tmp_path):
+    build(tmp_path, 12, n_layers=2)
+    paths, _ = images(tmp_path, 12, n=1)
+    sd = torch.load(str(tmp_path / "checkpoint.pt"))
+    sd["perceiver.media_time_embs"] = torch.zeros(4, 1, 32)
+    torch.save(sd, str(tmp_path / "checkpoint.pt"))
+    assert "media_time_embs" in fails(iris_args(tmp_path, paths, "<image>x", ["-n", "1"]))
