@@ -111,7 +111,7 @@ static void do_load(chat_worker *w, const char *path)
     w->chat = chat;
     pthread_mutex_lock(&w->mu);
     w->loaded = 1;
-    w->has_vision = lm->vision != NULL;
+    w->has_vision = iris_lm_has_vision(lm);
     free(w->model_path);
     w->model_path = strdup(path);
     w->ctx_used = 0;

@@ -32,6 +32,11 @@ static void usage(FILE *f)
         "  -n N                 most answer tokens (default 24)\n"
         "  --preprocess MODE    pad (default), crop or resize\n"
         "  --mmproj FILE        llama.cpp vision projector (.gguf) for a GGUF language model\n"
+        "  --shots K            OpenFlamingo models: K in-context examples per question, in\n"
+        "                       OpenFlamingo's prompt \"<image>Question:Q Short answer:A<|endofchunk|>\"\n"
+        "                       (LLaVA and text-only models refuse K > 0)\n"
+        "  --support FILE       where the examples are drawn from (same formats as --data;\n"
+        "                       default: the --data set minus the question); --seed S seeds the draw\n"
         "  -o FILE              write results as JSON (overall, per_type, n, predictions)\n"
         "  -t N, --device D     threads, backend\n");
 }
@@ -56,12 +61,13 @@ int cmd_eval(int argc, char **argv)
     const char *data = NULL, *ann = NULL, *images = NULL, *out = NULL, *tpl_name = NULL;
     iris_eval_opts eo = {.metric = IRIS_METRIC_VQAV2, .n_predict = 24, .tpl = -1};
     iris_lm_options lo_opts = {0};
-    enum { O_DATA = 256, O_ANN, O_IMG, O_METRIC, O_LIMIT, O_SUFFIX, O_TPL, O_PRE, O_MMPROJ };
+    enum { O_DATA = 256, O_ANN, O_IMG, O_METRIC, O_LIMIT, O_SUFFIX, O_TPL, O_PRE, O_MMPROJ, O_SHOTS, O_SUPPORT };
+    const char *support = NULL;
     static const struct option lo[] = {
         CLI_MODEL_LONG_OPTIONS, {"data", 1, 0, O_DATA}, {"annotations", 1, 0, O_ANN}, {"images", 1, 0, O_IMG},
         {"metric", 1, 0, O_METRIC}, {"limit", 1, 0, O_LIMIT}, {"prompt-suffix", 1, 0, O_SUFFIX},
         {"template", 1, 0, O_TPL}, {"preprocess", 1, 0, O_PRE}, {"output", 1, 0, 'o'}, {"help", 0, 0, 'h'},
-        {"mmproj", 1, 0, O_MMPROJ}, {0, 0, 0, 0}};
+        {"mmproj", 1, 0, O_MMPROJ}, {"shots", 1, 0, O_SHOTS}, {"support", 1, 0, O_SUPPORT}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, CLI_MODEL_SHORT_OPTIONS "o:h", lo, NULL)) != -1) {
@@ -89,6 +95,8 @@ int cmd_eval(int argc, char **argv)
         case O_TPL: tpl_name = optarg; break;
         case O_PRE: bad = cli_parse_preprocess("eval", optarg, &lo_opts) != 0; break;
         case O_MMPROJ: lo_opts.mmproj = optarg; break;
+        case O_SHOTS: bad = cli_parse_int("eval", "--shots", optarg, 0, 64, &eo.shots); break;
+        case O_SUPPORT: support = optarg; break;
         case 'o': out = optarg; break;
         case 'h': usage(stdout); return 0;
         default: bad = 1;
@@ -109,10 +117,19 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "iris eval: %s\n", iris_last_error());
         return 1;
     }
+    iris_eval_set sup = {0};
+    if (support && iris_eval_load(&sup, support, NULL, images)) {
+        fprintf(stderr, "iris eval: %s\n", iris_last_error());
+        iris_eval_free(&set);
+        return 1;
+    }
+    if (support) eo.support = &sup;
+    eo.seed = o.gen.sampling.seed;
     iris_lm lm;
     int load_rc = cli_load_model(&o, &lo_opts, &lm);
     if (load_rc) {
         iris_eval_free(&set);
+        if (support) iris_eval_free(&sup);
         return load_rc;
     }
     int tty = isatty(STDERR_FILENO);
@@ -140,5 +157,6 @@ int cmd_eval(int argc, char **argv)
 done:
     iris_lm_free(&lm);
     iris_eval_free(&set);
+    if (support) iris_eval_free(&sup);
     return rc;
 }

@@ -121,7 +121,8 @@ int cmd_run(int argc, char **argv)
         size_t len = strlen(prompt) + (size_t)n_img * 8 + 1;
         if ((user = malloc(len))) {
             user[0] = 0;
-            for (int i = 0; i < n_img; i++) strcat(user, "<image>\n");
+            /* OpenFlamingo: "<image>" alone, as its prompts have it */
+            for (int i = 0; i < n_img; i++) strcat(user, lm.flamingo ? "<image>" : "<image>\n");
             strcat(user, prompt);
         }
     } else {

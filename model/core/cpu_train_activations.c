@@ -1,4 +1,5 @@
-/* cpu_train_activations.c — backward of the fused gated units.
+/* cpu_train_activations.c — backward of the fused gated units (plain GELUs:
+ * cpu_train_act_backward.c).
  *   SwiGLU y = silu(g) u:       dg = dy u s (1 + g (1 - s)),  du = dy g s
  *                               (s = sigmoid(g))
  *   GeGLU  y = gelu_tanh(g) u:  dg = dy u (0.5 (1 + t) + 0.5 g (1 - t^2) c

@@ -66,6 +66,148 @@ static int32_t *prompt_sequence(iris_lm *lm, const char *user, int tpl, int n_im
     return seq;
 }
 
+/* ---- OpenFlamingo's few-shot VQA prompts ---- */
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* k distinct support indices for question q (never q itself when drawing
+ * from the evaluated set), reproducible from seed and q. */
+static int draw_shots(const iris_eval_set *sup, const iris_eval_item *q, int k, uint64_t seed, int qi, int *pick)
+{
+    int avail = 0;
+    for (int i = 0; i < sup->n; i++) avail += &sup->items[i] != q && sup->items[i].n_answers > 0;
+    if (avail < k) {
+        iris_set_error("--shots %d: the support set has only %d questions with answers to draw from", k, avail);
+        return -1;
+    }
+    uint64_t st = seed ^ (0x632be59bd9b4e019ULL * (uint64_t)(qi + 1));
+    for (int j = 0; j < k; j++) {
+        for (;;) {
+            int c = (int)(splitmix(&st) % (uint64_t)sup->n), dup = 0;
+            if (&sup->items[c] == q || sup->items[c].n_answers == 0) continue;
+            for (int t = 0; t < j; t++) dup |= pick[t] == c;
+            if (!dup) {
+                pick[j] = c;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+static int append(char **s, size_t *len, size_t *cap, const char *a, const char *b, const char *c)
+{
+    size_t need = *len + strlen(a) + strlen(b) + strlen(c) + 1;
+    if (need > *cap) {
+        size_t nc = need * 2;
+        char *t = realloc(*s, nc);
+        if (!t) return -1;
+        *s = t;
+        *cap = nc;
+    }
+    *len += (size_t)sprintf(*s + *len, "%s%s%s", a, b, c);
+    return 0;
+}
+
+/* The prompt text and the images it names (shots first, then the question's);
+ * *n_img images go into imgs. */
+static char *flamingo_prompt(const iris_eval_item *it, const iris_eval_set *sup, const int *pick, int k,
+                             const char **imgs, int *n_img)
+{
+    size_t len = 0, cap = 256;
+    char *s = malloc(cap);
+    if (!s) return NULL;
+    s[0] = 0;
+    *n_img = 0;
+    for (int j = 0; j <= k; j++) {
+        const iris_eval_item *e = j < k ? &sup->items[pick[j]] : it;
+        if (e->image) imgs[(*n_img)++] = e->image;
+        if (append(&s, &len, &cap, e->image ? "<image>" : "", "Question:", e->question) ||
+            append(&s, &len, &cap, " Short answer:", j < k ? e->answers[0] : "", j < k ? "<|endofchunk|>" : "")) {
+            free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+/* OpenFlamingo's postprocess_vqa_generation. */
+static void flamingo_cut(char *pred)
+{
+    static const char *const stops[] = {"Question", "Answer", "Short", ", "};
+    for (size_t i = 0; i < sizeof stops / sizeof *stops; i++) {
+        char *p = strstr(pred, stops[i]);
+        if (p) *p = 0;
+    }
+}
+
+/* One few-shot question: encode its images, run its prompt from an empty
+ * cache; logits of the last row to logits. */
+static int flamingo_question(iris_lm *lm, const iris_eval_item *it, const iris_eval_opts *o, int qi, float *logits,
+                             char **shot_ids)
+{
+    const iris_eval_set *sup = o->support;
+    int k = o->shots, n_img = 0, rc = -1;
+    int *pick = calloc((size_t)k + 1, sizeof *pick);
+    const char **imgs = calloc((size_t)k + 1, sizeof *imgs);
+    char *text = NULL;
+    int32_t *ids = NULL;
+    if (!pick || !imgs) {
+        iris_set_error("out of memory");
+        goto done;
+    }
+    if (k && draw_shots(sup, it, k, o->seed, qi, pick)) goto done;
+    if (k) {
+        size_t len = 0, cap = 64;
+        char *ids_text = malloc(cap);
+        if (!ids_text) {
+            iris_set_error("out of memory");
+            goto done;
+        }
+        ids_text[0] = 0;
+        for (int j = 0; j < k; j++)
+            if (append(&ids_text, &len, &cap, j ? "\n" : "", sup->items[pick[j]].id, "")) {
+                free(ids_text);
+                iris_set_error("out of memory");
+                goto done;
+            }
+        *shot_ids = ids_text;
+    }
+    if (!(text = flamingo_prompt(it, sup, pick, k, imgs, &n_img))) {
+        iris_set_error("out of memory");
+        goto done;
+    }
+    iris_lm_clear_images(lm);
+    for (int j = 0; j < n_img; j++)
+        if (iris_lm_add_image(lm, imgs[j]) < 0) goto done;
+    size_t len = strlen(text);
+    int n = iris_lm_tokenize(lm, text, len, 1, NULL, 0);
+    if (n <= 0 || !(ids = malloc((size_t)n * sizeof *ids))) {
+        iris_set_error("question %s: cannot tokenize the prompt", it->id);
+        goto done;
+    }
+    iris_lm_tokenize(lm, text, len, 1, ids, n);
+    if (n + o->n_predict > lm->net.n_ctx) {
+        iris_set_error("question %s: %d prompt tokens (%d shots) do not fit the context of %d", it->id, n, k,
+                       lm->net.n_ctx);
+        goto done;
+    }
+    iris_llama_reset(&lm->net);
+    rc = iris_lm_forward_seq(lm, ids, n, logits);
+done:
+    free(pick);
+    free(imgs);
+    free(text);
+    free(ids);
+    return rc;
+}
+
 /* Greedy answer after the prompt already in the cache; logits of its last row given. */
 static char *greedy_answer(iris_lm *lm, float *logits, int n_predict)
 {
@@ -148,9 +290,30 @@ int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o
     }
     double t0 = iris_now(), sum = 0;
     int64_t processed0 = lm->net.n_tokens_processed;
+    iris_eval_opts fo = *o;
+    if (o->shots > 0 && !lm->flamingo) {
+        iris_set_error("--shots needs an OpenFlamingo model (interleaved images and answers); %s takes one "
+                       "image per prompt", lm->path);
+        goto done;
+    }
+    if (!fo.support) fo.support = set;
+    fo.n_predict = n_predict;
     for (int i = 0; i < total; i++) {
         if (o->stop && *o->stop) break;
         const iris_eval_item *it = &set->items[i];
+        if (lm->flamingo) {
+            if (!r->shots && !(r->shots = calloc((size_t)total, sizeof *r->shots))) {
+                iris_set_error("out of memory");
+                goto done;
+            }
+            if (flamingo_question(lm, it, &fo, i, logits, &r->shots[i])) goto done;
+            if (!(r->pred[i] = greedy_answer(lm, logits, n_predict))) {
+                iris_set_error("out of memory");
+                goto done;
+            }
+            flamingo_cut(r->pred[i]);
+            goto scored;
+        }
         int with_image = it->image != NULL && lm->vision != NULL;
         if (it->image && !lm->vision) {
             iris_set_error("question %s has an image but %s has no vision tower", it->id, lm->path);
@@ -188,6 +351,7 @@ int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o
             iris_set_error("out of memory");
             goto done;
         }
+    scored:;
         double a = score(it, r->pred[i], o->metric);
         if (a < 0) {
             iris_set_error("question %s has no reference answer for the %s metric", it->id, metric_names[o->metric]);
@@ -219,6 +383,8 @@ done:
 void iris_eval_result_free(iris_eval_result *r)
 {
     for (int i = 0; r->pred && i < r->n; i++) free(r->pred[i]);
+    for (int i = 0; r->shots && i < r->n; i++) free(r->shots[i]);
+    free(r->shots);
     for (int i = 0; i < r->n_types; i++) free(r->types[i]);
     free(r->pred);
     free(r->acc);
@@ -255,6 +421,17 @@ int iris_eval_write_json(const iris_eval_result *r, const iris_eval_set *set, co
         cJSON_AddStringToObject(p, "prediction", r->pred[i]);
         cJSON_AddNumberToObject(p, "accuracy", r->acc[i]);
         cJSON_AddStringToObject(p, "question_type", set->items[i].type ? set->items[i].type : "all");
+        if (r->shots && r->shots[i]) {
+            cJSON *sh = cJSON_AddArrayToObject(p, "shots");
+            for (const char *a = r->shots[i]; sh && a;) {
+                const char *e = strchr(a, '\n');
+                size_t l = e ? (size_t)(e - a) : strlen(a);
+                char buf[256];
+                snprintf(buf, sizeof buf, "%.*s", (int)(l < sizeof buf ? l : sizeof buf - 1), a);
+                cJSON_AddItemToArray(sh, cJSON_CreateString(buf));
+                a = e ? e + 1 : NULL;
+            }
+        }
         cJSON_AddItemToArray(preds, p);
     }
     cJSON_AddItemToObject(root, "predictions", preds);

@@ -6,6 +6,17 @@
  * and the shared prompt prefix in the KV cache, so only the new question's
  * tokens are processed.
  *
+ * OpenFlamingo models (lm->flamingo) are prompted as OpenFlamingo's VQA
+ * evaluation does, without a chat template:
+ *   K x "<image>Question:{q} Short answer:{a}<|endofchunk|>"  then
+ *   "<image>Question:{q} Short answer:"
+ * where the K in-context examples (shots) are drawn for each question, with
+ * the seed, from the support set (default: the evaluated set without the
+ * question itself), a = the example's first reference answer; the answer is
+ * cut at "Question", "Answer", "Short" or ", " as OpenFlamingo's
+ * post-processing does.  Other models refuse shots > 0 (one image per
+ * prompt: LLaVA-1.5 was not trained on interleaved examples).
+ *
  * Contract: returns 0 and fills the result (per-question predictions and
  * accuracies, overall and per-type percentages), or -1 with an error set; an
  * unreadable image fails that question's run with a message naming it.
@@ -29,6 +40,9 @@ typedef struct {
     void (*progress)(int done, int total, double acc_percent, void *ud);
     void *ud;
     volatile sig_atomic_t *stop;
+    int shots;                 /* in-context examples per question (OpenFlamingo models) */
+    const iris_eval_set *support; /* where they are drawn from; NULL: the evaluated set */
+    unsigned long long seed;   /* the draw's seed */
 } iris_eval_opts;
 
 typedef struct {
@@ -40,6 +54,7 @@ typedef struct {
     int *type_n;
     char **pred;               /* n predictions */
     double *acc;               /* n accuracies in [0, 1] */
+    char **shots;              /* n: the examples' question ids, '\n'-separated (NULL: none) */
     double seconds;
     long tokens_processed;
 } iris_eval_result;
@@ -48,7 +63,8 @@ int iris_metric_from_name(const char *name);
 const char *iris_metric_name(iris_metric m);
 int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o, iris_eval_result *r);
 void iris_eval_result_free(iris_eval_result *r);
-/* results.json: {model, metric, n, overall, per_type, seconds, predictions: [...]} */
+/* results.json: {model, metric, n, overall, per_type, seconds, predictions: [...]};
+ * a prediction made with in-context examples lists their question ids as "shots". */
 int iris_eval_write_json(const iris_eval_result *r, const iris_eval_set *set, const char *model,
                          iris_metric metric, const char *path);
 

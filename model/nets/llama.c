@@ -140,6 +140,7 @@ int iris_llama_load(iris_llama *m, const iris_weights *w, const iris_llama_confi
     m->cfg = *cfg;
     m->be = be;
     m->n_ctx = n_ctx > 0 ? n_ctx : (cfg->max_ctx < 4096 ? cfg->max_ctx : 4096);
+    m->n_embd_rows = cfg->vocab_size;
     m->n_batch = m->n_ctx < 256 ? m->n_ctx : 256;
     m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);
     if (!m->layers) {
@@ -219,6 +220,82 @@ void iris_llama_free(iris_llama *m)
     memset(m, 0, sizeof *m);
 }
 
+/* Grows the logits workspace to the (new) vocabulary. */
+static int resize_logits(iris_llama *m)
+{
+    float *l = balloc(m->be, (size_t)m->n_batch * m->cfg.vocab_size);
+    if (!l) {
+        iris_set_error("out of memory for the logits of %d tokens", m->cfg.vocab_size);
+        return -1;
+    }
+    m->be->free(m->logits);
+    m->logits = l;
+    return 0;
+}
+
+int iris_llama_replace_embeddings(iris_llama *m, const iris_weights *w, const char *name)
+{
+    const iris_tensor *t = iris_weights_find(w, name);
+    if (!t || t->ndim != 2 || t->shape[1] != m->cfg.dim || t->shape[0] <= 0) {
+        iris_set_error("%s: '%s' is %s, not an embedding table of width %d", w->path, name,
+                       t ? "misshapen" : "missing", m->cfg.dim);
+        return -1;
+    }
+    int rows = (int)t->shape[0];
+    if (!m->cfg.tied_embeddings && rows < m->cfg.vocab_size) {
+        iris_set_error("%s: '%s' has %d rows but the output head has %d", w->path, name, rows,
+                       m->cfg.vocab_size);
+        return -1;
+    }
+    binder b = {.w = w, .be = m->be, .gguf = 0, .base = "", .head = ""};
+    iris_tensor e;
+    if (iris_llama_bind(&b, &e, name, 2, rows, m->cfg.dim, 0)) return -1;
+    if (m->cfg.tied_embeddings && rows != m->cfg.vocab_size) {
+        int old = m->cfg.vocab_size;
+        m->cfg.vocab_size = rows;
+        if (resize_logits(m)) {
+            m->cfg.vocab_size = old;
+            free_weight(m->be, &e);
+            return -1;
+        }
+    }
+    free_weight(m->be, &m->tok_embd);
+    m->tok_embd = e;
+    if (m->cfg.tied_embeddings) {
+        m->lm_head = e;
+        m->lm_head.owns_data = 0;
+    }
+    m->n_embd_rows = rows;
+    return 0;
+}
+
+int iris_llama_replace_head(iris_llama *m, const iris_weights *w, const char *name)
+{
+    const iris_tensor *t = iris_weights_find(w, name);
+    if (m->cfg.tied_embeddings) {
+        iris_set_error("%s: '%s' given for a model whose output head is its embedding table", w->path, name);
+        return -1;
+    }
+    if (!t || t->ndim != 2 || t->shape[1] != m->cfg.dim || t->shape[0] <= 0) {
+        iris_set_error("%s: '%s' is %s, not an output head of width %d", w->path, name,
+                       t ? "misshapen" : "missing", m->cfg.dim);
+        return -1;
+    }
+    binder b = {.w = w, .be = m->be, .gguf = 0, .base = "", .head = ""};
+    iris_tensor h;
+    int rows = (int)t->shape[0], old = m->cfg.vocab_size;
+    if (iris_llama_bind(&b, &h, name, 2, rows, m->cfg.dim, 0)) return -1;
+    m->cfg.vocab_size = rows;
+    if (rows != old && resize_logits(m)) {
+        m->cfg.vocab_size = old;
+        free_weight(m->be, &h);
+        return -1;
+    }
+    free_weight(m->be, &m->lm_head);
+    m->lm_head = h;
+    return 0;
+}
+
 void iris_llama_reset(iris_llama *m) { m->n_past = 0; }
 
 void iris_llama_truncate(iris_llama *m, int n)
@@ -285,6 +362,7 @@ static int chunk_forward(iris_llama *m, int n, float *logits_out, int all_logits
     int generic = IRIS_ARCH_IS_GENERIC(c->arch);
     if (generic && c->pos == IRIS_POS_LEARNED) iris_decoder_add_positions(m, n);
     for (int l = 0; l < c->n_layers; l++) {
+        if (m->pre_layer && m->pre_layer(m->pre_layer_ctx, m, l, n)) return -1;
         if (generic) iris_decoder_block_forward(m, l, n);
         else block_forward(m, l, n);
         if (be->error && be->error()) {
@@ -324,8 +402,8 @@ int iris_llama_forward(iris_llama *m, const int32_t *tokens, int n, float *logit
 {
     if (check_room(m, n)) return -1;
     for (int i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= m->cfg.vocab_size) {
-            iris_set_error("token id %d out of range (vocabulary %d)", tokens[i], m->cfg.vocab_size);
+        if (tokens[i] < 0 || tokens[i] >= m->n_embd_rows) {
+            iris_set_error("token id %d out of range (vocabulary %d)", tokens[i], m->n_embd_rows);
             return -1;
         }
     for (int done = 0; done < n; done += m->n_batch) {
@@ -358,8 +436,8 @@ int iris_llama_embed(iris_llama *m, const int32_t *tokens, int n, float *out)
 {
     int dim = m->cfg.dim;
     for (int i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= m->cfg.vocab_size) {
-            iris_set_error("token id %d out of range (vocabulary %d)", tokens[i], m->cfg.vocab_size);
+        if (tokens[i] < 0 || tokens[i] >= m->n_embd_rows) {
+            iris_set_error("token id %d out of range (vocabulary %d)", tokens[i], m->n_embd_rows);
             return -1;
         }
     for (int done = 0; done < n; done += m->n_batch) {

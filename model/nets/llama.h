@@ -44,6 +44,7 @@ typedef struct iris_llama {
     iris_tensor tok_embd, out_norm, lm_head;
     iris_tensor out_norm_b, pos_embd;   /* generic decoders only */
     iris_llama_layer *layers;
+    int n_embd_rows;      /* rows of tok_embd (ids accepted); vocab_size unless replaced */
     int n_ctx;            /* KV cache capacity in tokens */
     int n_past;           /* tokens already in the cache */
     int n_batch;          /* rows per internal chunk */
@@ -54,6 +55,12 @@ typedef struct iris_llama {
     int32_t *pos;         /* host */
     int32_t *pos_rows;    /* host: learned-position rows (pos + offset) */
     int64_t n_tokens_processed;  /* rows that reached the decoder, for tests */
+    /* Called before decoder layer l with the n rows of m->x at positions
+     * n_past..n_past+n-1 (OpenFlamingo's gated cross-attention sits there);
+     * it may rewrite m->x.  NULL: plain decoder.  Nonzero return aborts the
+     * forward pass (with iris_set_error). */
+    int (*pre_layer)(void *ctx, struct iris_llama *m, int layer, int n);
+    void *pre_layer_ctx;
 } iris_llama;
 
 /* prefix is prepended to HF tensor names ("" or "language_model." ...); it is
@@ -75,6 +82,15 @@ int iris_llama_forward_embeds(iris_llama *m, const float *embeds, int n,
 /* Raw embedding-table rows of tokens into out[n, dim] (host memory); the
  * embedding scale is not applied (the forward pass applies it). */
 int iris_llama_embed(iris_llama *m, const int32_t *tokens, int n, float *out);
+
+/* Rebinds the input embedding table to tensor `name` of w (OpenFlamingo's
+ * checkpoint.pt carries the table grown by its new tokens): [rows, dim] with
+ * rows >= the tokenizer's vocabulary.  With tied embeddings the output head
+ * follows and vocab_size becomes rows; an untied head keeps its rows and the
+ * table must then be no smaller.  0 on success. */
+int iris_llama_replace_embeddings(iris_llama *m, const iris_weights *w, const char *name);
+/* Same for the output head (untied models whose checkpoint stores it). */
+int iris_llama_replace_head(iris_llama *m, const iris_weights *w, const char *name);
 
 /* Bytes of weights the forward pass reads per token (for bandwidth figures). */
 size_t iris_llama_weight_bytes(const iris_llama *m);

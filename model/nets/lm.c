@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "flamingo.h"
 #include "llava_vision.h"
 #include <cjson/cJSON.h>
 #include "text/chat_template.h"
@@ -120,6 +121,19 @@ int iris_lm_load(iris_lm *lm, const char *path, const iris_backend *be, int n_ct
 
 int iris_lm_load_opts(iris_lm *lm, const char *path, const iris_backend *be, const iris_lm_options *opts)
 {
+    char *of = iris_flamingo_model_file(path);
+    if (of) {
+        int rc = iris_flamingo_load(lm, of, be, opts);
+        free(of);
+        return rc;
+    }
+    return iris_lm_load_base(lm, path, be, opts);
+}
+
+int iris_lm_has_vision(const iris_lm *lm) { return lm->vision != NULL || lm->flamingo != NULL; }
+
+int iris_lm_load_base(iris_lm *lm, const char *path, const iris_backend *be, const iris_lm_options *opts)
+{
     int n_ctx = opts ? opts->n_ctx : 0, is_llava = 0;
     memset(lm, 0, sizeof *lm);
     lm->image_token_id = -1;
@@ -186,6 +200,10 @@ void iris_lm_free(iris_lm *lm)
         free(lm->mmproj);
     }
     iris_llama_free(&lm->net);
+    if (lm->flamingo) {   /* after the decoder, whose embedding table may point into it */
+        iris_flamingo_free(lm->flamingo);
+        free(lm->flamingo);
+    }
     if (lm->tok) iris_tokenizer_free(lm->tok);
     if (lm->w.path) iris_weights_close(&lm->w);
     free(lm->path);
@@ -195,6 +213,7 @@ void iris_lm_free(iris_lm *lm)
 int iris_lm_is_end(const iris_lm *lm, int32_t t)
 {
     if (t == lm->net.cfg.eos_id) return 1;
+    if (lm->flamingo && t == lm->flamingo->eoc_token) return 1;   /* OpenFlamingo's generate stops there */
     int32_t eog[8];
     int n = iris_tokenizer_eog_ids(lm->tok, eog, 8);
     for (int i = 0; i < n; i++)

@@ -24,6 +24,7 @@
 #include "text/tokenizer.h"
 
 struct iris_llava_vision;
+struct iris_flamingo;
 
 typedef struct iris_lm {
     char *path;
@@ -39,6 +40,9 @@ typedef struct iris_lm {
     int n_img_rows;                     /* embeddings per image (576 for LLaVA-1.5) */
     float **image_feats;                /* host [n_img_rows, dim] per image */
     int n_images, cap_images;
+    /* OpenFlamingo models (flamingo.h): images are media for the gated
+     * cross-attention blocks; <image> stays a token in the sequence */
+    struct iris_flamingo *flamingo;
 } iris_lm;
 
 typedef struct {
@@ -48,8 +52,15 @@ typedef struct {
 } iris_lm_options;
 
 int iris_lm_load(iris_lm *lm, const char *path, const iris_backend *be, int n_ctx);
+/* PATH may also name an OpenFlamingo model: a *.json model file or a
+ * directory holding openflamingo.json (flamingo.h). */
 int iris_lm_load_opts(iris_lm *lm, const char *path, const iris_backend *be,
                       const iris_lm_options *opts);
+/* The same for plain language models and LLaVA only (no model file). */
+int iris_lm_load_base(iris_lm *lm, const char *path, const iris_backend *be,
+                      const iris_lm_options *opts);
+/* True when the model takes images (LLaVA or OpenFlamingo). */
+int iris_lm_has_vision(const iris_lm *lm);
 void iris_lm_free(iris_lm *lm);
 /* True for the model's EOS and the tokenizer's other end-of-turn ids. */
 int iris_lm_is_end(const iris_lm *lm, int32_t token);

@@ -4,12 +4,24 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "flamingo.h"
 #include "llava_vision.h"
 #include "lm.h"
 #include "vision/image_load.h"
 
+static int add_flamingo_image(iris_lm *lm, const char *path)
+{
+    iris_image img;
+    if (iris_image_load(&img, path)) return -1;
+    int rc = iris_flamingo_add_image(lm->flamingo, &img);
+    iris_image_free(&img);
+    if (rc >= 0) lm->n_images = lm->flamingo->n_media;
+    return rc;
+}
+
 int iris_lm_add_image(iris_lm *lm, const char *path)
 {
+    if (lm->flamingo) return add_flamingo_image(lm, path);
     if (!lm->vision) {
         iris_set_error("%s: this model has no vision tower (a text-only model cannot take images)", lm->path);
         return -1;
@@ -50,6 +62,11 @@ int iris_lm_add_image(iris_lm *lm, const char *path)
 
 void iris_lm_clear_images(iris_lm *lm)
 {
+    if (lm->flamingo) {
+        iris_flamingo_clear_images(lm->flamingo);
+        lm->n_images = 0;
+        return;
+    }
     for (int i = 0; i < lm->n_images; i++) free(lm->image_feats[i]);
     lm->n_images = 0;
 }
@@ -79,6 +96,17 @@ int iris_lm_expand_images(const iris_lm *lm, const int32_t *ids, int n, int firs
         iris_set_error("image %d has not been encoded", first_image + k - 1);
         return -1;
     }
+    if (lm->flamingo) {   /* <image> stays a token: the blocks read the media */
+        int32_t *s = malloc((n ? (size_t)n : 1) * sizeof *s);
+        if (!s) {
+            iris_set_error("out of memory");
+            return -1;
+        }
+        memcpy(s, ids, (size_t)n * sizeof *s);
+        *out = s;
+        *n_out = n;
+        return 0;
+    }
     size_t total = (size_t)n - k + (size_t)k * lm->n_img_rows;
     int32_t *s = malloc((total ? total : 1) * sizeof *s);
     if (!s) {
@@ -102,6 +130,7 @@ int iris_lm_expand_images(const iris_lm *lm, const int32_t *ids, int n, int firs
 
 int iris_lm_forward_seq(iris_lm *lm, const int32_t *seq, int n, float *logits_out)
 {
+    if (lm->flamingo) return iris_flamingo_forward(lm, seq, n, logits_out, 0);
     int has_image = 0;
     for (int i = 0; i < n && !has_image; i++) has_image = seq[i] < 0;
     if (!has_image) return iris_llama_forward(&lm->net, seq, n, logits_out, 0);

@@ -141,6 +141,8 @@ static int set_dec(iris_tokenizer *t, int id)
     return 0;
 }
 
+static void index_added(iris_tokenizer *t);
+
 int tok_finish(iris_tokenizer *t)
 {
     for (int id = 0; id < t->n_vocab; id++) {
@@ -155,12 +157,7 @@ int tok_finish(iris_tokenizer *t)
     }
     for (int id = 0; id < t->n_vocab; id++)
         if (set_dec(t, id) != 0) { iris_set_error("%s: out of memory", t->source); return -1; }
-    if (t->n_added) qsort(t->added, (size_t)t->n_added, sizeof *t->added, cmp_added);
-    int c = 0;
-    for (int i = 0; i <= 256; i++) {
-        while (c < t->n_added && (unsigned char)t->added[c].text[0] < i) c++;
-        t->added_start[i] = c;
-    }
+    index_added(t);
     static const char *const eog_names[] = {
         "<end_of_turn>", "<|im_end|>", "<|end|>", "<|eot_id|>", "<|endoftext|>", "<|eom_id|>",
     };
@@ -169,6 +166,72 @@ int tok_finish(iris_tokenizer *t)
         if (id >= 0 && (t->attr[id] & (TOKA_SPECIAL | TOKA_ADDED))) tok_add_eog(t, id);
     }
     return 0;
+}
+
+/* Re-sorts the added tokens and rebuilds the first-byte index. */
+static void index_added(iris_tokenizer *t)
+{
+    if (t->n_added) qsort(t->added, (size_t)t->n_added, sizeof *t->added, cmp_added);
+    int c = 0;
+    for (int i = 0; i <= 256; i++) {
+        while (c < t->n_added && (unsigned char)t->added[c].text[0] < i) c++;
+        t->added_start[i] = c;
+    }
+}
+
+/* realloc that leaves *p alone on failure; 0 on success */
+static int grow(void **p, size_t bytes)
+{
+    void *g = realloc(*p, bytes);
+    if (!g) return -1;
+    *p = g;
+    return 0;
+}
+
+int iris_tokenizer_add_special(iris_tokenizer *t, const char *piece)
+{
+    size_t len = strlen(piece);
+    if (!len) {
+        iris_set_error("%s: an added token cannot be empty", t->source);
+        return -1;
+    }
+    int id = iris_tokenizer_find(t, piece);
+    if (id < 0) {
+        id = t->n_vocab;
+        /* the arrays hold n_vocab + 1 entries (see tok_alloc) */
+        size_t n = (size_t)id + 2;
+        if (grow((void **)&t->piece, n * sizeof *t->piece) ||
+            grow((void **)&t->piece_len, n * sizeof *t->piece_len) ||
+            grow((void **)&t->dec, n * sizeof *t->dec) || grow((void **)&t->dec_len, n * sizeof *t->dec_len) ||
+            grow((void **)&t->attr, n))
+            goto oom;
+        t->piece[id + 1] = t->dec[id + 1] = NULL;
+        t->piece_len[id + 1] = t->dec_len[id + 1] = 0;
+        t->attr[id] = t->attr[id + 1] = 0;
+        t->piece[id] = NULL;
+        t->dec[id] = NULL;
+        t->n_vocab++;
+        if (tok_set_piece(t, id, piece, len)) {
+            t->n_vocab--;
+            return -1;
+        }
+    } else {
+        for (int i = 0; i < t->n_added; i++)
+            if (t->added[i].id == id) {
+                t->added[i].special = 1;
+                t->attr[id] |= TOKA_SPECIAL;
+                return id;
+            }
+    }
+    if (tok_add_added(t, id, 1, 0, 0)) return -1;
+    free(t->dec[id]);
+    t->dec[id] = NULL;
+    if (set_dec(t, id)) goto oom;
+    index_added(t);
+    return id;
+oom:
+    iris_set_error("%s: out of memory", t->source);
+    return -1;
 }
 
 void iris_tokenizer_free(iris_tokenizer *t)

@@ -43,6 +43,11 @@ int iris_tokenizer_eos(const iris_tokenizer *t);   /* -1 when none */
 int iris_tokenizer_eog_ids(const iris_tokenizer *t, int32_t *ids, int cap);
 /* Id of an exact vocabulary entry (added tokens included), -1 when absent. */
 int iris_tokenizer_find(const iris_tokenizer *t, const char *piece);
+/* Adds `piece` as a special token at the next id (n_vocab), as Hugging Face's
+ * add_special_tokens does (OpenFlamingo's "<|endofchunk|>", "<image>");
+ * an existing entry is made special and keeps its id.  Returns the id, or -1
+ * (out of memory, empty piece). */
+int iris_tokenizer_add_special(iris_tokenizer *t, const char *piece);
 /* The vocabulary entry as stored (e.g. "\xe2\x96\x81the", "<0x0A>"). */
 const char *iris_tokenizer_piece(const iris_tokenizer *t, int id);
 int iris_tokenizer_is_special(const iris_tokenizer *t, int id);

@@ -513,8 +513,10 @@ int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *
         m->targets[i] = t >= 0 && t < V ? t : -100;
         counted += m->targets[i] >= 0;
     }
-    for (int l = 0; l < L; l++)
+    for (int l = 0; l < L; l++) {
+        if (m->pre_fwd && m->pre_fwd(m->pre_ctx, l, m->xs[l], n)) return -1;
         any_layer_fwd(m, l, &m->acts[m->checkpointing ? 0 : l], m->xs[l], m->xs[l + 1], n);
+    }
     out_norm_fwd(m, m->xf, m->xs[L], n);
     be->linear(m->logits, m->xf, &H->t, NULL, n, d, V);
     m->ops->cross_entropy(m->loss, backward ? m->logits : NULL, m->logits, m->targets, n, V, grad_scale);
@@ -543,10 +545,12 @@ int iris_llama_train_step(iris_llama_train *m, const int32_t *ids, const float *
                 break;
             }
     }
+    if (m->pre_bwd && m->grad_floor < stop) stop = m->grad_floor;
     for (int l = L - 1; l >= stop; l--) {
         iris_tl_acts *S = &m->acts[m->checkpointing ? 0 : l];
         if (m->checkpointing) any_layer_fwd(m, l, S, m->xs[l], m->dtmp, n);
         any_layer_bwd(m, l, S, m->xs[l], n);
+        if (m->pre_bwd && m->pre_bwd(m->pre_ctx, l, m->dcur, n)) return -1;
     }
     if (PE && PE->g)  /* image rows have a position too: before they are zeroed below */
         m->ops->embedding_backward(PE->g, m->dcur, m->pos_rows, n, d, (int)PE->t.shape[0], 1.0f);

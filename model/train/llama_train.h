@@ -74,6 +74,15 @@ typedef struct iris_llama_train {
     float *xf, *logits, *loss;
     float *dcur, *dxn, *tmp, *da, *dg, *du, *datt, *dq, *dk, *dv, *dh, *dtmp;
     int32_t *pos, *targets, *ids;
+    /* OpenFlamingo: a module before decoder layer l (gated cross-attention).
+     * pre_fwd rewrites layer l's input x [n, dim] in place; pre_bwd turns
+     * dx = dL/d(its output) into dL/d(its input) in place.  grad_floor: the
+     * backward pass goes down at least to this layer (the lowest hooked one)
+     * even when no parameter of the decoder trains.  NULL / n_layers: none. */
+    int (*pre_fwd)(void *ctx, int l, float *x, int n);
+    int (*pre_bwd)(void *ctx, int l, float *dx, int n);
+    void *pre_ctx;
+    int grad_floor;
     uint64_t dropout_key;            /* set per micro-batch by the trainer */
     int training;                    /* dropout on */
 } iris_llama_train;

@@ -65,6 +65,10 @@ int iris_train_session_open(iris_train_session *s, const iris_train_config *cfg)
     iris_lm_options lo = {.n_ctx = 16, .preprocess = cfg->preprocess[0] ? cfg->preprocess : "pad"};
     if (iris_lm_load_opts(&s->lm, cfg->base, be, &lo)) return -1;
     s->lm_open = 1;
+    if (s->lm.flamingo) {
+        iris_set_error("%s: iris train does not train OpenFlamingo models yet", cfg->base);
+        goto fail;
+    }
     if (iris_llama_train_init(&s->m, &s->lm.w, &s->lm.net.cfg, be, iris_cpu_train_ops(), cfg->max_length,
                               cfg->gradient_checkpointing))
         goto fail;

@@ -136,6 +136,35 @@ static void test_spm_special(void **s)
     assert_null(iris_tokenizer_piece(spm, 100000));
 }
 
+/* OpenFlamingo's added tokens: new ids at the end, matched as specials,
+ * decoded as their text; an existing entry keeps its id. */
+static void test_add_special(void **s)
+{
+    (void)s;
+    iris_tokenizer *t = iris_tokenizer_from_json(write_tmp("add.json", spm_json()));
+    if (!t) fail_msg("%s", iris_last_error());
+    int v = iris_tokenizer_n_vocab(t);
+    assert_int_equal(iris_tokenizer_add_special(t, "<|endofchunk|>"), v);
+    assert_int_equal(iris_tokenizer_add_special(t, "<image>"), IMAGE);   /* already there */
+    assert_int_equal(iris_tokenizer_add_special(t, "<|endofchunk|>"), v); /* idempotent */
+    assert_int_equal(iris_tokenizer_n_vocab(t), v + 1);
+    assert_true(iris_tokenizer_is_special(t, v));
+    assert_int_equal(iris_tokenizer_add_special(t, ""), -1);
+    int32_t ids[64];
+    assert_int_equal(enc(t, "hello<|endofchunk|><image>hello", 0, 1, ids), 4);
+    assert_int_equal(ids[0], SP_HELLO);
+    assert_int_equal(ids[1], v);
+    assert_int_equal(ids[2], IMAGE);
+    assert_int_equal(ids[3], SP_HELLO);
+    iris_detok d;
+    char buf[64];
+    iris_detok_init(&d, t, 1);
+    int n = iris_detok_push(&d, v, buf, sizeof buf);
+    assert_int_equal(n, 14);
+    assert_memory_equal(buf, "<|endofchunk|>", 14);
+    iris_tokenizer_free(t);
+}
+
 static void test_small_buffer(void **s)
 {
     (void)s;
@@ -352,6 +381,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spm_encode),
         cmocka_unit_test(test_spm_special),
+        cmocka_unit_test(test_add_special),
         cmocka_unit_test(test_small_buffer),
         cmocka_unit_test(test_detok_words),
         cmocka_unit_test(test_detok_utf8),

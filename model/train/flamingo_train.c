@@ -1,0 +1,167 @@
+/* flamingo_train.c — see flamingo_train.h.  The blocks run inside the
+ * training decoder through its pre-layer hooks; each block keeps its own
+ * activations (xattn_train), so the backward pass needs nothing else. */
+#include "flamingo_train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "train/llama_train_internal.h"
+
+static int hook_fwd(void *ctx, int l, float *x, int n)
+{
+    iris_flamingo_train *t = ctx;
+    if (!t->has_block[l]) return 0;
+    const iris_backend *be = t->m.be;
+    be->copy(t->tmp, x, (long)n * t->m.cfg.dim);
+    return iris_xattn_train_forward(&t->xa[l], t->tmp, n, t->media, t->n_media, t->time, x);
+}
+
+static int hook_bwd(void *ctx, int l, float *dx, int n)
+{
+    iris_flamingo_train *t = ctx;
+    if (!t->has_block[l]) return 0;
+    if (iris_xattn_train_backward(&t->xa[l], dx, t->tmp, t->n_media ? t->dmedia : NULL)) return -1;
+    t->m.be->copy(dx, t->tmp, (long)n * t->m.cfg.dim);
+    return 0;
+}
+
+/* The decoder's embedding (and tied head) become the checkpoint's grown,
+ * trainable table. */
+static int grown_embeddings(iris_flamingo_train *t, const iris_lm *lm)
+{
+    const iris_flamingo *f = lm->flamingo;
+    iris_llama_train *m = &t->m;
+    if (!m->cfg.tied_embeddings || m->lm_head != m->embed) {
+        iris_set_error("%s: training an OpenFlamingo model needs a language model with tied embeddings", lm->path);
+        return -1;
+    }
+    const char *name = f->embd_name[0] ? f->embd_name + strlen(f->ckpt_prefix) : NULL;
+    int idx = m->embed;
+    if (name) {
+        if ((idx = iris_llama_train_add_from(m, name, &lm->net.tok_embd, IRIS_PG_LLM)) < 0) return -1;
+        m->embed = m->lm_head = idx;
+        m->cfg.vocab_size = (int)lm->net.tok_embd.shape[0];
+    }
+    return iris_params_set_trainable(&m->params, idx);
+}
+
+int iris_flamingo_train_init(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops, int max_len,
+                             int max_media)
+{
+    memset(t, 0, sizeof *t);
+    iris_flamingo *f = lm->flamingo;
+    if (!f) {
+        iris_set_error("%s: not an OpenFlamingo model", lm->path);
+        return -1;
+    }
+    const iris_backend *be = lm->net.be;
+    t->n_layers = f->n_layers;
+    t->max_len = max_len;
+    t->max_media = max_media;
+    t->n_patches = f->n_patches;
+    t->hidden = f->clip.cfg.hidden;
+    t->n_latents = f->n_latents;
+    t->dim_visual = f->dim_visual;
+    t->media_token = f->media_token;
+    if (iris_llama_train_init(&t->m, &lm->w, &f->base_cfg, be, ops, max_len, 0)) return -1;
+    t->m_open = 1;
+    if (grown_embeddings(t, lm)) goto fail;
+    int cap = iris_perceiver_slot_count(&f->pv.cfg) + IRIS_XA_COUNT * f->n_blocks;
+    t->xa = calloc((size_t)t->n_layers, sizeof *t->xa);
+    t->has_block = calloc((size_t)t->n_layers, 1);
+    t->time = calloc((size_t)max_len, sizeof *t->time);
+    if (!t->xa || !t->has_block || !t->time || iris_params_init(&t->p, be, cap)) {
+        iris_set_error("out of memory");
+        goto fail;
+    }
+    if (iris_perceiver_train_init(&t->pv, &t->p, ops, &f->pv.cfg, "perceiver.", iris_flamingo_lookup, f,
+                                  max_media, f->n_patches) ||
+        iris_perceiver_train_set_trainable(&t->pv))
+        goto fail;
+    for (int l = 0; l < t->n_layers; l++) {
+        if (!f->has_block[l]) continue;
+        if (iris_xattn_train_init(&t->xa[l], &t->p, ops, &f->xa[l].cfg, f->block_prefix[l], iris_flamingo_lookup,
+                                  f, max_len, max_media, f->n_latents) ||
+            iris_xattn_train_set_trainable(&t->xa[l]))
+            goto fail;
+        t->has_block[l] = 1;
+    }
+    t->m.grad_floor = t->n_layers;   /* the lowest block */
+    for (int l = t->n_layers - 1; l >= 0; l--)
+        if (t->has_block[l]) t->m.grad_floor = l;
+    if (iris_llama_train_prepare(&t->m)) goto fail;
+    size_t D = (size_t)lm->net.cfg.dim, media = (size_t)max_media * f->n_latents * f->dim_visual;
+    t->feats = be->alloc((size_t)max_media * f->n_patches * t->hidden * sizeof(float));
+    t->media = be->alloc(media * sizeof(float));
+    t->dmedia = be->alloc(media * sizeof(float));
+    t->tmp = be->alloc((size_t)max_len * D * sizeof(float));
+    t->zeros = be->alloc(media * sizeof(float));   /* stays zero: clears dmedia even of a NaN */
+    if (!t->feats || !t->media || !t->dmedia || !t->tmp || !t->zeros) {
+        iris_set_error("out of memory for the OpenFlamingo training buffers");
+        goto fail;
+    }
+    t->m.pre_fwd = hook_fwd;
+    t->m.pre_bwd = hook_bwd;
+    t->m.pre_ctx = t;
+    return 0;
+fail:
+    iris_flamingo_train_free(t);
+    return -1;
+}
+
+void iris_flamingo_train_free(iris_flamingo_train *t)
+{
+    const iris_backend *be = t->m.be;
+    for (int l = 0; t->xa && l < t->n_layers; l++)
+        if (t->has_block && t->has_block[l]) iris_xattn_train_free(&t->xa[l]);
+    if (t->pv.s) iris_perceiver_train_free(&t->pv);
+    if (be) {
+        be->free(t->feats);
+        be->free(t->media);
+        be->free(t->dmedia);
+        be->free(t->tmp);
+        be->free(t->zeros);
+    }
+    iris_params_free(&t->p);
+    if (t->m_open) iris_llama_train_free(&t->m);
+    free(t->xa);
+    free(t->has_block);
+    free(t->time);
+    memset(t, 0, sizeof *t);
+}
+
+int iris_flamingo_train_step(iris_flamingo_train *t, const float *feats, int n_media, const int32_t *ids,
+                             const int32_t *labels, int n, float grad_scale, double *loss_sum, int *n_counted)
+{
+    const iris_backend *be = t->m.be;
+    if (n_media < 0 || n_media > t->max_media || n <= 0 || n > t->max_len) {
+        iris_set_error("OpenFlamingo step: %d images / %d tokens (room for %d / %d)", n_media, n, t->max_media,
+                       t->max_len);
+        return -1;
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        k += ids[i] == t->media_token;
+        t->time[i] = k;
+    }
+    if (k != n_media) {
+        iris_set_error("OpenFlamingo step: %d <image> tokens for %d images", k, n_media);
+        return -1;
+    }
+    t->n_media = n_media;
+    size_t media = (size_t)n_media * t->n_latents * t->dim_visual;
+    if (n_media) {
+        if (be->upload(t->feats, feats, (size_t)n_media * t->n_patches * t->hidden * sizeof(float))) {
+            iris_set_error("cannot upload the media features");
+            return -1;
+        }
+        if (iris_perceiver_train_forward(&t->pv, t->feats, n_media, 1, t->n_patches, t->media)) return -1;
+        be->copy(t->dmedia, t->zeros, (long)media);
+    }
+    if (iris_llama_train_step(&t->m, ids, NULL, labels, n, grad_scale, 1, NULL, loss_sum, n_counted)) return -1;
+    if (n_media && iris_perceiver_train_backward(&t->pv, t->dmedia, NULL)) return -1;
+    return 0;
+}

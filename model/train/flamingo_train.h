@@ -1,0 +1,50 @@
+/* flamingo_train.h — an OpenFlamingo model (nets/flamingo.h) for training as
+ * OpenFlamingo trains it: the perceiver, the gated cross-attention blocks and
+ * the (grown) input embedding table are trainable, the language model and
+ * the vision tower frozen.
+ *
+ * One step: media features (the tower's patch tokens, computed without
+ * gradients by the caller) -> perceiver -> the blocks, which run through the
+ * training decoder's pre-layer hooks (train/llama_train.h) -> cross-entropy
+ * (labels in transformers' convention) -> backward through the frozen
+ * decoder into the blocks, the perceiver (d media summed over the blocks) and
+ * the embedding rows.
+ *
+ * Contract: parameters are named as in the checkpoint ("perceiver.latents",
+ * the block prefixes of checkpoint.pt, "lang_encoder.transformer.wte.weight");
+ * the decoder's own parameters live in m.params, the perceiver's and the
+ * blocks' in p (so their bindings never move).  Gradients ACCUMULATE scaled
+ * by grad_scale.  CPU backend; tied-embedding language models only (an untied
+ * head would need the rows OpenFlamingo leaves random).
+ */
+#ifndef IRIS_FLAMINGO_TRAIN_H
+#define IRIS_FLAMINGO_TRAIN_H
+
+#include "nets/flamingo.h"
+#include "train/llama_train.h"
+#include "train/perceiver_train.h"
+#include "train/xattn_train.h"
+
+typedef struct {
+    iris_llama_train m;
+    iris_param_set p;
+    iris_perceiver_train pv;
+    iris_xattn_train *xa;
+    uint8_t *has_block;
+    int n_layers, max_len, max_media, n_patches, hidden, n_latents, dim_visual, n_media;
+    int media_token;
+    float *feats, *media, *dmedia, *tmp, *zeros;   /* backend */
+    int32_t *time;                         /* host [max_len] */
+    int m_open;
+} iris_flamingo_train;
+
+int iris_flamingo_train_init(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops,
+                             int max_len, int max_media);
+void iris_flamingo_train_free(iris_flamingo_train *t);
+
+/* feats: host [n_media, n_patches, hidden]; ids / labels [n]. */
+int iris_flamingo_train_step(iris_flamingo_train *t, const float *feats, int n_media, const int32_t *ids,
+                             const int32_t *labels, int n, float grad_scale, double *loss_sum,
+                             int *n_counted);
+
+#endif
