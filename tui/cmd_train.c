@@ -94,6 +94,10 @@ int cmd_train(int argc, char **argv)
             return 2;
         }
     }
+    if (n_sets && iris_train_config_check(&cfg)) {
+        fprintf(stderr, "iris train: --set: %s\n", iris_last_error());
+        return 2;
+    }
     char def_dir[1100];
     if (!run_dir) {
         if (cfg.run_dir[0]) {

@@ -12,9 +12,12 @@
 
 #include "commands.h"
 #include "core/backend.h"
+#include "core/backend_train.h"
 #include "core/error.h"
+#include "formats/safetensors.h"
 #include "formats/weights.h"
 #include "nets/llava_vision.h"
+#include "train/clip_train.h"
 #include "vision/image_load.h"
 
 static void usage(FILE *f)
@@ -22,13 +25,18 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: iris vision-encode -m MODEL_DIR (-i IMAGE | --pixels PIX.f32) [-o OUT.f32]\n"
             "                          [--mode crop|pad] [--layer N] [--no-projector]\n"
-            "                          [--repeat N] [--threads N]\n\n"
+            "                          [--repeat N] [--threads N]\n"
+            "                          [--grad DY.f32 --grad-out GRADS.safetensors [--batch N]]\n\n"
             "Runs the vision half of a LLaVA model (config.json + safetensors in\n"
             "MODEL_DIR, llava-hf layout, or a bare CLIPVisionModel) on IMAGE, or on an\n"
             "already preprocessed [3,S,S] float32 tensor, and writes the image-token\n"
             "features [n_tokens, dim] as float32.  --layer overrides\n"
             "vision_feature_layer; --no-projector writes the tower's features.\n"
-            "--repeat times N encodings and prints the mean wall time.\n");
+            "--repeat times N encodings and prints the mean wall time.\n"
+            "--grad runs the trainable tower instead (N images of pixels, the tower's\n"
+            "features, no projector), back-propagates DY (d(features), N x [n_tokens,\n"
+            "hidden] float32) and writes every tower parameter's gradient, named as\n"
+            "in the checkpoint, to GRADS.safetensors.\n");
 }
 
 static double now(void)
@@ -62,6 +70,71 @@ static float *read_f32(const char *path, size_t n)
     return NULL;
 }
 
+/* --grad: the training tower's features of n images (to out) and the
+ * gradients of every tower parameter for d(features) = dy. */
+static int tower_grads(iris_llava_vision *v, const float *px, int nimg, const char *dy_path, const char *grad_out,
+                       const char *out)
+{
+    iris_param_set ps;
+    iris_clip_train t;
+    int rc = 1, ps_open = 0, t_open = 0;
+    float *dy = NULL, *feats = NULL;
+    const char **names = NULL;
+    iris_tensor *ts = NULL;
+    if (iris_params_init(&ps, iris_cpu_backend(), 64)) goto fail;
+    ps_open = 1;
+    if (iris_clip_train_init(&t, &ps, &v->clip, v->feature_layer, v->keep_class_token, iris_cpu_train_ops(), nimg))
+        goto fail;
+    t_open = 1;
+    if (iris_clip_train_set_trainable(&t, &ps)) goto fail;
+    size_t nf = (size_t)iris_clip_train_n_feat(&t) * v->clip.cfg.hidden;
+    if (!(dy = read_f32(dy_path, nf * nimg))) {
+        fprintf(stderr, "iris vision-encode: %s: cannot read %zu float32 values (exactly)\n", dy_path, nf * nimg);
+        goto done;
+    }
+    if (iris_clip_train_forward(&t, &ps, px, nimg)) goto fail;
+    if (!(feats = malloc(nf * nimg * sizeof *feats))) goto oom;
+    for (int b = 0; b < nimg; b++) {
+        memcpy(feats + nf * b, iris_clip_train_features(&t, b), nf * sizeof *feats);
+        if (iris_clip_train_set_dfeatures(&t, b, dy + nf * b)) goto fail;
+    }
+    if (iris_clip_train_backward(&t, &ps)) goto fail;
+    if (out) {
+        FILE *f = fopen(out, "wb");
+        if (!f || fwrite(feats, sizeof *feats, nf * nimg, f) != nf * nimg || fclose(f)) {
+            if (f) fclose(f);
+            fprintf(stderr, "iris vision-encode: cannot write %s\n", out);
+            goto done;
+        }
+    }
+    names = calloc((size_t)ps.n, sizeof *names);
+    ts = calloc((size_t)ps.n, sizeof *ts);
+    if (!names || !ts) goto oom;
+    for (int i = 0; i < ps.n; i++) {
+        names[i] = ps.p[i].name;
+        ts[i] = ps.p[i].t;
+        ts[i].data = ps.p[i].g;
+        ts[i].owns_data = 0;
+    }
+    if (iris_st_write(grad_out, ps.n, names, ts, NULL)) goto fail;
+    printf("gradients: %d tower parameters, %d images, %d layers run\n", ps.n, nimg, t.n_run);
+    rc = 0;
+    goto done;
+oom:
+    fprintf(stderr, "iris vision-encode: out of memory\n");
+    goto done;
+fail:
+    fprintf(stderr, "iris vision-encode: %s\n", iris_last_error());
+done:
+    free(names);
+    free(ts);
+    free(dy);
+    free(feats);
+    if (t_open) iris_clip_train_free(&t);
+    if (ps_open) iris_params_free(&ps);
+    return rc;
+}
+
 int cmd_vision_encode(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -70,9 +143,12 @@ int cmd_vision_encode(int argc, char **argv)
         {"mode", required_argument, 0, 'M'},   {"layer", required_argument, 0, 'l'},
         {"no-projector", no_argument, 0, 'n'}, {"repeat", required_argument, 0, 'r'},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
+        {"grad", required_argument, 0, 'g'},   {"grad-out", required_argument, 0, 'G'},
+        {"batch", required_argument, 0, 'b'},
         {0, 0, 0, 0}};
-    const char *model = NULL, *image = NULL, *pix = NULL, *out = NULL, *mode = NULL;
-    int layer = 0, have_layer = 0, no_proj = 0, repeat = 1, threads = 0, c;
+    const char *model = NULL, *image = NULL, *pix = NULL, *out = NULL, *mode = NULL, *grad = NULL,
+               *grad_out = NULL;
+    int layer = 0, have_layer = 0, no_proj = 0, repeat = 1, threads = 0, batch = 1, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:i:o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -85,12 +161,16 @@ int cmd_vision_encode(int argc, char **argv)
         case 'n': no_proj = 1; break;
         case 'r': repeat = atoi(optarg); break;
         case 't': threads = atoi(optarg); break;
+        case 'g': grad = optarg; break;
+        case 'G': grad_out = optarg; break;
+        case 'b': batch = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
     int pmode = mode ? iris_preproc_mode_from_name(mode) : IRIS_PREPROC_CROP;
-    if (!model || !!image == !!pix || optind != argc || pmode < 0 || repeat < 1 || threads < 0) {
+    if (!model || !!image == !!pix || optind != argc || pmode < 0 || repeat < 1 || threads < 0 ||
+        !grad != !grad_out || batch < 1 || batch > 4096 || (batch > 1 && (!grad || !pix))) {
         usage(stderr);
         return 2;
     }
@@ -125,8 +205,9 @@ int cmd_vision_encode(int argc, char **argv)
     int S = v.clip.cfg.image_size, n = iris_llava_vision_n_tokens(&v), d = iris_llava_vision_dim(&v);
     size_t npx = (size_t)v.clip.cfg.channels * S * S;
     if (pix) {
-        if (!(px = read_f32(pix, npx))) {
-            fprintf(stderr, "iris vision-encode: %s: cannot read %zu float32 values (exactly)\n", pix, npx);
+        if (!(px = read_f32(pix, npx * batch))) {
+            fprintf(stderr, "iris vision-encode: %s: cannot read %zu float32 values (exactly)\n", pix,
+                    npx * batch);
             goto done;
         }
     } else {
@@ -138,6 +219,10 @@ int cmd_vision_encode(int argc, char **argv)
             fprintf(stderr, "iris vision-encode: %s: %s\n", image, iris_last_error());
             goto done;
         }
+    }
+    if (grad) {
+        rc = tower_grads(&v, px, batch, grad, grad_out, out);
+        goto done;
     }
     feats = be->alloc((size_t)n * d * sizeof(float));
     host = malloc((size_t)n * d * sizeof(float));

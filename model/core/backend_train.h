@@ -84,6 +84,13 @@ typedef struct iris_train_ops {
     void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q,
                                const float *k, const float *v, int n, int n_heads, int n_kv_heads,
                                int head_dim, float scale, int causal);
+    /* Backward of the element-wise activations of backend.h (gelu: exact
+     * erf form; gelu_tanh; quick_gelu x*sigmoid(1.702x)): dx = dy * act'(x),
+     * written; dx may equal dy.  NULL in tables without them (then the vision
+     * tower cannot be trained on that backend). */
+    void (*gelu_backward)(float *dx, const float *dy, const float *x, long n);
+    void (*gelu_tanh_backward)(float *dx, const float *dy, const float *x, long n);
+    void (*quick_gelu_backward)(float *dx, const float *dy, const float *x, long n);
 } iris_train_ops;
 
 /* The CPU table; always present. */

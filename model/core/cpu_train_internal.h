@@ -26,6 +26,9 @@ void cpu_cross_entropy(float *loss, float *dlogits, const float *logits,
                        const int32_t *targets, int n, int v, float grad_scale);
 void cpu_adamw_step(float *param, const float *grad, float *m, float *v, long n,
                     const iris_adamw_params *p);
+void cpu_gelu_backward(float *dx, const float *dy, const float *x, long n);
+void cpu_gelu_tanh_backward(float *dx, const float *dy, const float *x, long n);
+void cpu_quick_gelu_backward(float *dx, const float *dy, const float *x, long n);
 int cpu_argmax(const float *logits, int v);
 int cpu_sample(const float *logits, int v, const iris_sample_params *p);
 

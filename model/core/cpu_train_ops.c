@@ -15,6 +15,9 @@ static const iris_train_ops cpu_train = {
     .argmax = cpu_argmax,
     .sample = cpu_sample,
     .attention_backward = cpu_attention_backward,
+    .gelu_backward = cpu_gelu_backward,
+    .gelu_tanh_backward = cpu_gelu_tanh_backward,
+    .quick_gelu_backward = cpu_quick_gelu_backward,
 };
 
 const iris_train_ops *iris_cpu_train_ops(void)

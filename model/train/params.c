@@ -35,8 +35,16 @@ void iris_params_free(iris_param_set *s)
 int iris_params_add(iris_param_set *s, const char *name, int rows, int cols, int group)
 {
     if (s->n >= s->cap) {
-        iris_set_error("internal: parameter table full");
-        return -1;
+        /* Grow: callers keep indices, never pointers, across adds. */
+        int cap = s->cap > 0 ? 2 * s->cap : 16;
+        iris_param *np = realloc(s->p, (size_t)cap * sizeof *np);
+        if (!np) {
+            iris_set_error("out of memory for the parameter table");
+            return -1;
+        }
+        s->p = np;
+        s->cap = cap;
+        /* each descriptor points at its own w, not into the table: nothing to fix up */
     }
     iris_param *p = &s->p[s->n];
     memset(p, 0, sizeof *p);

@@ -38,7 +38,8 @@ typedef struct {
 int iris_params_init(iris_param_set *s, const iris_backend *be, int cap);
 void iris_params_free(iris_param_set *s);
 /* Adds a zeroed parameter of shape [rows, cols] (cols 0: vector [rows]);
- * returns its index or -1. */
+ * returns its index or -1.  The table grows as needed (cap is a first size),
+ * so hold indices, not iris_param pointers, across adds. */
 int iris_params_add(iris_param_set *s, const char *name, int rows, int cols, int group);
 /* Makes p trainable: allocates (zeroed) gradient and moments. */
 int iris_params_set_trainable(iris_param_set *s, int idx);

@@ -157,10 +157,17 @@ static void lin_grads(const iris_backend *be, iris_param *W, iris_param *B, cons
 
 void iris_projector_train_backward(iris_projector_train *p, iris_param_set *s, const float *dy, int n)
 {
+    iris_projector_train_backward_input(p, s, dy, n, NULL);
+}
+
+void iris_projector_train_backward_input(iris_projector_train *p, iris_param_set *s, const float *dy, int n,
+                                         float *dx)
+{
     const iris_backend *be = s->be;
     iris_param *b1 = p->b1 >= 0 ? &s->p[p->b1] : NULL, *b2 = p->b2 >= 0 ? &s->p[p->b2] : NULL;
     if (!p->mlp) {
         lin_grads(be, &s->p[p->w1], b1, dy, p->x, n, p->in, p->out);
+        if (dx) be->gemm(0, 0, n, p->in, p->out, 1.0f, dy, p->out, 0, s->p[p->w1].w, p->in, 0, 0.0f, dx, p->in, 0, 1);
         return;
     }
     lin_grads(be, &s->p[p->w2], b2, dy, p->a, n, p->mid, p->out);
@@ -169,4 +176,5 @@ void iris_projector_train_backward(iris_projector_train *p, iris_param_set *s, c
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < nm; i++) p->da[i] *= iris_act_grad(p->act, p->h[i]);
     lin_grads(be, &s->p[p->w1], b1, p->da, p->x, n, p->in, p->mid);
+    if (dx) be->gemm(0, 0, n, p->in, p->mid, 1.0f, p->da, p->mid, 0, s->p[p->w1].w, p->in, 0, 0.0f, dx, p->in, 0, 1);
 }

@@ -1,7 +1,7 @@
 /* projector_train.h — the multimodal projector (linear or mlp2x with GELU)
  * as trainable f32 parameters: forward keeping its activations, backward
- * accumulating weight gradients and returning nothing below (the vision
- * tower stays frozen).  One image's rows at a time, host memory (CPU
+ * accumulating weight gradients and, when asked, the gradient of its input
+ * (for a trainable vision tower below).  One image's rows at a time, host memory (CPU
  * backend).  Parameters are named as in the checkpoint
  * ("multi_modal_projector.linear_1.weight", "model.mm_projector.0.weight", ...).
  */
@@ -29,6 +29,10 @@ int iris_projector_train_set_trainable(iris_projector_train *p, iris_param_set *
 int iris_projector_train_forward(iris_projector_train *p, iris_param_set *s, const float *x, int n, float *y);
 /* Accumulates the parameter gradients from dy[n, out] (of the last forward). */
 void iris_projector_train_backward(iris_projector_train *p, iris_param_set *s, const float *dy, int n);
+/* The same, and writes d(input) [n, in] to dx (host) when dx is not NULL:
+ * what a trainable vision tower below receives. */
+void iris_projector_train_backward_input(iris_projector_train *p, iris_param_set *s, const float *dy, int n,
+                                         float *dx);
 /* Activation derivative act'(h) (host), exposed for tests. */
 float iris_act_grad(iris_act act, float h);
 

@@ -50,6 +50,8 @@ static const keydef keys[] = {
     {"train", "seed", K_U64, O(seed), 0, 0},
     {"train", "gradient_checkpointing", K_BOOL, O(gradient_checkpointing), 0, 1},
     {"train", "threads", K_INT, O(threads), 0, 4096},
+    {"train", "vision_tower", K_BOOL, O(vision_tower), 0, 1},
+    {"train", "vision_lr", K_FLOAT, O(vision_lr), 0, 10},
     {"lora", "r", K_INT, O(lora_r), 1, 4096},
     {"lora", "alpha", K_FLOAT, O(lora_alpha), 1e-9, 1e9},
     {"lora", "dropout", K_FLOAT, O(lora_dropout), 0, 0.99},
@@ -259,10 +261,20 @@ int iris_train_config_load(iris_train_config *c, const char *path)
         return -1;
     }
     iris_lora_config lc;
-    if (iris_train_config_lora(c, &lc)) {
+    if (iris_train_config_lora(c, &lc) || iris_train_config_check(c)) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", iris_last_error());
         iris_set_error("%s: %s", path, msg);
+        return -1;
+    }
+    return 0;
+}
+
+int iris_train_config_check(const iris_train_config *c)
+{
+    if (c->vision_tower && c->mode != IRIS_TRAIN_FULL && c->mode != IRIS_TRAIN_SCRATCH) {
+        iris_set_error("train.vision_tower = true needs train.mode = full or scratch (mode %s keeps the "
+                       "vision tower frozen)", iris_train_mode_name(c->mode));
         return -1;
     }
     return 0;

@@ -29,6 +29,8 @@ typedef struct {
     float warmup_ratio, lr_min_ratio;
     uint64_t seed;
     int gradient_checkpointing, threads;
+    int vision_tower;      /* train the vision tower too (modes full, scratch) */
+    float vision_lr;       /* its learning rate (0: lr) */
     /* [lora] */
     int lora_r;
     float lora_alpha, lora_dropout;
@@ -46,6 +48,10 @@ int iris_train_config_load(iris_train_config *c, const char *path);
 int iris_train_config_set(iris_train_config *c, const char *section, const char *key, const char *value);
 /* Writes every key with its value as INI. */
 int iris_train_config_write(const iris_train_config *c, FILE *f);
+/* Checks the keys that constrain each other (vision_tower needs mode full or
+ * scratch); 0 or -1 with the error set.  iris_train_config_load runs it; call
+ * it again after iris_train_config_set overrides. */
+int iris_train_config_check(const iris_train_config *c);
 /* Fills lc from the [lora] keys (targets, layer range). */
 int iris_train_config_lora(const iris_train_config *c, iris_lora_config *lc);
 const char *iris_train_mode_name(int mode);

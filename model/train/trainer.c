@@ -24,6 +24,39 @@
 
 /* ---- session: base model + trainable set ---- */
 
+/* Tower images per batched forward/backward: the whole optimizer step's
+ * micro-batches when their activations fit in about 1 GiB, fewer otherwise. */
+static int tower_group(const iris_train_config *cfg, const iris_llava_vision *v)
+{
+    const iris_clip_config *c = &v->clip.cfg;
+    double per_image = (double)iris_clip_n_tokens(c) * 4.0 *
+                       ((double)(c->n_layers + 2) * (8.0 * c->hidden + c->intermediate) + 2.0 * c->intermediate);
+    int cap = (int)((double)(1 << 30) / (per_image > 1 ? per_image : 1));
+    int per_step = cfg->batch_size * cfg->grad_accum;
+    if (cap < 1) cap = 1;
+    return per_step < cap ? per_step : cap;
+}
+
+static int open_tower(iris_train_session *s, const iris_train_config *cfg)
+{
+    iris_llava_vision *v = s->lm.vision;
+    if (!v || !s->has_proj) {
+        iris_set_error("train.vision_tower = true: %s has no vision tower and projector (a LLaVA model is "
+                       "needed)", cfg->base);
+        return -1;
+    }
+    if (!s->lm.w.st) {
+        iris_set_error("train.vision_tower = true: %s is not a safetensors checkpoint (the trained tower is "
+                       "written in the base's layout)", cfg->base);
+        return -1;
+    }
+    if (iris_clip_train_init(&s->tower, &s->m.params, &v->clip, v->feature_layer, v->keep_class_token,
+                             s->m.ops, tower_group(cfg, v)))
+        return -1;
+    s->tower_trainable = 1;
+    return iris_clip_train_set_trainable(&s->tower, &s->m.params);
+}
+
 int iris_train_session_open(iris_train_session *s, const iris_train_config *cfg)
 {
     memset(s, 0, sizeof *s);
@@ -46,6 +79,7 @@ int iris_train_session_open(iris_train_session *s, const iris_train_config *cfg)
     }
     switch (cfg->mode) {
     case IRIS_TRAIN_LORA: {
+        if (iris_train_config_check(cfg)) goto fail;
         iris_lora_config lc;
         if (cfg->lora_init[0]) {
             /* Start from a PEFT adapter: its config decides the shapes. */
@@ -65,8 +99,10 @@ int iris_train_session_open(iris_train_session *s, const iris_train_config *cfg)
     case IRIS_TRAIN_FULL:
     case IRIS_TRAIN_SCRATCH:
         if (iris_llama_train_unfreeze_all(&s->m)) goto fail;
+        if (cfg->vision_tower && open_tower(s, cfg)) goto fail;
         break;
     default:
+        if (iris_train_config_check(cfg)) goto fail;
         if (!s->has_proj) {
             iris_set_error("train.mode = projector: %s has no multimodal projector (a LLaVA model is needed)",
                            cfg->base);
@@ -83,6 +119,8 @@ fail:
 
 void iris_train_session_close(iris_train_session *s)
 {
+    iris_clip_train_free(&s->tower);
+    s->tower_trainable = 0;
     if (s->has_proj) iris_projector_train_free(&s->proj);
     s->has_proj = 0;
     if (s->m_open) iris_llama_train_free(&s->m);
@@ -277,15 +315,31 @@ static float *image_features(iris_train_session *s, const char *path)
     return host;
 }
 
+/* A trainable tower's input: the preprocessed pixels of an image. */
+static float *image_pixels(iris_train_session *s, const char *path)
+{
+    iris_llava_vision *v = s->lm.vision;
+    size_t plane = (size_t)v->pre.crop_w * v->pre.crop_h;
+    iris_image img;
+    if (iris_image_load(&img, path)) return NULL;
+    float *px = malloc(plane * 3 * sizeof *px);
+    if (!px) iris_set_error("out of memory for image pixels");
+    else if (iris_preprocess(&img, &v->pre, px)) px = (free(px), NULL);
+    iris_image_free(&img);
+    return px;
+}
+
 typedef struct {
     int32_t *ids, *labels;
     int n;
     float *img;      /* host vision features [rows, vision hidden] (projector input) */
+    float *px;       /* trainable tower: host pixels [3, S, S] instead of features */
     int counted;
 } seq;
 
 static void seq_free(seq *q)
 {
+    free(q->px);
     free(q->img);
     free(q->ids);
     free(q->labels);
@@ -346,12 +400,13 @@ static int next_seq(iris_train_session *s, data_iter *it, iris_train_state *st, 
         int rc = -1;
         if (rec) rc = iris_format_record(rec, ri, &it->fo, &smp);
         cJSON_Delete(rec);
-        float *feats = NULL;
+        float *feats = NULL, *px = NULL;
         if (!rc && smp.image) {
             if (!s->has_proj) {
                 iris_set_error("record %d: has an image but the base model has no vision tower and projector", ri);
                 rc = -1;
-            } else if (!(feats = image_features(s, smp.image))) {
+            } else if (s->tower_trainable ? !(px = image_pixels(s, smp.image))
+                                          : !(feats = image_features(s, smp.image))) {
                 char msg[1024];
                 snprintf(msg, sizeof msg, "%s", iris_last_error());
                 iris_set_error("record %d: %s", ri, msg);
@@ -363,6 +418,7 @@ static int next_seq(iris_train_session *s, data_iter *it, iris_train_state *st, 
             int truncated = 0;
             rc = build_seq(s, &smp, q, &truncated);
             q->img = feats;
+            q->px = px;
             st->n_truncated += truncated;
             iris_sample_free(&smp);
             if (!rc) return 0;
@@ -394,7 +450,8 @@ int iris_train_run(const iris_train_opts *o)
     char *ckpt = NULL, *metrics_path = NULL;
     FILE *metrics = NULL;
     seq *batch = NULL;
-    float *proj_y = NULL, *proj_dy = NULL;
+    float *proj_y = NULL, *proj_dy = NULL, *tower_px = NULL, *tower_dfeat = NULL;
+    size_t px_plane = 0;
     data_iter it = {.perm_epoch = -1};
     iris_train_session s;
     int session_open = 0, ds_open = 0;
@@ -438,6 +495,7 @@ int iris_train_run(const iris_train_opts *o)
                             .weight_decay = cfg->weight_decay};
     for (int g = 0; g < IRIS_PG_COUNT; g++) ac.lr[g] = cfg->lr;
     ac.lr[IRIS_PG_PROJECTOR] = cfg->projector_lr > 0 ? cfg->projector_lr : cfg->lr;
+    ac.lr[IRIS_PG_VISION] = cfg->vision_lr > 0 ? cfg->vision_lr : cfg->lr;
 
     iris_train_state st = {.mode = cfg->mode};
     if (o->resume) {
@@ -460,6 +518,12 @@ int iris_train_run(const iris_train_opts *o)
         proj_y = malloc((size_t)s.lm.n_img_rows * s.m.cfg.dim * sizeof(float));
         proj_dy = malloc((size_t)s.lm.n_img_rows * s.m.cfg.dim * sizeof(float));
         if (!proj_y || !proj_dy) batch = (free(batch), NULL);
+    }
+    if (s.tower_trainable) {
+        px_plane = (size_t)3 * s.lm.vision->pre.crop_w * s.lm.vision->pre.crop_h;
+        tower_px = malloc((size_t)s.tower.max_images * px_plane * sizeof(float));
+        tower_dfeat = malloc((size_t)s.lm.n_img_rows * s.tower.cfg.hidden * sizeof(float));
+        if (!tower_px || !tower_dfeat) batch = (free(batch), NULL);
     }
     if (!batch) {
         iris_set_error("out of memory");
@@ -487,24 +551,45 @@ int iris_train_run(const iris_train_opts *o)
         s.m.training = 1;
         double loss_sum = 0;
         int fail = 0;
-        for (int k = 0; k < per_step; k++) {
-            double ls = 0;
-            s.m.dropout_key = iris_rng_mix(cfg->seed ^ 0xD50Full, (uint64_t)st.step * 65536u + (uint64_t)k);
-            float *rows = NULL;
-            if (!fail && batch[k].img) {
-                rows = proj_y;
-                memset(proj_dy, 0, (size_t)s.lm.n_img_rows * s.m.cfg.dim * sizeof(float));
-                if (iris_projector_train_forward(&s.proj, &s.m.params, batch[k].img, s.lm.n_img_rows, proj_y))
-                    fail = 1;
+        /* A trainable tower runs groups of micro-batches' images at once:
+         * forward, then each sequence (projector, decoder, back to the
+         * features), then one backward through the tower. */
+        int group = s.tower_trainable ? s.tower.max_images : per_step;
+        for (int k0 = 0; k0 < per_step; k0 += group) {
+            int k1 = k0 + group < per_step ? k0 + group : per_step, n_img = 0;
+            if (s.tower_trainable && !fail) {
+                for (int k = k0; k < k1; k++)
+                    if (batch[k].px) memcpy(tower_px + (size_t)n_img++ * px_plane, batch[k].px, px_plane * sizeof(float));
+                if (n_img && iris_clip_train_forward(&s.tower, &s.m.params, tower_px, n_img)) fail = 1;
             }
-            if (!fail && iris_llama_train_step(&s.m, batch[k].ids, rows, batch[k].labels, batch[k].n,
-                                               1.0f / (counted > 0 ? counted : 1), 1,
-                                               rows && s.proj_trainable ? proj_dy : NULL, &ls, NULL))
-                fail = 1;
-            if (!fail && rows && s.proj_trainable)
-                iris_projector_train_backward(&s.proj, &s.m.params, proj_dy, s.lm.n_img_rows);
-            loss_sum += ls;
-            seq_free(&batch[k]);
+            for (int k = k0, slot = 0; k < k1; k++) {
+                double ls = 0;
+                s.m.dropout_key = iris_rng_mix(cfg->seed ^ 0xD50Full, (uint64_t)st.step * 65536u + (uint64_t)k);
+                float *rows = NULL;
+                const float *in = batch[k].img;
+                int my_slot = -1;
+                if (s.tower_trainable && batch[k].px) {
+                    my_slot = slot++;
+                    in = fail ? NULL : iris_clip_train_features(&s.tower, my_slot);
+                }
+                if (!fail && in) {
+                    rows = proj_y;
+                    memset(proj_dy, 0, (size_t)s.lm.n_img_rows * s.m.cfg.dim * sizeof(float));
+                    if (iris_projector_train_forward(&s.proj, &s.m.params, in, s.lm.n_img_rows, proj_y)) fail = 1;
+                }
+                if (!fail && iris_llama_train_step(&s.m, batch[k].ids, rows, batch[k].labels, batch[k].n,
+                                                   1.0f / (counted > 0 ? counted : 1), 1,
+                                                   rows && s.proj_trainable ? proj_dy : NULL, &ls, NULL))
+                    fail = 1;
+                if (!fail && rows && s.proj_trainable) {
+                    iris_projector_train_backward_input(&s.proj, &s.m.params, proj_dy, s.lm.n_img_rows,
+                                                        my_slot >= 0 ? tower_dfeat : NULL);
+                    if (my_slot >= 0 && iris_clip_train_set_dfeatures(&s.tower, my_slot, tower_dfeat)) fail = 1;
+                }
+                loss_sum += ls;
+                seq_free(&batch[k]);
+            }
+            if (!fail && n_img && iris_clip_train_backward(&s.tower, &s.m.params)) fail = 1;
         }
         if (fail) goto done;
         double loss = counted > 0 ? loss_sum / counted : 0.0;
@@ -559,6 +644,8 @@ done:
     free(batch);
     free(proj_y);
     free(proj_dy);
+    free(tower_px);
+    free(tower_dfeat);
     free(it.perm);
     if (ds_open) iris_dataset_close(&it.ds);
     if (session_open) iris_train_session_close(&s);
@@ -582,6 +669,7 @@ int iris_train_export(const char *run_dir, int merge, const char *out_dir)
     iris_train_config_defaults(&cfg);
     if (iris_train_config_load(&cfg, cfg_path)) goto done;
     cfg.max_length = 8;   /* no training: a small workspace */
+    cfg.batch_size = cfg.grad_accum = 1;
     if (iris_train_session_open(&s, &cfg)) goto done;
     open = 1;
     iris_train_state st;

@@ -10,6 +10,8 @@
  *   adapter/                   LoRA runs: the adapter in PEFT's format
  *   model/                     full / scratch runs: weights in the base's layout
  *   projector.safetensors      runs that train a LLaVA projector: its weights
+ *   (with train.vision_tower the trained tower goes into model/ and the
+ *   checkpoint, named as in the base)
  *
  * Determinism: the data order is a function of (seed, epoch), dropout masks
  * of (seed, step, micro-batch), and the checkpoint stores the data cursor, so
@@ -25,6 +27,7 @@
 #include <stdio.h>
 
 #include "nets/lm.h"
+#include "train/clip_train.h"
 #include "train/llama_train.h"
 #include "train/projector_train.h"
 #include "train/train_config.h"
@@ -35,6 +38,11 @@ typedef struct {
     iris_llama_train m;
     iris_projector_train proj;      /* LLaVA models: the projector */
     int lm_open, m_open, has_proj, proj_trainable;
+    /* train.vision_tower: the tower as trainable parameters; features are
+     * then computed per step with gradients (frozen: once per record, no
+     * gradient) */
+    iris_clip_train tower;
+    int tower_trainable;
 } iris_train_session;
 
 /* Loads the base and builds the trainable set the mode asks for. */
