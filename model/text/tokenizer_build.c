@@ -201,7 +201,7 @@ char *iris_bpe_build_json(const iris_bpe_build_opts *o, int *n_vocab)
         const char *sp = o->specials[i];
         if (!sp || !*sp || strlen(sp) > 64) {
             iris_set_error("tokenizer: special token %d is empty or longer than 64 bytes", i);
-            return NULL;
+            goto done;
         }
         if (find_str(&vocab, sp) >= 0) {
             iris_set_error("tokenizer: special token '%s' is listed twice", sp);

