@@ -21,8 +21,8 @@ TRAIN_SEED=${TRAIN_SEED:-1}
 TEST_SEED=${TEST_SEED:-1000}
 MODEL_SEED=${MODEL_SEED:-0}
 TRAIN_IMAGES=${TRAIN_IMAGES:-16000}
-STAGE1_RECORDS=${STAGE1_RECORDS:-14400}
-STAGE2_RECORDS=${STAGE2_RECORDS:-22400}
+STAGE1_RECORDS=${STAGE1_RECORDS:-24000}
+STAGE2_RECORDS=${STAGE2_RECORDS:-32000}
 EVAL_N=${EVAL_N:-1000}
 THREADS=${THREADS:-0}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,9 +41,9 @@ t=$(now)
 "$IRIS" new-model "$HERE/config/tiny/tiny-llava.ini" -o "$WORK/base" --seed "$MODEL_SEED" >/dev/null
 step "new-model" "$t"
 
-# steps = records / batch size (16), so the data volume sets the run length
-s1=$((STAGE1_RECORDS / 16))
-s2=$((STAGE2_RECORDS / 16))
+# steps = records / batch size (8), so the data volume sets the run length
+s1=$((STAGE1_RECORDS / 8))
+s2=$((STAGE2_RECORDS / 8))
 t=$(now)
 "$IRIS" train "$HERE/config/train/tiny-stage1.ini" -q --run-dir "$WORK/stage1" \
     --set model.base="$WORK/base" --set data.data="$WORK/data/train_captions.json" \

@@ -186,7 +186,8 @@ static int check_spec(const iris_model_spec *s, const char *path)
         return -1;
     }
     int fl = s->feature_layer;
-    if (fl == 0 || fl > s->v_layers || fl < -s->v_layers) {
+    /* as transformers' hidden_states: 0 is the embeddings, -1 the last layer */
+    if (fl > s->v_layers || fl < -(s->v_layers + 1)) {
         iris_set_error("%s: [vision] feature_layer %d is outside the tower's %d layers", path, fl, s->v_layers);
         return -1;
     }
