@@ -25,7 +25,7 @@ for sample in assets/*.png; do
       answer=$(bin/iris run -m "$model" -i "$sample" -p "$q" --temp 0 -t "$threads" --device cpu 2>"$work/err")
       t1=$(date +%s.%N)
       wall=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
-      # "prompt N tokens in X s ..., generated M tokens in Y s": image encode is part of the prompt side
+      # "prompt N tokens in X s ..., generated M tokens in Y s" (the image was encoded before)
       inproc=$(sed -n 's/.*prompt [0-9]* tokens in \([0-9.]*\) s.*generated [0-9]* tokens in \([0-9.]*\) s.*/\1 \2/p' "$work/err" |
                awk '{ printf "%.3f", $1 + $2 }')
       best_wall=$(awk -v a="$wall" -v b="$best_wall" 'BEGIN { print (a < b) ? a : b }')
@@ -47,8 +47,8 @@ fi
   echo "## Built-in tiny VLM (bench/bench-tiny.sh)"
   echo
   echo "$(nproc) cores, $threads threads, $(date -u +%Y-%m-%d). Best of $repeat runs of \`iris run --temp 0 --device cpu\`;"
-  echo "wall = the whole process (start, load, image, prompt, answer), in-process = prompt (image"
-  echo "encode included) + generation as iris reports them. Target: under 0.5 s."
+  echo "wall = the whole process (start, load, image decode + preprocess + ViT, prompt, answer);"
+  echo "in-process = prompt + generation as iris reports them (the image is encoded before). Target: under 0.5 s."
   echo
   echo "| image | question | answer | wall ms | in-process ms |"
   echo "|---|---|---|---:|---:|"
