@@ -25,6 +25,7 @@ IRIS_WEAK int cmd_export(int argc, char **argv);
 IRIS_WEAK int cmd_eval(int argc, char **argv);
 IRIS_WEAK int cmd_compose(int argc, char **argv);
 IRIS_WEAK int cmd_gen_shapes(int argc, char **argv);
+IRIS_WEAK int cmd_new_model(int argc, char **argv);
 IRIS_WEAK int cmd_tui(int argc, char **argv);
 IRIS_WEAK int cmd_image_preprocess(int argc, char **argv);
 IRIS_WEAK int cmd_vision_encode(int argc, char **argv);

@@ -48,6 +48,7 @@ int main(int argc, char **argv)
         {"eval", cmd_eval, "evaluate a model on VQA data"},
         {"compose", cmd_compose, "build a new VLM from a vision tower and an LLM"},
         {"gen-shapes", cmd_gen_shapes, "generate the synthetic shapes dataset"},
+        {"new-model", cmd_new_model, "create a fresh, randomly initialised LLaVA model from a spec"},
         {"image-preprocess", cmd_image_preprocess, "an image to a vision tower's input tensor"},
         {"vision-encode", cmd_vision_encode, "an image through a vision tower and projector"},
         {"inspect", cmd_inspect, "list the metadata and tensors of a weights file"},

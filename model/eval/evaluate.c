@@ -8,6 +8,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/timer.h"
+#include "nets/generate.h"
 #include "text/chat_template.h"
 #include "vqa_metric.h"
 
@@ -147,10 +148,10 @@ static void flamingo_cut(char *pred)
     }
 }
 
-/* One few-shot question: encode its images, run its prompt from an empty
- * cache; logits of the last row to logits. */
-static int flamingo_question(iris_lm *lm, const iris_eval_item *it, const iris_eval_opts *o, int qi, float *logits,
-                             char **shot_ids)
+/* One few-shot question: encode its images, empty the cache and return its
+ * prompt's token ids in *seq_out (*n_out of them). */
+static int flamingo_question(iris_lm *lm, const iris_eval_item *it, const iris_eval_opts *o, int qi,
+                             int32_t **seq_out, int *n_out, char **shot_ids)
 {
     const iris_eval_set *sup = o->support;
     int k = o->shots, n_img = 0, rc = -1;
@@ -199,7 +200,10 @@ static int flamingo_question(iris_lm *lm, const iris_eval_item *it, const iris_e
         goto done;
     }
     iris_llama_reset(&lm->net);
-    rc = iris_lm_forward_seq(lm, ids, n, logits);
+    *seq_out = ids;
+    *n_out = n;
+    ids = NULL;
+    rc = 0;
 done:
     free(pick);
     free(imgs);
@@ -208,39 +212,56 @@ done:
     return rc;
 }
 
-/* Greedy answer after the prompt already in the cache; logits of its last row given. */
-static char *greedy_answer(iris_lm *lm, float *logits, int n_predict)
+/* The answer so far; generation stops at the first newline (a short answer
+ * is one line) or when the caller's stop flag is raised. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+    volatile sig_atomic_t stop;
+    volatile sig_atomic_t *outer_stop;
+} answer_buf;
+
+static void on_answer_text(const char *text, int len, void *ud)
 {
-    size_t cap = 256, len = 0;
-    char *out = malloc(cap);
-    if (!out) return NULL;
-    out[0] = 0;
-    iris_detok dt;
-    iris_detok_init(&dt, lm->tok, 0);
-    char piece[512];
-    int V = lm->net.cfg.vocab_size;
-    for (int i = 0; i < n_predict; i++) {
-        int32_t best = 0;
-        for (int k = 1; k < V; k++)
-            if (logits[k] > logits[best]) best = k;
-        if (iris_lm_is_end(lm, best)) break;
-        int l = iris_detok_push(&dt, best, piece, sizeof piece);
-        if (len + (size_t)l + 1 > cap) {
-            cap = 2 * cap + (size_t)l;
-            char *o = realloc(out, cap);
-            if (!o) break;
-            out = o;
+    answer_buf *a = ud;
+    if (a->oom) return;
+    if (a->len + (size_t)len + 1 > a->cap) {
+        size_t cap = 2 * a->cap + (size_t)len + 1;
+        char *n = realloc(a->s, cap);
+        if (!n) {
+            a->oom = 1;
+            a->stop = 1;
+            return;
         }
-        memcpy(out + len, piece, (size_t)l);
-        len += (size_t)l;
-        out[len] = 0;
-        if (strchr(out, '\n')) break;
-        if (i + 1 == n_predict || lm->net.n_past >= lm->net.n_ctx) break;
-        if (iris_llama_forward(&lm->net, &best, 1, logits, 0)) break;
+        a->s = n;
+        a->cap = cap;
     }
-    char *nl = strchr(out, '\n');
+    memcpy(a->s + a->len, text, (size_t)len);
+    a->len += (size_t)len;
+    a->s[a->len] = 0;
+    if (memchr(text, '\n', (size_t)len) || (a->outer_stop && *a->outer_stop)) a->stop = 1;
+}
+
+/* Greedy answer to a prompt sequence, continuing the KV cache (generate.c's loop). */
+static char *greedy_answer(iris_lm *lm, const int32_t *seq, int n, int n_predict, volatile sig_atomic_t *stop)
+{
+    answer_buf a = {.cap = 64, .outer_stop = stop};
+    if (!(a.s = malloc(a.cap))) {
+        iris_set_error("out of memory");
+        return NULL;
+    }
+    a.s[0] = 0;
+    iris_gen_params gp = {.n_predict = n_predict, .sampling = {.temperature = 0, .top_p = 1, .repeat_penalty = 1}};
+    iris_gen_stats st;
+    if (iris_generate(lm, seq, n, &gp, on_answer_text, &a, &a.stop, &st) || a.oom) {
+        if (a.oom) iris_set_error("out of memory");
+        free(a.s);
+        return NULL;
+    }
+    char *nl = strchr(a.s, '\n');
     if (nl) *nl = 0;
-    return out;
+    return a.s;
 }
 
 static double score(const iris_eval_item *it, const char *pred, iris_metric m)
@@ -280,11 +301,10 @@ int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o
     int tpl = o->tpl >= 0 ? o->tpl : lm->default_template, n_predict = o->n_predict > 0 ? o->n_predict : 24;
     r->pred = calloc((size_t)total, sizeof *r->pred);
     r->acc = calloc((size_t)total, sizeof *r->acc);
-    float *logits = malloc((size_t)lm->net.cfg.vocab_size * sizeof *logits);
     int32_t *prev = NULL;
     int n_prev = 0, rc = -1;
     const char *prev_image = NULL;
-    if (!r->pred || !r->acc || !logits) {
+    if (!r->pred || !r->acc) {
         iris_set_error("out of memory");
         goto done;
     }
@@ -306,11 +326,12 @@ int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o
                 iris_set_error("out of memory");
                 goto done;
             }
-            if (flamingo_question(lm, it, &fo, i, logits, &r->shots[i])) goto done;
-            if (!(r->pred[i] = greedy_answer(lm, logits, n_predict))) {
-                iris_set_error("out of memory");
-                goto done;
-            }
+            int32_t *fseq = NULL;
+            int fn = 0;
+            if (flamingo_question(lm, it, &fo, i, &fseq, &fn, &r->shots[i])) goto done;
+            r->pred[i] = greedy_answer(lm, fseq, fn, n_predict, o->stop);
+            free(fseq);
+            if (!r->pred[i]) goto done;
             flamingo_cut(r->pred[i]);
             goto scored;
         }
@@ -339,18 +360,12 @@ int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o
         while (keep < n_prev && keep < n - 1 && prev[keep] == seq[keep]) keep++;
         iris_llama_truncate(&lm->net, keep);
         if (keep == 0) iris_llama_reset(&lm->net);
-        if (iris_lm_forward_seq(lm, seq + keep, n - keep, logits)) {
-            free(seq);
-            goto done;
-        }
+        r->pred[i] = greedy_answer(lm, seq + keep, n - keep, n_predict, o->stop);
         free(prev);
         prev = seq;
+        /* the cache now also holds the answer: only the prompt part can be shared */
         n_prev = n;
-        r->pred[i] = greedy_answer(lm, logits, n_predict);
-        if (!r->pred[i]) {
-            iris_set_error("out of memory");
-            goto done;
-        }
+        if (!r->pred[i]) goto done;
     scored:;
         double a = score(it, r->pred[i], o->metric);
         if (a < 0) {
@@ -376,7 +391,6 @@ int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o
     rc = 0;
 done:
     free(prev);
-    free(logits);
     return rc;
 }
 

@@ -241,7 +241,8 @@ static int copy_aux_files(const char *base, const char *dir)
     if (!iris_is_dir(base)) return 0;
     static const char *const files[] = {"config.json", "generation_config.json", "tokenizer.json",
                                         "tokenizer_config.json", "special_tokens_map.json",
-                                        "tokenizer.model", "preprocessor_config.json", NULL};
+                                        "tokenizer.model", "preprocessor_config.json",
+                                        "processor_config.json", NULL};
     for (int i = 0; files[i]; i++) {
         char *src = iris_path_join(base, files[i]), *dst = iris_path_join(dir, files[i]);
         int rc = src && dst && iris_file_exists(src) ? copy_file(src, dst) : 0;

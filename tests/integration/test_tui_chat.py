@@ -45,7 +45,8 @@ def tui(request, tmp_path, llava):
     made = []
 
     def start(*args, width=80, height=24, env=None, model=None):
-        t = Tui(["-m", str(model or llava), "--device", "cpu", *args], tmp_path, width, height, env)
+        # no built-in model: the models panel shows only what the tests put there
+        t = Tui(["-m", str(model or llava), "--device", "cpu", *args], tmp_path, width, height, env, builtin=False)
         made.append(t)
         t.wait_for("loaded", what="the model")
         return t

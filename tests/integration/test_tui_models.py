@@ -25,7 +25,7 @@ def test_pull_progress_details_use_and_delete(tmp_path):
         hub.throttle = max(size // 4, 50_000)     # about four seconds for the weights
         env = {"HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "hf"), "IRIS_HUB_BACKOFF": "0.05",
                "IRIS_HUB_SPLIT_MIN": str(1 << 40)}
-        t = Tui(["--panel", "models", "--device", "cpu"], tmp_path, 100, 30, env=env)
+        t = Tui(["--panel", "models", "--device", "cpu"], tmp_path, 100, 30, env=env, builtin=False)
         try:
             t.wait_for("no local models")
             t.type("p")

@@ -16,7 +16,9 @@ def need_tmux():
 
 
 class Tui:
-    def __init__(self, args, tmp_path, width=80, height=24, env=None):
+    def __init__(self, args, tmp_path, width=80, height=24, env=None, builtin=True):
+        """builtin=False runs a copy of the binary with no assets/ beside it or
+        in the working directory: an install without the built-in model."""
         need_tmux()
         self.sock = f"iris-test-{os.getpid()}-{id(self)}"
         self.tmp = tmp_path
@@ -25,9 +27,17 @@ class Tui:
         e.update(env or {})
         envs = " ".join(f"{k}={sh(v)}" for k, v in e.items())
         self.exit_file = tmp_path / f"exit-{self.sock}"
-        cmd = (f"env {envs} {sh(os.path.abspath(iris_bin()))} {' '.join(sh(a) for a in args)} "
+        binary, cwd = os.path.abspath(iris_bin()), os.getcwd()
+        if not builtin:
+            inst = tmp_path / "inst" / "bin"
+            inst.mkdir(parents=True, exist_ok=True)
+            for f in [binary, os.path.join(os.path.dirname(binary), "libiris-cuda.so")]:
+                if os.path.exists(f):
+                    shutil.copy(f, inst / os.path.basename(f))
+            binary, cwd = str(inst / os.path.basename(binary)), str(tmp_path)
+        cmd = (f"env {envs} {sh(binary)} {' '.join(sh(a) for a in args)} "
                f"2>{sh(str(tmp_path / 'stderr.txt'))}; echo $? > {sh(str(self.exit_file))}; sleep 600")
-        self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), cmd)
+        self.tmux("new-session", "-d", "-s", "t", "-c", cwd, "-x", str(width), "-y", str(height), cmd)
         self.tmux("set-option", "-g", "status", "off")
 
     def tmux(self, *args, check=True):

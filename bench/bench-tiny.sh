@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The built-in tiny VLM on the CPU (2 threads by default):
+#  - answer latency: `iris run` on the shipped assets/tiny-llava, a sample image
+#    and a question -> the complete greedy answer, wall time of the whole
+#    process (start, model load, image decode + preprocess + ViT, prompt,
+#    generation) and the in-process part iris reports;
+#  - the whole training recipe, tools/train-tiny.sh, timed step by step, with
+#    the held-out accuracy it reaches (BENCH_TINY_RECIPE=0 skips it: ~30 min).
+# Writes the "tiny-model" section of docs/PERF.md.
+set -eu
+cd "$(dirname "$0")/.."
+threads=${BENCH_THREADS:-2}
+repeat=${BENCH_REPEAT:-5}
+work=${BENCH_DIR:-/tmp/iris-bench}/tiny
+model=assets/tiny-llava
+mkdir -p "$work"
+[ -f "$model/model.safetensors" ] || { echo "bench-tiny: $model is missing (tools/train-tiny.sh)"; exit 1; }
+
+lat_rows=""
+for sample in assets/*.png; do
+  for q in "What color is the circle?" "How many objects are there?"; do
+    best_wall=999; best_in=999; answer=""
+    for _ in $(seq "$repeat"); do
+      t0=$(date +%s.%N)
+      answer=$(bin/iris run -m "$model" -i "$sample" -p "$q" --temp 0 -t "$threads" --device cpu 2>"$work/err")
+      t1=$(date +%s.%N)
+      wall=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
+      # "prompt N tokens in X s ..., generated M tokens in Y s" (the image was encoded before)
+      inproc=$(sed -n 's/.*prompt [0-9]* tokens in \([0-9.]*\) s.*generated [0-9]* tokens in \([0-9.]*\) s.*/\1 \2/p' "$work/err" |
+               awk '{ printf "%.3f", $1 + $2 }')
+      best_wall=$(awk -v a="$wall" -v b="$best_wall" 'BEGIN { print (a < b) ? a : b }')
+      [ -n "$inproc" ] && best_in=$(awk -v a="$inproc" -v b="$best_in" 'BEGIN { print (a < b) ? a : b }')
+    done
+    echo "$(basename "$sample") | $q -> $answer: ${best_wall} s wall, ${best_in} s prompt+answer"
+    lat_rows="$lat_rows| $(basename "$sample") | $q | $answer | $(awk -v x="$best_wall" 'BEGIN{printf "%.0f", x*1000}') | $(awk -v x="$best_in" 'BEGIN{printf "%.0f", x*1000}') |"$'\n'
+  done
+done
+
+recipe=""
+if [ "${BENCH_TINY_RECIPE:-1}" != 0 ]; then
+  WORK="$work/recipe" THREADS="$threads" tools/train-tiny.sh "$work/tiny-llava" | tee "$work/recipe.log"
+  acc=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.1f%% overall; " % r["overall"] + ", ".join("%s %.1f%%" % kv for kv in sorted(r["per_type"].items())))' "$work/recipe/eval.json")
+  recipe="Recipe (\`tools/train-tiny.sh\`, $threads threads):"$'\n\n'"\`\`\`"$'\n'"$(cat "$work/recipe.log")"$'\n'"\`\`\`"$'\n\n'"Held-out accuracy of the rebuilt model (VQAv2 metric, 1,000 questions): $acc"
+fi
+
+{
+  echo "## Built-in tiny VLM (bench/bench-tiny.sh)"
+  echo
+  echo "$(nproc) cores, $threads threads, $(date -u +%Y-%m-%d). Best of $repeat runs of \`iris run --temp 0 --device cpu\`;"
+  echo "wall = the whole process (start, load, image decode + preprocess + ViT, prompt, answer);"
+  echo "in-process = prompt + generation as iris reports them (the image is encoded before). Target: under 0.5 s."
+  echo
+  echo "| image | question | answer | wall ms | in-process ms |"
+  echo "|---|---|---|---:|---:|"
+  printf '%s' "$lat_rows"
+  echo
+  echo "$recipe"
+} | tools/perf-section.sh tiny-model
