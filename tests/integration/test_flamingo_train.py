@@ -194,3 +194,24 @@ def test_bad_configs(tmp_path):
     bad.write_text(json.dumps([{"id": "x", "image": "nope.png", "conversations": [
         {"from": "human", "value": "<image>Q"}, {"from": "gpt", "value": "A"}]}]))
     assert "nope.png' not found" in fails(**{"data.data": str(bad)})
+
+
+@pytest.mark.parametrize("rec,msg", [
+    ({"conversations": []}, "no \"conversations\" list"),
+    ({"image": [3], "conversations": [{"from": "human", "value": "<image>Q"}, {"from": "gpt", "value": "A"}]},
+     "must be a file name or a list"),
+    ({"conversations": [{"from": "human", "value": "Q"}, {"from": "human", "value": "R"},
+                        {"from": "gpt", "value": "A"}]}, "two human turns in a row"),
+    ({"conversations": [{"from": "human", "value": "Q"}, {"from": "bot", "value": "A"}]}, "unknown role"),
+    ({"conversations": [{"from": "human", "value": "Q"}]}, "no assistant"),
+    ({"conversations": [{"from": "gpt", "value": "A <image>"}]}, "names 1 <image> for 0 image files"),
+])
+def test_bad_records(tmp_path, rec, msg):
+    setup(tmp_path, 47)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([dict(rec, id="x")]))
+    c = write_config(tmp_path / "bad.ini", tmp_path / "openflamingo.json", bad,
+                     **{"data.template": "openflamingo", "data.image_folder": str(tmp_path),
+                        "train.mode": "projector"})
+    p = run_iris(["train", str(c), "--run-dir", str(tmp_path / "run")], check=False)
+    assert p.returncode == 1 and msg in p.stderr and "record 0 (id \"x\")" in p.stderr, p.stderr
