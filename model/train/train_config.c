@@ -129,8 +129,10 @@ int iris_train_config_set(iris_train_config *c, const char *section, const char 
         snprintf(p, k->size, "%s", value);
         return 0;
     case K_TPL:
-        if (strcmp(value, "plain") && strcmp(value, "vicuna_v1") && strcmp(value, "llava-hf")) {
-            iris_set_error("%s.%s: unknown template '%s' (expected plain, vicuna_v1 or llava-hf)", k->section,
+        if (strcmp(value, "plain") && strcmp(value, "vicuna_v1") && strcmp(value, "llava-hf") &&
+            strcmp(value, "openflamingo")) {
+            iris_set_error("%s.%s: unknown template '%s' (expected plain, vicuna_v1, llava-hf or openflamingo)",
+                           k->section,
                            k->key, value);
             return -1;
         }

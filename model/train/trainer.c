@@ -16,6 +16,7 @@
 #include "train/checkpoint.h"
 #include "train/conv_format.h"
 #include "train/dataset.h"
+#include "train/flamingo_format.h"
 #include "train/optim.h"
 #include "train/peft_io.h"
 #include "formats/safetensors.h"
@@ -57,6 +58,36 @@ static int open_tower(iris_train_session *s, const iris_train_config *cfg)
     return iris_clip_train_set_trainable(&s->tower, &s->m.params);
 }
 
+/* OpenFlamingo: the trainable set is fixed (perceiver, blocks, grown
+ * embedding table), as OpenFlamingo trains it; mode projector names it. */
+static int open_flamingo(iris_train_session *s, const iris_train_config *cfg)
+{
+    if (cfg->mode != IRIS_TRAIN_PROJECTOR) {
+        iris_set_error("%s is an OpenFlamingo model: train.mode must be projector (the perceiver, the gated "
+                       "cross-attention blocks and the new token embeddings train; mode %s is not supported)",
+                       cfg->base, iris_train_mode_name(cfg->mode));
+        return -1;
+    }
+    if (strcmp(cfg->template_name, "openflamingo")) {
+        iris_set_error("%s is an OpenFlamingo model: data.template must be openflamingo (not %s)", cfg->base,
+                       cfg->template_name);
+        return -1;
+    }
+    if (iris_train_config_check(cfg)) return -1;
+    iris_flamingo *f = s->lm.flamingo;
+    if (iris_flamingo_train_init(&s->fl, &s->lm, iris_cpu_train_ops(), cfg->max_length, f->max_media)) return -1;
+    s->is_flamingo = 1;
+    s->ops = iris_cpu_train_ops();
+    /* The view: shallow copies of both sets' parameters (same buffers). */
+    const iris_param_set *a = &s->fl.m.params, *b = &s->fl.p;
+    if (iris_params_init(&s->all, a->be, a->n + b->n)) return -1;
+    memcpy(s->all.p, a->p, (size_t)a->n * sizeof *a->p);
+    memcpy(s->all.p + a->n, b->p, (size_t)b->n * sizeof *b->p);
+    s->all.n = a->n + b->n;
+    s->params = &s->all;
+    return 0;
+}
+
 int iris_train_session_open(iris_train_session *s, const iris_train_config *cfg)
 {
     memset(s, 0, sizeof *s);
@@ -66,9 +97,11 @@ int iris_train_session_open(iris_train_session *s, const iris_train_config *cfg)
     if (iris_lm_load_opts(&s->lm, cfg->base, be, &lo)) return -1;
     s->lm_open = 1;
     if (s->lm.flamingo) {
-        iris_set_error("%s: iris train does not train OpenFlamingo models yet", cfg->base);
-        goto fail;
+        if (open_flamingo(s, cfg)) goto fail;
+        return 0;
     }
+    s->params = &s->m.params;
+    s->ops = iris_cpu_train_ops();
     if (iris_llama_train_init(&s->m, &s->lm.w, &s->lm.net.cfg, be, iris_cpu_train_ops(), cfg->max_length,
                               cfg->gradient_checkpointing))
         goto fail;
@@ -123,6 +156,13 @@ fail:
 
 void iris_train_session_close(iris_train_session *s)
 {
+    if (s->all.p) {   /* a view: the buffers belong to fl */
+        free(s->all.p);
+        s->all.p = NULL;
+        s->all.n = 0;
+    }
+    if (s->is_flamingo) iris_flamingo_train_free(&s->fl);
+    s->is_flamingo = 0;
     iris_clip_train_free(&s->tower);
     s->tower_trainable = 0;
     if (s->has_proj) iris_projector_train_free(&s->proj);
@@ -272,9 +312,94 @@ static int write_projector(iris_train_session *s, const char *run_dir)
     return rc;
 }
 
+/* A path in the model file, absolute (the run directory lies elsewhere). */
+static int abs_part(cJSON *j, const char *key, const char *json_dir)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!cJSON_IsString(v) || v->valuestring[0] == '/') return 0;
+    char *joined = iris_path_join(json_dir, v->valuestring), *real = joined ? realpath(joined, NULL) : NULL;
+    int rc = real && cJSON_SetValuestring(v, real) ? 0 : -1;
+    if (rc) iris_set_error("%s: cannot resolve %s", joined ? joined : v->valuestring, key);
+    free(joined);
+    free(real);
+    return rc;
+}
+
+/* OpenFlamingo: DIR/checkpoint.safetensors (the trained weights under
+ * checkpoint.pt's names) and DIR/openflamingo.json naming it with the base's
+ * language model and tower. */
+static int write_flamingo_model(iris_train_session *s, const char *dir)
+{
+    int rc = -1;
+    const iris_param_set *ps = &s->all;
+    const char **names = calloc((size_t)ps->n, sizeof *names);
+    iris_tensor *ts = calloc((size_t)ps->n, sizeof *ts);
+    char *mf = iris_flamingo_model_file(s->cfg.base), *st = join(dir, "checkpoint.safetensors");
+    char *out_json = join(dir, "openflamingo.json"), *text = NULL, *json_dir = NULL;
+    cJSON *j = NULL;
+    if (!names || !ts || !mf || !st || !out_json) {
+        if (!mf) iris_set_error("%s: no OpenFlamingo model file", s->cfg.base);
+        goto done;
+    }
+    if (mkdir_p(dir)) {
+        iris_set_error("%s: cannot create it: %s", dir, strerror(errno));
+        goto done;
+    }
+    int n = 0;
+    for (int i = 0; i < ps->n; i++)
+        if (ps->p[i].g) {
+            names[n] = ps->p[i].name;
+            ts[n] = ps->p[i].t;
+            ts[n++].owns_data = 0;
+        }
+    if (iris_st_write(st, n, names, ts, "{\"format\":\"pt\"}")) goto done;
+    size_t len;
+    if (!(text = iris_read_file(mf, &len, 1 << 20))) goto done;
+    if (!(j = cJSON_Parse(text))) {
+        iris_set_error("%s: not valid JSON", mf);
+        goto done;
+    }
+    json_dir = strdup(mf);
+    if (!json_dir) goto done;
+    char *slash = strrchr(json_dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(json_dir, 2, ".");
+    if (abs_part(j, "lang_model", json_dir) || abs_part(j, "vision_model", json_dir)) goto done;
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "checkpoint");
+    cJSON_AddStringToObject(j, "checkpoint", "checkpoint.safetensors");
+    char *out = cJSON_Print(j);
+    if (!out) goto done;
+    iris_atomic_file af;
+    if (!iris_atomic_open(&af, out_json, "w")) {
+        if (fputs(out, af.f) < 0 || fputc('\n', af.f) < 0) {
+            iris_atomic_abort(&af);
+            iris_set_error("%s: write failed", out_json);
+        } else {
+            rc = iris_atomic_commit(&af);
+        }
+    }
+    free(out);
+done:
+    cJSON_Delete(j);
+    free(text);
+    free(json_dir);
+    free(names);
+    free(ts);
+    free(mf);
+    free(st);
+    free(out_json);
+    return rc;
+}
+
 static int write_final(iris_train_session *s, const char *run_dir)
 {
     int rc;
+    if (s->is_flamingo) {
+        char *dir = join(run_dir, "model");
+        rc = dir ? write_flamingo_model(s, dir) : -1;
+        free(dir);
+        return rc;
+    }
     if (s->proj_trainable && write_projector(s, run_dir)) return -1;
     if (s->cfg.mode == IRIS_TRAIN_PROJECTOR) return 0;
     if (s->m.has_lora) {
@@ -339,11 +464,14 @@ typedef struct {
     int n;
     float *img;      /* host vision features [rows, vision hidden] (projector input) */
     float *px;       /* trainable tower: host pixels [3, S, S] instead of features */
+    float *media;    /* OpenFlamingo: host tower tokens [n_media, patches, hidden] */
+    int n_media;
     int counted;
 } seq;
 
 static void seq_free(seq *q)
 {
+    free(q->media);
     free(q->px);
     free(q->img);
     free(q->ids);
@@ -381,6 +509,78 @@ static int build_seq(iris_train_session *s, iris_sample *smp, seq *q, int *trunc
     return 0;
 }
 
+/* OpenFlamingo: the frozen tower's patch tokens of an image (class token
+ * dropped, ln_post when the model file asks), into host out. */
+static int flamingo_features(iris_flamingo *f, const char *path, float *out)
+{
+    const iris_backend *be = f->be;
+    int hidden = f->clip.cfg.hidden;
+    iris_image img;
+    if (iris_image_load(&img, path)) return -1;
+    float *px = malloc((size_t)3 * f->pre.crop_w * f->pre.crop_h * sizeof *px);
+    int rc = -1;
+    if (!px) iris_set_error("out of memory for image pixels");
+    else if (!iris_preprocess(&img, &f->pre, px) && !iris_clip_features(&f->clip, px, -1, f->vis)) {
+        float *tokens = f->vis + hidden;
+        if (f->vision_ln_post) {
+            char name[128];
+            snprintf(name, sizeof name, "%spost_layernorm.weight", f->clip.prefix);
+            const iris_tensor *w = iris_weights_find(&f->clip_w, name);
+            snprintf(name, sizeof name, "%spost_layernorm.bias", f->clip.prefix);
+            const iris_tensor *b = iris_weights_find(&f->clip_w, name);
+            be->layernorm(tokens, tokens, w, b, f->n_patches, hidden, f->clip.cfg.eps);
+        }
+        rc = be->download(out, tokens, (size_t)f->n_patches * hidden * sizeof(float));
+        if (rc) iris_set_error("cannot read the tower's output");
+    }
+    iris_image_free(&img);
+    free(px);
+    return rc;
+}
+
+/* An OpenFlamingo record -> sequence (truncated; images cut off with their
+ * <image> tokens are dropped). */
+static int flamingo_seq(iris_train_session *s, const cJSON *rec, int ri, seq *q, int *truncated)
+{
+    iris_flamingo *f = s->lm.flamingo;
+    iris_flamingo_sample smp;
+    if (iris_flamingo_format_record(rec, ri, s->lm.tok, f->media_token,
+                                    s->cfg.image_folder[0] ? s->cfg.image_folder : NULL, &smp))
+        return -1;
+    int rc = -1;
+    *truncated = smp.n > s->cfg.max_length;
+    q->n = *truncated ? s->cfg.max_length : smp.n;
+    q->n_media = 0;
+    for (int i = 0; i < q->n; i++) q->n_media += smp.ids[i] == f->media_token;
+    if (q->n_media > s->fl.max_media) {
+        iris_set_error("record %d: %d images (the model file allows %d: max_images)", ri, q->n_media,
+                       s->fl.max_media);
+        goto done;
+    }
+    size_t per = (size_t)f->n_patches * f->clip.cfg.hidden;
+    q->ids = smp.ids;
+    q->labels = smp.labels;
+    smp.ids = smp.labels = NULL;
+    if (q->n_media && !(q->media = malloc((size_t)q->n_media * per * sizeof(float)))) {
+        iris_set_error("out of memory");
+        goto done;
+    }
+    for (int i = 0; i < q->n_media; i++)
+        if (flamingo_features(f, smp.images[i], q->media + (size_t)i * per)) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", iris_last_error());
+            iris_set_error("record %d: %s", ri, msg);
+            goto done;
+        }
+    q->counted = 0;
+    for (int i = 1; i < q->n; i++) q->counted += q->labels[i] >= 0;
+    rc = 0;
+done:
+    iris_flamingo_sample_free(&smp);
+    if (rc) seq_free(q);
+    return rc;
+}
+
 typedef struct {
     iris_dataset ds;
     int32_t *perm;
@@ -403,6 +603,16 @@ static int next_seq(iris_train_session *s, data_iter *it, iris_train_state *st, 
         cJSON *rec = iris_dataset_record(&it->ds, ri);
         iris_sample smp;
         int rc = -1;
+        if (s->is_flamingo) {
+            int truncated = 0;
+            rc = rec ? flamingo_seq(s, rec, ri, q, &truncated) : -1;
+            cJSON_Delete(rec);
+            if (!rc) {
+                st->n_truncated += truncated;
+                return 0;
+            }
+            goto bad;
+        }
         if (rec) rc = iris_format_record(rec, ri, &it->fo, &smp);
         cJSON_Delete(rec);
         float *feats = NULL, *px = NULL;
@@ -430,6 +640,7 @@ static int next_seq(iris_train_session *s, data_iter *it, iris_train_state *st, 
             seq_free(q);
             return -1;
         }
+    bad:
         if (!s->cfg.skip_bad_records) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", iris_last_error());
@@ -488,7 +699,7 @@ int iris_train_run(const iris_train_opts *o)
     it.fo.tpl = iris_chat_template_from_name(cfg->template_name);
     it.fo.image_folder = cfg->image_folder[0] ? cfg->image_folder : NULL;
     it.fo.check_images = 1;
-    it.fo.vocab = s.m.cfg.vocab_size;
+    it.fo.vocab = s.is_flamingo ? s.fl.m.cfg.vocab_size : s.m.cfg.vocab_size;
 
     int per_step = cfg->batch_size * cfg->grad_accum;
     int total = cfg->max_steps > 0 ? cfg->max_steps
@@ -504,7 +715,7 @@ int iris_train_run(const iris_train_opts *o)
 
     iris_train_state st = {.mode = cfg->mode};
     if (o->resume) {
-        if (iris_ckpt_load(ckpt, &s.m.params, &st)) goto done;
+        if (iris_ckpt_load(ckpt, s.params, &st)) goto done;
         if (st.mode != cfg->mode) {
             iris_set_error("%s: the checkpoint was made in mode %s, the config asks for %s", ckpt,
                            iris_train_mode_name(st.mode), iris_train_mode_name(cfg->mode));
@@ -536,7 +747,8 @@ int iris_train_run(const iris_train_opts *o)
     }
     if (o->progress)
         fprintf(o->progress, "iris train: %s, mode %s, %ld trainable parameters, %d records, %d steps%s\n",
-                cfg->base, iris_train_mode_name(cfg->mode), iris_params_trainable(&s.m.params), it.ds.n, total,
+                cfg->base, s.is_flamingo ? "openflamingo (perceiver, cross-attention, new embeddings)" : iris_train_mode_name(cfg->mode),
+                iris_params_trainable(s.params), it.ds.n, total,
                 o->resume ? " (resumed)" : "");
     double wall0 = iris_now() - st.wall_s;
     int stopped = 0;
@@ -552,15 +764,28 @@ int iris_train_run(const iris_train_opts *o)
             counted += batch[k].counted;
             tokens += batch[k].n;
         }
-        iris_params_zero_grad(&s.m.params);
+        iris_params_zero_grad(s.params);
         s.m.training = 1;
         double loss_sum = 0;
         int fail = 0;
+        if (s.is_flamingo) {
+            s.fl.m.training = 1;
+            for (int k = 0; k < per_step; k++) {
+                double ls = 0;
+                s.fl.m.dropout_key = iris_rng_mix(cfg->seed ^ 0xD50Full, (uint64_t)st.step * 65536u + (uint64_t)k);
+                if (!fail && iris_flamingo_train_step(&s.fl, batch[k].media, batch[k].n_media, batch[k].ids,
+                                                      batch[k].labels, batch[k].n,
+                                                      1.0f / (counted > 0 ? counted : 1), &ls, NULL))
+                    fail = 1;
+                loss_sum += ls;
+                seq_free(&batch[k]);
+            }
+        }
         /* A trainable tower runs groups of micro-batches' images at once:
          * forward, then each sequence (projector, decoder, back to the
          * features), then one backward through the tower. */
         int group = s.tower_trainable ? s.tower.max_images : per_step;
-        for (int k0 = 0; k0 < per_step; k0 += group) {
+        for (int k0 = s.is_flamingo ? per_step : 0; k0 < per_step; k0 += group) {
             int k1 = k0 + group < per_step ? k0 + group : per_step, n_img = 0;
             if (s.tower_trainable && !fail) {
                 for (int k = k0; k < k1; k++)
@@ -598,9 +823,9 @@ int iris_train_run(const iris_train_opts *o)
         }
         if (fail) goto done;
         double loss = counted > 0 ? loss_sum / counted : 0.0;
-        double gnorm = iris_clip_grad_norm(&s.m.params, cfg->max_grad_norm);
+        double gnorm = iris_clip_grad_norm(s.params, cfg->max_grad_norm);
         double factor = iris_schedule_factor(&sched, st.step);
-        iris_adamw_apply(&s.m.params, s.m.ops, &ac, factor, st.step + 1);
+        iris_adamw_apply(s.params, s.ops, &ac, factor, st.step + 1);
         st.step++;
         st.tokens += tokens;
         double now = iris_now(), dt = now - t0;
@@ -619,7 +844,7 @@ int iris_train_run(const iris_train_opts *o)
                     loss, cfg->lr * factor, gnorm, dt > 0 ? tokens / dt : 0.0);
         int stop_now = o->stop && *o->stop;
         if ((cfg->save_steps > 0 && st.step % cfg->save_steps == 0) || stop_now || st.step == total) {
-            if (iris_ckpt_save(ckpt, &s.m.params, &st)) {
+            if (iris_ckpt_save(ckpt, s.params, &st)) {
                 char msg[1024];
                 snprintf(msg, sizeof msg, "%s", iris_last_error());
                 iris_set_error("cannot save the checkpoint of step %d (%s); the previous checkpoint is "
@@ -641,7 +866,7 @@ int iris_train_run(const iris_train_opts *o)
         if (o->progress)
             fprintf(o->progress, "iris train: done, %d steps; %lld records truncated to %d tokens, %lld skipped; "
                     "output in %s/%s\n", st.step, (long long)st.n_truncated, cfg->max_length,
-                    (long long)st.n_skipped, dir, s.m.has_lora ? "adapter" : "model");
+                    (long long)st.n_skipped, dir, s.m_open && s.m.has_lora ? "adapter" : "model");
     }
     rc = 0;
 done:
@@ -678,8 +903,10 @@ int iris_train_export(const char *run_dir, int merge, const char *out_dir)
     if (iris_train_session_open(&s, &cfg)) goto done;
     open = 1;
     iris_train_state st;
-    if (iris_ckpt_load(ckpt, &s.m.params, &st)) goto done;
-    if (!merge) {
+    if (iris_ckpt_load(ckpt, s.params, &st)) goto done;
+    if (s.is_flamingo) {   /* the trained weights and a model file naming them */
+        rc = write_flamingo_model(&s, out_dir);
+    } else if (!merge) {
         rc = iris_peft_save(&s.m, out_dir, cfg.base);
     } else {
         rc = iris_merge_save(&s.m, &s.lm.w, out_dir);

@@ -10,6 +10,9 @@
  *   adapter/                   LoRA runs: the adapter in PEFT's format
  *   model/                     full / scratch runs: weights in the base's layout
  *   projector.safetensors      runs that train a LLaVA projector: its weights
+ *   model/openflamingo.json    OpenFlamingo runs: a model file naming the base
+ *   model/checkpoint.safetensors  language model and tower and the trained
+ *                              weights, named as OpenFlamingo's checkpoint.pt
  *   (with train.vision_tower the trained tower goes into model/ and the
  *   checkpoint, named as in the base)
  *
@@ -28,6 +31,7 @@
 
 #include "nets/lm.h"
 #include "train/clip_train.h"
+#include "train/flamingo_train.h"
 #include "train/llama_train.h"
 #include "train/projector_train.h"
 #include "train/train_config.h"
@@ -43,6 +47,15 @@ typedef struct {
      * gradient) */
     iris_clip_train tower;
     int tower_trainable;
+    /* OpenFlamingo models (mode projector, template openflamingo): the
+     * perceiver, the gated cross-attention blocks and the grown embedding
+     * table train; fl holds them, `all` is a view over both of its parameter
+     * sets (the checkpoint, the optimizer and clipping see one set). */
+    iris_flamingo_train fl;
+    int is_flamingo;
+    iris_param_set all;
+    iris_param_set *params;         /* what trains: &m.params or &all */
+    const iris_train_ops *ops;
 } iris_train_session;
 
 /* Loads the base and builds the trainable set the mode asks for. */

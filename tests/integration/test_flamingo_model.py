@@ -415,17 +415,6 @@ def test_eval_shots_refusals(tmp_path):
     assert p.returncode == 1 and "only 1 questions" in p.stderr, p.stderr
 
 
-def test_iris_train_refuses_openflamingo(tmp_path):
-    """The training step is tested in tests/unit/test_flamingo_train.c; iris
-    train does not drive it yet and says so."""
-    build(tmp_path, 10, n_layers=2)
-    from test_train import write_config, write_data
-    cfg = write_config(tmp_path / "c.ini", tmp_path / "openflamingo.json", write_data(tmp_path / "d.json"),
-                       **{"train.mode": "full"})
-    p = run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run")], check=False)
-    assert p.returncode == 1 and "does not train OpenFlamingo models yet" in p.stderr, p.stderr
-
-
 def test_perceiver_time_embeddings_refused(tmp_path):
     build(tmp_path, 12, n_layers=2)
     paths, _ = images(tmp_path, 12, n=1)
