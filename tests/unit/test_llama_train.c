@@ -120,6 +120,9 @@ static void batch(int n, int vocab, int32_t *ids, int32_t *labels)
         ids[i] = (int32_t)((frand() * 0.5f + 0.5f) * (vocab - 1));
         labels[i] = i < 4 || i == 8 ? -100 : ids[i];
     }
+    /* id 0 is Gemma's pad token (nn.Embedding padding_idx: no gradient from
+     * the lookup); every batch holds it */
+    ids[3] = 0;
 }
 
 static void check_model(iris_arch arch, int lora_r, int rslora)

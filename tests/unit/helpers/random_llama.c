@@ -29,12 +29,14 @@ iris_llama_config random_llama_config(iris_arch arch)
     c.act = IRIS_FFN_SILU;
     c.bos_id = 1;
     c.eos_id = 2;
+    c.pad_id = -1;   /* LlamaConfig / Qwen2Config: pad_token_id None */
     if (arch == IRIS_ARCH_GEMMA) {
         c.norm_add_one = 1;
         c.embed_scale = sqrtf((float)c.dim);
         c.act = IRIS_FFN_GELU_TANH;
         c.n_kv_heads = 1;
         c.tied_embeddings = 1;
+        c.pad_id = 0;   /* GemmaConfig's default pad_token_id */
     }
     if (arch == IRIS_ARCH_QWEN2) c.qkv_bias = 1;
     return c;
