@@ -207,14 +207,16 @@ void iris_decoder_train_layer_bwd(iris_llama_train *m, int l, iris_tl_acts *S, c
     long nd = (long)n * d, nf = (long)n * f;
 
     /* parallel: the attention branch reads dx' before the feed-forward adds to it */
-    if (c->parallel_residual) iris_tl_lin_bwd(m, S, l, IRIS_LM_O, m->datt, 0.0f, m->dcur, S->att, n, d, d, p[TL_WO], p[TL_BO]);
+    if (c->parallel_residual)
+        iris_tl_lin_bwd(m, S, l, IRIS_LM_O, m->datt, 0.0f, m->dcur, S->att, n, d, d, p[TL_WO], p[TL_BO]);
     iris_tl_lin_bwd(m, S, l, IRIS_LM_DOWN, m->da, 0.0f, m->dcur, S->a, n, f, d, p[TL_DOWN], p[TL_BDOWN]);
     if (c->act == IRIS_FFN_GELU) ops->gelu_backward(m->du, m->da, S->u, nf);
     else ops->gelu_tanh_backward(m->du, m->da, S->u, nf);
     iris_tl_lin_bwd(m, S, l, IRIS_LM_UP, m->dxn, 0.0f, m->du, S->xn2, n, d, f, p[TL_UP], p[TL_BUP]);
     norm_bwd(m, m->tmp, m->dxn, c->parallel_residual ? xin : S->xmid, n, p[TL_FFN_NORM], p[TL_FFN_NORM_B]);
     be->add(m->dcur, m->dcur, m->tmp, nd);
-    if (!c->parallel_residual) iris_tl_lin_bwd(m, S, l, IRIS_LM_O, m->datt, 0.0f, m->dcur, S->att, n, d, d, p[TL_WO], p[TL_BO]);
+    if (!c->parallel_residual)
+        iris_tl_lin_bwd(m, S, l, IRIS_LM_O, m->datt, 0.0f, m->dcur, S->att, n, d, d, p[TL_WO], p[TL_BO]);
 
     ops->attention_alibi_backward(m->dq, m->dk, m->dv, m->datt, S->q, S->k, S->v, n, c->n_heads, c->n_kv_heads,
                                   c->head_dim, attn_scale(c), 1, alibi(c));

@@ -324,7 +324,7 @@ static uint64_t site_key(const iris_llama_train *m, int l, int mod)
 }
 
 void iris_tl_lin_fwd(iris_llama_train *m, iris_tl_acts *S, int l, int mod, float *y, const float *x,
-                    int n, int in, int out, int wi, int bi)
+                     int n, int in, int out, int wi, int bi)
 {
     const iris_backend *be = m->be;
     iris_param *W = P(m, wi), *B = P(m, bi);
@@ -344,7 +344,7 @@ void iris_tl_lin_fwd(iris_llama_train *m, iris_tl_acts *S, int l, int mod, float
 
 /* dx (= when beta 0, += when beta 1; NULL: not needed) from dy [n, out]. */
 void iris_tl_lin_bwd(iris_llama_train *m, iris_tl_acts *S, int l, int mod, float *dx, float beta,
-                    const float *dy, const float *x, int n, int in, int out, int wi, int bi)
+                     const float *dy, const float *x, int n, int in, int out, int wi, int bi)
 {
     const iris_backend *be = m->be;
     iris_param *W = P(m, wi), *B = P(m, bi);
