@@ -162,10 +162,6 @@ int iris_llama_train_add_lora(iris_llama_train *m, const iris_lora_config *lc, u
     iris_lora_config rc_lc = *lc;
     if (iris_lora_resolve_targets(&rc_lc, m->cfg.arch, m->cfg.arch_name)) return -1;
     lc = &rc_lc;
-    if (!lc->targets) {
-        iris_set_error("no LoRA target module of %s models given", m->cfg.arch_name);
-        return -1;
-    }
     /* Generic decoders: m->prefix is the model level ("transformer."); the
      * layer's own part is the architecture's ("blocks.%d."). */
     const iris_decoder_names *N = IRIS_ARCH_IS_GENERIC(m->cfg.arch) ? iris_decoder_names_of(m->cfg.arch) : NULL;

@@ -132,6 +132,12 @@ int iris_lora_parse_targets(iris_lora_config *c, const char *list)
 
 int iris_lora_resolve_targets(iris_lora_config *c, int arch, const char *arch_name)
 {
+    if (!c->spec[0]) {
+        /* built by hand, not parsed: keep the bits the architecture has */
+        for (int m = 0; m < IRIS_LM_COUNT; m++)
+            if (!iris_lora_module_path(arch, m)) c->targets &= ~(1u << m);
+        return 0;
+    }
     char spec[sizeof c->spec];
     memcpy(spec, c->spec, sizeof spec);
     spec[sizeof spec - 1] = 0;

@@ -54,7 +54,8 @@ const char *iris_lora_module_path(int arch, int m);
 int iris_lora_parse_targets(iris_lora_config *c, const char *list);
 /* Re-reads c->spec for architecture arch (arch_name for messages): targets
  * becomes that architecture's modules; a name it lacks is an error listing
- * the valid ones. */
+ * the valid ones.  An empty spec (a config built by hand) keeps the target
+ * bits the architecture has. */
 int iris_lora_resolve_targets(iris_lora_config *c, int arch, const char *arch_name);
 float iris_lora_scale(const iris_lora_config *c);
 int iris_lora_targets_layer(const iris_lora_config *c, int layer);
