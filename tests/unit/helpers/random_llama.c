@@ -29,6 +29,9 @@ iris_llama_config random_llama_config(iris_arch arch)
     c.act = IRIS_FFN_SILU;
     c.bos_id = 1;
     c.eos_id = 2;
+    /* no padding_idx, as transformers' LlamaConfig / Qwen2Config default
+     * (GemmaConfig's pad_token_id is 0) */
+    c.pad_id = arch == IRIS_ARCH_GEMMA ? 0 : -1;
     if (arch == IRIS_ARCH_GEMMA) {
         c.norm_add_one = 1;
         c.embed_scale = sqrtf((float)c.dim);
