@@ -325,6 +325,14 @@ def test_peft_adapter_loads_in_iris(tmp_path, arch):
     run_iris(["export", "--peft", str(tmp_path / "peft"), "--base", str(base), "--merge", "-o", str(tmp_path / "m")])
     err = rel_err(iris_logits(tmp_path / "m", tmp_path, prompt="What is item 3? The quick brown fox"), ref)
     assert err <= 1e-4, (arch, err, f"seed {SEED}")
+    # and back out in PEFT's format, unchanged (names, fused shapes, values)
+    run_iris(["export", "--peft", str(tmp_path / "peft"), "--base", str(base), "--adapter", "-o", str(tmp_path / "a2")])
+    from safetensors.torch import load_file
+    a = load_file(str(tmp_path / "peft" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "a2" / "adapter_model.safetensors"))
+    assert set(a) == set(b)
+    for k in a:
+        assert torch.equal(a[k].float(), b[k].float()), k
 
 
 @pytest.mark.parametrize("arch", ["mpt", "gpt_neox", "biogpt"])
