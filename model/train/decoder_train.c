@@ -8,7 +8,9 @@
  * to q, k, v (MPT stacks [q; k; v]; GPT-NeoX interleaves [q_h; k_h; v_h] per
  * head); the backward gathers dq, dk, dv the same way.  These host loops and
  * the bias sums make this path CPU-only (llama_train.c refuses other
- * backends).
+ * backends).  LoRA goes through llama_train.c's linears: a fused QKV has
+ * ONE adapter over the fused output (PEFT's), added before the scatter, so
+ * its B rows follow the checkpoint's layout.
  *
  * Backward of one block, sequential residual (x' = m + F(n2(m)), m = x + O(A(n1(x)))):
  *   dm = dx' + n2'(F'(dx')),  dx = dm + n1'(A'(O'(dm)))
@@ -111,25 +113,6 @@ int iris_decoder_train_add_params(iris_llama_train *m, const iris_weights *w, co
 
 /* ---- pieces ---- */
 
-static void lin_fwd(iris_llama_train *m, float *y, const float *x, int n, int in, int out, int wi, int bi)
-{
-    iris_param *W = P(m, wi), *B = P(m, bi);
-    m->be->linear(y, x, &W->t, B ? &B->t : NULL, n, in, out);
-}
-
-/* dW += dy^T x, db += column sums of dy, dx = (beta 0) or += (beta 1) dy W. */
-static void lin_bwd(iris_llama_train *m, float *dx, float beta, const float *dy, const float *x, int n, int in,
-                    int out, int wi, int bi)
-{
-    const iris_backend *be = m->be;
-    iris_param *W = P(m, wi), *B = P(m, bi);
-    if (W->g) be->gemm(1, 0, out, in, n, 1.0f, dy, out, 0, x, in, 0, 1.0f, W->g, in, 0, 1);
-    if (B && B->g)
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < out; j++) B->g[j] += dy[(size_t)i * out + j];
-    if (dx) be->gemm(0, 0, n, in, out, 1.0f, dy, out, 0, W->w, in, 0, beta, dx, in, 0, 1);
-}
-
 static void norm_fwd(iris_llama_train *m, float *y, const float *x, int n, int wi, int bi)
 {
     const iris_llama_config *c = &m->cfg;
@@ -186,13 +169,13 @@ void iris_decoder_train_layer_fwd(iris_llama_train *m, int l, iris_tl_acts *S, c
     long nf = (long)n * f;
     norm_fwd(m, S->xn1, xin, n, p[TL_ATTN_NORM], p[TL_ATTN_NORM_B]);
     if (p[TL_QKV] >= 0) {
-        lin_fwd(m, m->qkv, S->xn1, n, d, 3 * d, p[TL_QKV], p[TL_BQKV]);
+        iris_tl_lin_fwd(m, S, l, IRIS_LM_QKV, m->qkv, S->xn1, n, d, 3 * d, p[TL_QKV], p[TL_BQKV]);
         be->sync();  /* the scatter reads the product on the host */
         shuffle_qkv(c, m->qkv, S->q, S->k, S->v, n, 1);
     } else {
-        lin_fwd(m, S->q, S->xn1, n, d, d, p[TL_WQ], p[TL_BQ]);
-        lin_fwd(m, S->k, S->xn1, n, d, d, p[TL_WK], p[TL_BK]);
-        lin_fwd(m, S->v, S->xn1, n, d, d, p[TL_WV], p[TL_BV]);
+        iris_tl_lin_fwd(m, S, l, IRIS_LM_Q, S->q, S->xn1, n, d, d, p[TL_WQ], p[TL_BQ]);
+        iris_tl_lin_fwd(m, S, l, IRIS_LM_K, S->k, S->xn1, n, d, d, p[TL_WK], p[TL_BK]);
+        iris_tl_lin_fwd(m, S, l, IRIS_LM_V, S->v, S->xn1, n, d, d, p[TL_WV], p[TL_BV]);
     }
     if (c->pos == IRIS_POS_ROPE) {
         be->rope(S->q, n, c->n_heads, c->head_dim, rot, m->pos, c->rope_theta, c->rope_pos_scale,
@@ -202,15 +185,15 @@ void iris_decoder_train_layer_fwd(iris_llama_train *m, int l, iris_tl_acts *S, c
     }
     be->attention(S->att, S->q, S->k, S->v, n, 0, n, d, c->n_heads, c->n_kv_heads, c->head_dim, attn_scale(c),
                   1, alibi(c));
-    lin_fwd(m, m->tmp, S->att, n, d, d, p[TL_WO], p[TL_BO]);
+    iris_tl_lin_fwd(m, S, l, IRIS_LM_O, m->tmp, S->att, n, d, d, p[TL_WO], p[TL_BO]);
     /* parallel: xout = xin + O + F(n2(xin)); sequential: xmid = xin + O, xout = xmid + F(n2(xmid)) */
     float *mid = c->parallel_residual ? xout : S->xmid;
     be->add(mid, xin, m->tmp, (long)n * d);
     norm_fwd(m, S->xn2, c->parallel_residual ? xin : S->xmid, n, p[TL_FFN_NORM], p[TL_FFN_NORM_B]);
-    lin_fwd(m, S->u, S->xn2, n, d, f, p[TL_UP], p[TL_BUP]);
+    iris_tl_lin_fwd(m, S, l, IRIS_LM_UP, S->u, S->xn2, n, d, f, p[TL_UP], p[TL_BUP]);
     if (c->act == IRIS_FFN_GELU) be->gelu(S->a, S->u, nf);
     else be->gelu_tanh(S->a, S->u, nf);
-    lin_fwd(m, m->tmp, S->a, n, f, d, p[TL_DOWN], p[TL_BDOWN]);
+    iris_tl_lin_fwd(m, S, l, IRIS_LM_DOWN, m->tmp, S->a, n, f, d, p[TL_DOWN], p[TL_BDOWN]);
     be->add(xout, mid, m->tmp, (long)n * d);
 }
 
@@ -224,14 +207,16 @@ void iris_decoder_train_layer_bwd(iris_llama_train *m, int l, iris_tl_acts *S, c
     long nd = (long)n * d, nf = (long)n * f;
 
     /* parallel: the attention branch reads dx' before the feed-forward adds to it */
-    if (c->parallel_residual) lin_bwd(m, m->datt, 0.0f, m->dcur, S->att, n, d, d, p[TL_WO], p[TL_BO]);
-    lin_bwd(m, m->da, 0.0f, m->dcur, S->a, n, f, d, p[TL_DOWN], p[TL_BDOWN]);
+    if (c->parallel_residual)
+        iris_tl_lin_bwd(m, S, l, IRIS_LM_O, m->datt, 0.0f, m->dcur, S->att, n, d, d, p[TL_WO], p[TL_BO]);
+    iris_tl_lin_bwd(m, S, l, IRIS_LM_DOWN, m->da, 0.0f, m->dcur, S->a, n, f, d, p[TL_DOWN], p[TL_BDOWN]);
     if (c->act == IRIS_FFN_GELU) ops->gelu_backward(m->du, m->da, S->u, nf);
     else ops->gelu_tanh_backward(m->du, m->da, S->u, nf);
-    lin_bwd(m, m->dxn, 0.0f, m->du, S->xn2, n, d, f, p[TL_UP], p[TL_BUP]);
+    iris_tl_lin_bwd(m, S, l, IRIS_LM_UP, m->dxn, 0.0f, m->du, S->xn2, n, d, f, p[TL_UP], p[TL_BUP]);
     norm_bwd(m, m->tmp, m->dxn, c->parallel_residual ? xin : S->xmid, n, p[TL_FFN_NORM], p[TL_FFN_NORM_B]);
     be->add(m->dcur, m->dcur, m->tmp, nd);
-    if (!c->parallel_residual) lin_bwd(m, m->datt, 0.0f, m->dcur, S->att, n, d, d, p[TL_WO], p[TL_BO]);
+    if (!c->parallel_residual)
+        iris_tl_lin_bwd(m, S, l, IRIS_LM_O, m->datt, 0.0f, m->dcur, S->att, n, d, d, p[TL_WO], p[TL_BO]);
 
     ops->attention_alibi_backward(m->dq, m->dk, m->dv, m->datt, S->q, S->k, S->v, n, c->n_heads, c->n_kv_heads,
                                   c->head_dim, attn_scale(c), 1, alibi(c));
@@ -244,11 +229,11 @@ void iris_decoder_train_layer_bwd(iris_llama_train *m, int l, iris_tl_acts *S, c
     if (p[TL_QKV] >= 0) {
         be->sync();
         shuffle_qkv(c, m->qkv, m->dq, m->dk, m->dv, n, 0);
-        lin_bwd(m, m->dxn, 0.0f, m->qkv, S->xn1, n, d, 3 * d, p[TL_QKV], p[TL_BQKV]);
+        iris_tl_lin_bwd(m, S, l, IRIS_LM_QKV, m->dxn, 0.0f, m->qkv, S->xn1, n, d, 3 * d, p[TL_QKV], p[TL_BQKV]);
     } else {
-        lin_bwd(m, m->dxn, 0.0f, m->dq, S->xn1, n, d, d, p[TL_WQ], p[TL_BQ]);
-        lin_bwd(m, m->dxn, 1.0f, m->dk, S->xn1, n, d, d, p[TL_WK], p[TL_BK]);
-        lin_bwd(m, m->dxn, 1.0f, m->dv, S->xn1, n, d, d, p[TL_WV], p[TL_BV]);
+        iris_tl_lin_bwd(m, S, l, IRIS_LM_Q, m->dxn, 0.0f, m->dq, S->xn1, n, d, d, p[TL_WQ], p[TL_BQ]);
+        iris_tl_lin_bwd(m, S, l, IRIS_LM_K, m->dxn, 1.0f, m->dk, S->xn1, n, d, d, p[TL_WK], p[TL_BK]);
+        iris_tl_lin_bwd(m, S, l, IRIS_LM_V, m->dxn, 1.0f, m->dv, S->xn1, n, d, d, p[TL_WV], p[TL_BV]);
     }
     norm_bwd(m, m->tmp, m->dxn, xin, n, p[TL_ATTN_NORM], p[TL_ATTN_NORM_B]);
     be->add(m->dcur, m->dcur, m->tmp, nd);

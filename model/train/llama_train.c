@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "nets/llama.h"
+#include "nets/llama_internal.h"
 
 /* ---- loading: every weight becomes an f32 parameter ---- */
 
@@ -146,6 +147,7 @@ static int lin_dims(const iris_llama_config *c, int mod, int *in, int *out)
     case IRIS_LM_K: case IRIS_LM_V: *in = c->dim; *out = kvd; break;
     case IRIS_LM_O: *in = qd; *out = c->dim; break;
     case IRIS_LM_GATE: case IRIS_LM_UP: *in = c->dim; *out = c->ffn_dim; break;
+    case IRIS_LM_QKV: *in = c->dim; *out = qd + 2 * kvd; break;
     default: *in = c->ffn_dim; *out = c->dim; break;
     }
     return 0;
@@ -157,10 +159,12 @@ int iris_llama_train_add_lora(iris_llama_train *m, const iris_lora_config *lc, u
         iris_set_error("LoRA rank must be positive (got %d)", lc->r);
         return -1;
     }
-    if (IRIS_ARCH_IS_GENERIC(m->cfg.arch)) {
-        iris_set_error("LoRA on %s models is not supported yet (full fine-tune only)", m->cfg.arch_name);
-        return -1;
-    }
+    iris_lora_config rc_lc = *lc;
+    if (iris_lora_resolve_targets(&rc_lc, m->cfg.arch, m->cfg.arch_name)) return -1;
+    lc = &rc_lc;
+    /* Generic decoders: m->prefix is the model level ("transformer."); the
+     * layer's own part is the architecture's ("blocks.%d."). */
+    const iris_decoder_names *N = IRIS_ARCH_IS_GENERIC(m->cfg.arch) ? iris_decoder_names_of(m->cfg.arch) : NULL;
     m->has_lora = 1;
     m->lora = *lc;
     m->lora_scale = iris_lora_scale(lc);
@@ -170,13 +174,14 @@ int iris_llama_train_add_lora(iris_llama_train *m, const iris_lora_config *lc, u
             if (!(lc->targets & (1u << mod))) continue;
             int in, out;
             lin_dims(&m->cfg, mod, &in, &out);
-            char name[200];
-            snprintf(name, sizeof name, "%slayers.%d.%s.%s.lora_A.weight", m->prefix, l,
-                     iris_lora_module_parent(mod), iris_lora_module_name(mod));
+            char module[256], name[300];
+            int len = snprintf(module, sizeof module, "%s", m->prefix);
+            len += snprintf(module + len, sizeof module - (size_t)len, N ? N->layer : "layers.%d.", l);
+            snprintf(module + len, sizeof module - (size_t)len, "%s", iris_lora_module_path(m->cfg.arch, mod));
+            snprintf(name, sizeof name, "%s.lora_A.weight", module);
             int a = iris_params_add(&m->params, name, lc->r, in, IRIS_PG_LORA);
             if (a < 0) return -1;
-            snprintf(name, sizeof name, "%slayers.%d.%s.%s.lora_B.weight", m->prefix, l,
-                     iris_lora_module_parent(mod), iris_lora_module_name(mod));
+            snprintf(name, sizeof name, "%s.lora_B.weight", module);
             int b = iris_params_add(&m->params, name, out, lc->r, IRIS_PG_LORA);
             if (b < 0 || iris_params_set_trainable(&m->params, a) ||
                 iris_params_set_trainable(&m->params, b))
@@ -314,8 +319,8 @@ static uint64_t site_key(const iris_llama_train *m, int l, int mod)
     return iris_rng_mix(m->dropout_key, (uint64_t)l * 16 + (uint64_t)mod);
 }
 
-static void lin_fwd(iris_llama_train *m, iris_tl_acts *S, int l, int mod, float *y, const float *x,
-                    int n, int in, int out, int wi, int bi)
+void iris_tl_lin_fwd(iris_llama_train *m, iris_tl_acts *S, int l, int mod, float *y, const float *x,
+                     int n, int in, int out, int wi, int bi)
 {
     const iris_backend *be = m->be;
     iris_param *W = P(m, wi), *B = P(m, bi);
@@ -334,8 +339,8 @@ static void lin_fwd(iris_llama_train *m, iris_tl_acts *S, int l, int mod, float 
 }
 
 /* dx (= when beta 0, += when beta 1; NULL: not needed) from dy [n, out]. */
-static void lin_bwd(iris_llama_train *m, iris_tl_acts *S, int l, int mod, float *dx, float beta,
-                    const float *dy, const float *x, int n, int in, int out, int wi, int bi)
+void iris_tl_lin_bwd(iris_llama_train *m, iris_tl_acts *S, int l, int mod, float *dx, float beta,
+                     const float *dy, const float *x, int n, int in, int out, int wi, int bi)
 {
     const iris_backend *be = m->be;
     iris_param *W = P(m, wi), *B = P(m, bi);
@@ -371,23 +376,23 @@ static void layer_fwd(iris_llama_train *m, int l, iris_tl_acts *S, const float *
     const int *p = m->layers[l].p;
     int d = c->dim, f = c->ffn_dim, qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
     be->rmsnorm(S->xn1, xin, &P(m, p[TL_ATTN_NORM])->t, n, d, c->norm_eps, c->norm_add_one);
-    lin_fwd(m, S, l, IRIS_LM_Q, S->q, S->xn1, n, d, qd, p[TL_WQ], p[TL_BQ]);
-    lin_fwd(m, S, l, IRIS_LM_K, S->k, S->xn1, n, d, kvd, p[TL_WK], p[TL_BK]);
-    lin_fwd(m, S, l, IRIS_LM_V, S->v, S->xn1, n, d, kvd, p[TL_WV], p[TL_BV]);
+    iris_tl_lin_fwd(m, S, l, IRIS_LM_Q, S->q, S->xn1, n, d, qd, p[TL_WQ], p[TL_BQ]);
+    iris_tl_lin_fwd(m, S, l, IRIS_LM_K, S->k, S->xn1, n, d, kvd, p[TL_WK], p[TL_BK]);
+    iris_tl_lin_fwd(m, S, l, IRIS_LM_V, S->v, S->xn1, n, d, kvd, p[TL_WV], p[TL_BV]);
     be->rope(S->q, n, c->n_heads, c->head_dim, c->head_dim, m->pos, c->rope_theta, c->rope_pos_scale,
              c->rope_interleaved);
     be->rope(S->k, n, c->n_kv_heads, c->head_dim, c->head_dim, m->pos, c->rope_theta,
              c->rope_pos_scale, c->rope_interleaved);
     be->attention(S->att, S->q, S->k, S->v, n, 0, n, kvd, c->n_heads, c->n_kv_heads, c->head_dim,
                   1.0f / sqrtf((float)c->head_dim), 1, 0.0f);
-    lin_fwd(m, S, l, IRIS_LM_O, m->tmp, S->att, n, qd, d, p[TL_WO], -1);
+    iris_tl_lin_fwd(m, S, l, IRIS_LM_O, m->tmp, S->att, n, qd, d, p[TL_WO], -1);
     be->add(S->xmid, xin, m->tmp, (long)n * d);
     be->rmsnorm(S->xn2, S->xmid, &P(m, p[TL_FFN_NORM])->t, n, d, c->norm_eps, c->norm_add_one);
-    lin_fwd(m, S, l, IRIS_LM_GATE, S->g, S->xn2, n, d, f, p[TL_GATE], -1);
-    lin_fwd(m, S, l, IRIS_LM_UP, S->u, S->xn2, n, d, f, p[TL_UP], -1);
+    iris_tl_lin_fwd(m, S, l, IRIS_LM_GATE, S->g, S->xn2, n, d, f, p[TL_GATE], -1);
+    iris_tl_lin_fwd(m, S, l, IRIS_LM_UP, S->u, S->xn2, n, d, f, p[TL_UP], -1);
     if (c->act == IRIS_FFN_SILU) be->swiglu(S->a, S->g, S->u, (long)n * f);
     else be->geglu(S->a, S->g, S->u, (long)n * f);
-    lin_fwd(m, S, l, IRIS_LM_DOWN, m->tmp, S->a, n, f, d, p[TL_DOWN], -1);
+    iris_tl_lin_fwd(m, S, l, IRIS_LM_DOWN, m->tmp, S->a, n, f, d, p[TL_DOWN], -1);
     be->add(xout, S->xmid, m->tmp, (long)n * d);
 }
 
@@ -401,24 +406,24 @@ static void layer_bwd(iris_llama_train *m, int l, iris_tl_acts *S, const float *
     int d = c->dim, f = c->ffn_dim, qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
     iris_param *n1 = P(m, p[TL_ATTN_NORM]), *n2 = P(m, p[TL_FFN_NORM]);
 
-    lin_bwd(m, S, l, IRIS_LM_DOWN, m->da, 0.0f, m->dcur, S->a, n, f, d, p[TL_DOWN], -1);
+    iris_tl_lin_bwd(m, S, l, IRIS_LM_DOWN, m->da, 0.0f, m->dcur, S->a, n, f, d, p[TL_DOWN], -1);
     if (c->act == IRIS_FFN_SILU) ops->swiglu_backward(m->dg, m->du, m->da, S->g, S->u, (long)n * f);
     else ops->geglu_backward(m->dg, m->du, m->da, S->g, S->u, (long)n * f);
-    lin_bwd(m, S, l, IRIS_LM_GATE, m->dxn, 0.0f, m->dg, S->xn2, n, d, f, p[TL_GATE], -1);
-    lin_bwd(m, S, l, IRIS_LM_UP, m->dxn, 1.0f, m->du, S->xn2, n, d, f, p[TL_UP], -1);
+    iris_tl_lin_bwd(m, S, l, IRIS_LM_GATE, m->dxn, 0.0f, m->dg, S->xn2, n, d, f, p[TL_GATE], -1);
+    iris_tl_lin_bwd(m, S, l, IRIS_LM_UP, m->dxn, 1.0f, m->du, S->xn2, n, d, f, p[TL_UP], -1);
     ops->rmsnorm_backward(m->tmp, n2->g, m->dxn, S->xmid, n2->w, n, d, c->norm_eps, c->norm_add_one);
     be->add(m->dcur, m->dcur, m->tmp, (long)n * d);
 
-    lin_bwd(m, S, l, IRIS_LM_O, m->datt, 0.0f, m->dcur, S->att, n, qd, d, p[TL_WO], -1);
+    iris_tl_lin_bwd(m, S, l, IRIS_LM_O, m->datt, 0.0f, m->dcur, S->att, n, qd, d, p[TL_WO], -1);
     ops->attention_backward(m->dq, m->dk, m->dv, m->datt, S->q, S->k, S->v, n, c->n_heads,
                             c->n_kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), 1);
     ops->rope_backward(m->dq, n, c->n_heads, c->head_dim, c->head_dim, m->pos, c->rope_theta,
                        c->rope_pos_scale, c->rope_interleaved);
     ops->rope_backward(m->dk, n, c->n_kv_heads, c->head_dim, c->head_dim, m->pos, c->rope_theta,
                        c->rope_pos_scale, c->rope_interleaved);
-    lin_bwd(m, S, l, IRIS_LM_Q, m->dxn, 0.0f, m->dq, S->xn1, n, d, qd, p[TL_WQ], p[TL_BQ]);
-    lin_bwd(m, S, l, IRIS_LM_K, m->dxn, 1.0f, m->dk, S->xn1, n, d, kvd, p[TL_WK], p[TL_BK]);
-    lin_bwd(m, S, l, IRIS_LM_V, m->dxn, 1.0f, m->dv, S->xn1, n, d, kvd, p[TL_WV], p[TL_BV]);
+    iris_tl_lin_bwd(m, S, l, IRIS_LM_Q, m->dxn, 0.0f, m->dq, S->xn1, n, d, qd, p[TL_WQ], p[TL_BQ]);
+    iris_tl_lin_bwd(m, S, l, IRIS_LM_K, m->dxn, 1.0f, m->dk, S->xn1, n, d, kvd, p[TL_WK], p[TL_BK]);
+    iris_tl_lin_bwd(m, S, l, IRIS_LM_V, m->dxn, 1.0f, m->dv, S->xn1, n, d, kvd, p[TL_WV], p[TL_BV]);
     ops->rmsnorm_backward(m->tmp, n1->g, m->dxn, xin, n1->w, n, d, c->norm_eps, c->norm_add_one);
     be->add(m->dcur, m->dcur, m->tmp, (long)n * d);
 }

@@ -19,9 +19,13 @@
  *    goes to row k of d_img_rows (host) when non-NULL.
  *  - Gradient checkpointing keeps only each layer's input and recomputes the
  *    layer before its backward pass (same results, less memory).
- *  - MPT, GPT-NeoX and BioGPT (decoder_train.c) train on the CPU backend,
- *    full fine-tune only: fused QKV stays one parameter as the checkpoint
- *    has it; LoRA and clip_qkv are refused for them.
+ *  - MPT, GPT-NeoX and BioGPT (decoder_train.c) train on the CPU backend:
+ *    fused QKV stays one parameter as the checkpoint has it; LoRA adapters
+ *    carry the checkpoint's module names (e.g. transformer.blocks.0.attn.Wqkv
+ *    .lora_A.weight), a fused QKV ONE adapter whose B rows follow the
+ *    checkpoint's (PEFT's) layout; clip_qkv is refused for them.
+ *  - iris_llama_train_add_lora resolves lc's target names for the model's
+ *    architecture (iris_lora_resolve_targets); m->lora holds the result.
  */
 #ifndef IRIS_LLAMA_TRAIN_H
 #define IRIS_LLAMA_TRAIN_H

@@ -18,6 +18,9 @@
 typedef enum {
     IRIS_LM_Q = 0, IRIS_LM_K, IRIS_LM_V, IRIS_LM_O,
     IRIS_LM_GATE, IRIS_LM_UP, IRIS_LM_DOWN,
+    IRIS_LM_QKV,          /* a fused QKV projection (MPT Wqkv, GPT-NeoX
+                           * query_key_value): ONE adapter over the fused
+                           * output, B's rows in the checkpoint's layout */
     IRIS_LM_COUNT
 } iris_lora_module;
 
@@ -29,15 +32,31 @@ typedef struct {
     unsigned targets;     /* bit per iris_lora_module */
     int target_projector; /* LoRA on the projector's linears */
     int layer_first, layer_last;  /* inclusive; -1: all */
+    char spec[256];       /* the target list as written: targets holds its
+                           * meaning for any architecture until
+                           * iris_lora_resolve_targets fixes it for one */
 } iris_lora_config;
 
-/* HF module names: "q_proj" ... "down_proj". */
+/* HF module names: "q_proj" ... "down_proj" (LLaMA's). */
 const char *iris_lora_module_name(int m);
 /* "self_attn" or "mlp". */
 const char *iris_lora_module_parent(int m);
-/* Parses "q_proj,v_proj" (also "q,k,v,o,gate,up,down" and "all-linear");
- * sets targets and target_projector.  -1 with the unknown name in the error. */
+/* The module's path inside a decoder layer for architecture arch (an
+ * iris_arch): "self_attn.q_proj" (LLaMA family), "attn.Wqkv" (MPT),
+ * "attention.query_key_value" (GPT-NeoX), "fc1" (BioGPT) ...; NULL when the
+ * architecture has no such module. */
+const char *iris_lora_module_path(int arch, int m);
+/* Parses a target list (HF module names of any supported architecture, or
+ * their last component, e.g. "q_proj,v_proj", "Wqkv", "dense_h_to_4h"; the
+ * short names q,k,v,o,gate,up,down,qkv; "all-linear"), keeps it in c->spec
+ * and sets targets (for any architecture) and target_projector.  -1 with the
+ * unknown name in the error. */
 int iris_lora_parse_targets(iris_lora_config *c, const char *list);
+/* Re-reads c->spec for architecture arch (arch_name for messages): targets
+ * becomes that architecture's modules; a name it lacks is an error listing
+ * the valid ones.  An empty spec (a config built by hand) keeps the target
+ * bits the architecture has. */
+int iris_lora_resolve_targets(iris_lora_config *c, int arch, const char *arch_name);
 float iris_lora_scale(const iris_lora_config *c);
 int iris_lora_targets_layer(const iris_lora_config *c, int layer);
 

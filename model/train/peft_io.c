@@ -97,14 +97,21 @@ int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_
     cJSON_AddBoolToObject(cfg, "inference_mode", 1);
     cJSON_AddBoolToObject(cfg, "init_lora_weights", 1);
     cJSON *tm = cJSON_AddArrayToObject(cfg, "target_modules");
-    for (int mod = 0; tm && mod < IRIS_LM_COUNT; mod++)
-        if (m->lora.targets & (1u << mod)) cJSON_AddItemToArray(tm, cJSON_CreateString(iris_lora_module_name(mod)));
+    /* The module's last name component ("Wqkv", "q_proj"): PEFT matches a
+     * target against the end of each module path. */
+    for (int mod = 0; tm && mod < IRIS_LM_COUNT; mod++) {
+        const char *path = iris_lora_module_path(m->cfg.arch, mod);
+        if (!path || !(m->lora.targets & (1u << mod))) continue;
+        const char *dot = strrchr(path, '.');
+        cJSON_AddItemToArray(tm, cJSON_CreateString(dot ? dot + 1 : path));
+    }
     if (m->lora.layer_first >= 0 || m->lora.layer_last >= 0) {
         cJSON *lt = cJSON_AddArrayToObject(cfg, "layers_to_transform");
         int a = m->lora.layer_first >= 0 ? m->lora.layer_first : 0;
         int b = m->lora.layer_last >= 0 ? m->lora.layer_last : m->cfg.n_layers - 1;
         for (int l = a; lt && l <= b && l < m->cfg.n_layers; l++) cJSON_AddItemToArray(lt, cJSON_CreateNumber(l));
-        cJSON_AddStringToObject(cfg, "layers_pattern", "layers");
+        /* the module list holding the layers (MPT: transformer.blocks) */
+        cJSON_AddStringToObject(cfg, "layers_pattern", m->cfg.arch == IRIS_ARCH_MPT ? "blocks" : "layers");
     } else {
         cJSON_AddNullToObject(cfg, "layers_to_transform");
         cJSON_AddNullToObject(cfg, "layers_pattern");

@@ -11,7 +11,11 @@
  *                                projector: listed in modules_to_save, as
  *                                PEFT writes such modules)
  * <module path> is the base checkpoint's tensor name without ".weight"
- * (e.g. model.layers.0.self_attn.q_proj for LlamaForCausalLM).
+ * (e.g. model.layers.0.self_attn.q_proj for LlamaForCausalLM,
+ * transformer.blocks.0.attn.Wqkv for MptForCausalLM: a fused projection has
+ * one adapter, B [3 dim, r] in the checkpoint's row order).  target_modules
+ * holds the modules' last name components; layers_pattern is "blocks" for
+ * MPT, "layers" otherwise.
  *
  * The merged checkpoint keeps the base's tensor names and dtypes, with
  * W + scale * B A in place of each adapted weight (and, for full fine-tunes,

@@ -93,7 +93,7 @@ void iris_train_config_defaults(iris_train_config *c)
     c->lora_r = 128;
     c->lora_alpha = 256;
     c->lora_dropout = 0.05f;
-    snprintf(c->lora_targets, sizeof c->lora_targets, "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj");
+    snprintf(c->lora_targets, sizeof c->lora_targets, "all-linear");
     snprintf(c->lora_layers, sizeof c->lora_layers, "all");
     c->save_steps = 500;
 }

@@ -248,12 +248,121 @@ def test_full_finetune_learns_and_saves_a_transformers_checkpoint(tmp_path, arch
     assert rel_err(base_logits, ref) > 1e-3  # the weights did change
 
 
-def test_lora_is_refused_for_these_decoders(tmp_path):
+# ---- LoRA with PEFT's module names (a fused QKV has one adapter, as in PEFT)
+
+LORA_TARGETS = {"mpt": ["Wqkv", "out_proj", "up_proj", "down_proj"],
+                "gpt_neox": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
+                "biogpt": ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"]}
+# per architecture: a target list (iris short names for one), layers, rsLoRA
+LORA_RUNS = {"mpt": ("all-linear", "all", "false"),
+             "gpt_neox": ("qkv,o,down", "1", "true"),
+             "biogpt": ("q_proj,v_proj,out_proj,fc1", "0", "false")}
+
+
+def prompt_ids(base):
+    from tokenizers import Tokenizer
+    return Tokenizer.from_file(str(base / "tokenizer.json")).encode("What is item 3? The quick brown fox").ids
+
+
+@pytest.mark.parametrize("arch", ["mpt", "gpt_neox", "biogpt"])
+def test_lora_adapter_loads_in_peft(tmp_path, arch):
+    """An iris-trained adapter, exported in PEFT's format, loads with
+    PeftModel on the transformers class and gives the logits of iris's merged
+    model."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+    from test_train import write_config, write_data
+    base = tmp_path / "base"
+    base.mkdir()
+    build(arch, base, seed=SEED % 1000 + 21)
+    targets, layers, rs = LORA_RUNS[arch]
+    cfg = write_config(tmp_path / "c.ini", base, write_data(tmp_path / "d.json"),
+                       **{"train.max_steps": 6, "lora.targets": targets, "lora.layers": layers,
+                          "lora.rslora": rs, "run.save_steps": 0})
+    p = run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run")], timeout=600)
+    run_iris(["export", str(tmp_path / "run"), "--adapter", "-o", str(tmp_path / "adapter")])
+    run_iris(["export", str(tmp_path / "run"), "--merge", "-o", str(tmp_path / "merged")])
+    acfg = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert set(acfg["target_modules"]) <= set(LORA_TARGETS[arch]), acfg["target_modules"]
+    r = 8
+    from safetensors.torch import load_file
+    ad = load_file(str(tmp_path / "adapter" / "adapter_model.safetensors"))
+    n_params = sum(t.numel() for t in ad.values())
+    assert f"{n_params} trainable parameters" in p.stdout + p.stderr, (n_params, p.stdout, p.stderr)
+    fused = [k for k in ad if ("Wqkv" in k or "query_key_value" in k) and "lora_B" in k]
+    for k in fused:
+        assert ad[k].shape == (3 * 64, r), (k, ad[k].shape)
+    base_model = AutoModelForCausalLM.from_pretrained(str(base), torch_dtype=torch.float32).eval()
+    ids = prompt_ids(base)
+    plain = hf_logits(base_model, ids)
+    pm = PeftModel.from_pretrained(base_model, str(tmp_path / "adapter")).eval()
+    ref = hf_logits(pm, ids)
+    assert rel_err(plain, ref) > 1e-3, "the trained adapter should change the logits"
+    got = iris_logits(tmp_path / "merged", tmp_path, prompt="What is item 3? The quick brown fox")
+    err = rel_err(got, ref)
+    assert err <= 1e-4, (arch, err, f"seed {SEED}")
+
+
+@pytest.mark.parametrize("arch", ["mpt", "gpt_neox", "biogpt"])
+def test_peft_adapter_loads_in_iris(tmp_path, arch):
+    """A peft-made adapter (random nonzero A and B) merges in iris to peft's logits."""
+    from peft import LoraConfig, get_peft_model
+    base = tmp_path / "base"
+    base.mkdir()
+    model, _ = build(arch, base, seed=SEED % 1000 + 33)
+    lc = LoraConfig(r=4, lora_alpha=12, target_modules=LORA_TARGETS[arch], use_rslora=arch == "biogpt",
+                    lora_dropout=0.0, task_type="CAUSAL_LM")
+    pm = get_peft_model(model, lc)
+    g = torch.Generator().manual_seed(SEED % 1000 + 11)
+    with torch.no_grad():
+        for n, p in pm.named_parameters():
+            if "lora_" in n:
+                p.copy_(0.2 * torch.randn(p.shape, generator=g))
+    pm.save_pretrained(str(tmp_path / "peft"))
+    pm.eval()
+    ids = prompt_ids(base)
+    ref = hf_logits(pm, ids)
+    run_iris(["export", "--peft", str(tmp_path / "peft"), "--base", str(base), "--merge", "-o", str(tmp_path / "m")])
+    err = rel_err(iris_logits(tmp_path / "m", tmp_path, prompt="What is item 3? The quick brown fox"), ref)
+    assert err <= 1e-4, (arch, err, f"seed {SEED}")
+    # and back out in PEFT's format, unchanged (names, fused shapes, values)
+    run_iris(["export", "--peft", str(tmp_path / "peft"), "--base", str(base), "--adapter", "-o", str(tmp_path / "a2")])
+    from safetensors.torch import load_file
+    a = load_file(str(tmp_path / "peft" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "a2" / "adapter_model.safetensors"))
+    assert set(a) == set(b)
+    for k in a:
+        assert torch.equal(a[k].float(), b[k].float()), k
+
+
+@pytest.mark.parametrize("arch", ["mpt", "gpt_neox", "biogpt"])
+def test_lora_memorisation(tmp_path, arch):
+    from test_train import metrics, write_config, write_data
+    base = tmp_path / "base"
+    base.mkdir()
+    build(arch, base, seed=SEED % 1000 + 45)
+    cfg = write_config(tmp_path / "c.ini", base, write_data(tmp_path / "d.json", n=4),
+                       **{"train.lr": "5e-3", "train.max_steps": 120, "lora.dropout": 0, "lora.r": 16,
+                          "lora.alpha": 32, "train.schedule": "cosine", "train.warmup_ratio": 0.05,
+                          "run.save_steps": 0})
+    run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], timeout=900)
+    m = metrics(tmp_path / "run")
+    first, last = m[0]["loss"], min(r["loss"] for r in m[-5:])
+    assert last < 0.5 * first, (arch, first, last)
+
+
+def test_lora_bad_target_lists_the_valid_names(tmp_path):
     from test_train import write_config, write_data
     build("mpt", tmp_path, seed=5)
-    cfg = write_config(tmp_path / "c.ini", tmp_path, write_data(tmp_path / "d.json", n=2))
+    cfg = write_config(tmp_path / "c.ini", tmp_path, write_data(tmp_path / "d.json", n=2),
+                       **{"lora.targets": "q_proj,gate_proj"})
     p = run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], check=False)
-    assert p.returncode == 1 and "LoRA" in p.stderr and "mpt" in p.stderr
+    assert p.returncode == 1, p.stderr
+    assert "q_proj" in p.stderr and "Wqkv" in p.stderr and "out_proj" in p.stderr and "mpt" in p.stderr.lower()
+    cfg = write_config(tmp_path / "c.ini", tmp_path, write_data(tmp_path / "d.json", n=2),
+                       **{"lora.targets": "nonsense"})
+    p = run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run2"), "-q"], check=False)
+    assert p.returncode == 1 and "nonsense" in p.stderr and "query_key_value" in p.stderr, p.stderr
 
 
 # ---- the CUDA backend (skips without a device)

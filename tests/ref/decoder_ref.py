@@ -9,6 +9,11 @@ ops:
                   saved with save_pretrained in <dir>/model
   model_grads     that model in float64 with iris's f32 weights: the loss and
                   every parameter's gradient by autograd, in iris's order
+  lora_grads      the same through peft (get_peft_model, every linear of the
+                  layers targeted by PEFT's names, r / alpha / rsLoRA /
+                  layers_to_transform from params): iris's names map to peft's
+                  (base_model.model. + .base_layer / .default), and the loss
+                  and the LoRA matrices' gradients come back in iris's order
 """
 import os
 import sys
@@ -112,6 +117,45 @@ def op_model_grads(d, p):
     wr(d, "g_all", torch.cat([params[n].grad.reshape(-1) for n in names]))
 
 
+LORA_TARGETS = {"mpt": ["Wqkv", "out_proj", "up_proj", "down_proj"],
+                "gpt_neox": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
+                "biogpt": ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"]}
+
+
+def op_lora_grads(d, p):
+    import transformers as tf
+    from peft import LoraConfig, get_peft_model
+    torch.set_default_dtype(torch.float64)
+    names = [ln.split()[0] for ln in open(os.path.join(d, "names.bin")).read().splitlines() if ln]
+    w_all = np.fromfile(os.path.join(d, "w_all.f32"), dtype="<f4").astype(np.float64)
+    ids = torch.from_numpy(np.fromfile(os.path.join(d, "ids.i32"), dtype="<i4").astype(np.int64))
+    labels = torch.from_numpy(np.fromfile(os.path.join(d, "labels.i32"), dtype="<i4").astype(np.int64))
+    model = tf.AutoModelForCausalLM.from_pretrained(os.path.join(d, "model"), torch_dtype=torch.float64,
+                                                    attn_implementation="eager")
+    arch = ARCHS[int(p["arch"])]
+    layer = int(p["layer"])
+    lc = LoraConfig(r=int(p["r"]), lora_alpha=p["alpha"], use_rslora=bool(p["rslora"]), lora_dropout=0.0,
+                    target_modules=LORA_TARGETS[arch], layers_to_transform=[layer] if layer >= 0 else None,
+                    layers_pattern=("blocks" if arch == "mpt" else "layers") if layer >= 0 else None)
+    pm = get_peft_model(model, lc)
+    # peft's name -> iris's (the checkpoint's) name
+    params = {n.replace("base_model.model.", "", 1).replace(".base_layer", "").replace(".default", ""): t
+              for n, t in pm.named_parameters()}
+    off = 0
+    with torch.no_grad():
+        for name in names:
+            t = params[name]
+            t.copy_(torch.from_numpy(w_all[off:off + t.numel()]).reshape(t.shape))
+            off += t.numel()
+    assert off == len(w_all), (off, len(w_all))
+    assert set(names) == set(params), sorted(set(params) ^ set(names))
+    logits = pm(input_ids=ids[None]).logits[0]
+    loss_sum = F.cross_entropy(logits[:-1], labels[1:], ignore_index=-100, reduction="sum")
+    (loss_sum * p["grad_scale"]).backward()
+    wr(d, "loss", loss_sum.reshape(1))
+    wr(d, "g_lora", torch.cat([params[n].grad.reshape(-1) for n in names if ".lora_" in n]))
+
+
 def main():
     op, d = sys.argv[1], sys.argv[2]
     p = {}
@@ -121,7 +165,7 @@ def main():
                 k, v = line.split()
                 p[k] = float(v)
     {"attn_alibi_bwd": op_attn_alibi_bwd, "gelu_bwd": op_gelu_bwd, "make_model": op_make_model,
-     "model_grads": op_model_grads}[op](d, p)
+     "model_grads": op_model_grads, "lora_grads": op_lora_grads}[op](d, p)
 
 
 if __name__ == "__main__":
