@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 
 #define VICUNA_SYSTEM                                                                    \
     "A chat between a curious user and an artificial intelligence assistant. The "    \
@@ -29,28 +30,6 @@ static int ivec_push(ivec *a, int32_t x)
     a->v[a->n++] = x;
     return 0;
 }
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static int sb_add(sbuf *b, const char *s, size_t len)
-{
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = (b->n + len + 1) * 2;
-        char *p = realloc(b->s, cap);
-        if (!p) return -1;
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, len);
-    b->n += len;
-    b->s[b->n] = 0;
-    return 0;
-}
-
-static int sb_str(sbuf *b, const char *s) { return sb_add(b, s, strlen(s)); }
 
 /* Tokenizes text[0..len) (BOS first; "<image>" -> placeholder when images). */
 static int encode(const iris_format_opts *o, const char *text, size_t len, int images, ivec *out)
@@ -174,13 +153,13 @@ int iris_format_record(const cJSON *rec, int ri, const iris_format_opts *o, iris
         }
     }
     /* Render into text with segment ends; odd segments train. */
-    sbuf text = {0};
+    iris_strbuf text = {0};
     size_t seg_end[512];
     int seg_train[512], nseg = 0, answers = 0;
     const char *eos = iris_tokenizer_eos(o->tok) >= 0 ? iris_tokenizer_piece(o->tok, iris_tokenizer_eos(o->tok)) : "";
     if (!eos) eos = "";
     int rc = 0;
-    if (o->tpl == IRIS_TPL_VICUNA_V1) rc |= sb_str(&text, VICUNA_SYSTEM " ");
+    if (o->tpl == IRIS_TPL_VICUNA_V1) rc |= iris_strbuf_str(&text, VICUNA_SYSTEM " ");
     for (int t = 0; t < nt && !rc; t++) {
         const cJSON *turn = cJSON_GetArrayItem(conv, t);
         const cJSON *from = cJSON_GetObjectItemCaseSensitive(turn, "from");
@@ -204,23 +183,23 @@ int iris_format_record(const cJSON *rec, int ri, const iris_format_opts *o, iris
         if (human) {
             if (o->tpl == IRIS_TPL_PLAIN) {
                 /* LLaVA stage 1: the human turn is reduced to the image. */
-                if (has_image) rc |= sb_str(&text, "<image>");
+                if (has_image) rc |= iris_strbuf_str(&text, "<image>");
             } else {
-                rc |= sb_str(&text, "USER: ");
-                if (has_image && t == 0 && !strstr(v, "<image>")) rc |= sb_str(&text, "<image>\n");
-                rc |= sb_str(&text, v);
-                rc |= sb_str(&text, " ASSISTANT:");
+                rc |= iris_strbuf_str(&text, "USER: ");
+                if (has_image && t == 0 && !strstr(v, "<image>")) rc |= iris_strbuf_str(&text, "<image>\n");
+                rc |= iris_strbuf_str(&text, v);
+                rc |= iris_strbuf_str(&text, " ASSISTANT:");
             }
             seg_end[nseg] = text.n;
             seg_train[nseg++] = 0;
         } else {
             if (o->tpl == IRIS_TPL_PLAIN) {
-                rc |= sb_str(&text, v);
-                rc |= sb_str(&text, "\n");
+                rc |= iris_strbuf_str(&text, v);
+                rc |= iris_strbuf_str(&text, "\n");
             } else {
-                rc |= sb_str(&text, " ");
-                rc |= sb_str(&text, v);
-                rc |= sb_str(&text, eos);
+                rc |= iris_strbuf_str(&text, " ");
+                rc |= iris_strbuf_str(&text, v);
+                rc |= iris_strbuf_str(&text, eos);
             }
             seg_end[nseg] = text.n;
             seg_train[nseg++] = 1;

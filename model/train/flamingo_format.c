@@ -8,28 +8,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-} text_buf;
-
-static int tb_add(text_buf *b, const char *s, size_t len)
-{
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = (b->n + len + 1) * 2;
-        char *p = realloc(b->s, cap);
-        if (!p) return -1;
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, len);
-    b->n += len;
-    b->s[b->n] = 0;
-    return 0;
-}
-
-static int tb_str(text_buf *b, const char *s) { return tb_add(b, s, strlen(s)); }
+#include "core/strbuf.h"
 
 /* Tokenizes text[0..len) with special tokens; *out malloc'd. */
 static int encode(const iris_tokenizer *tok, const char *text, size_t len, int32_t **out, int *n)
@@ -79,13 +58,13 @@ static int add_image(iris_flamingo_sample *s, const char *name, const char *fold
 
 /* Appends v without its "<image>" markers (and the newline after each);
  * returns how many it held, or -1. */
-static int strip_images(text_buf *q, const char *v)
+static int strip_images(iris_strbuf *q, const char *v)
 {
     int k = 0;
     for (;;) {
         const char *hit = strstr(v, "<image>");
         size_t len = hit ? (size_t)(hit - v) : strlen(v);
-        if (tb_add(q, v, len)) return -1;
+        if (iris_strbuf_add(q, v, len)) return -1;
         if (!hit) return k;
         k++;
         v = hit + 7;
@@ -93,7 +72,7 @@ static int strip_images(text_buf *q, const char *v)
     }
 }
 
-static void trim(text_buf *q)
+static void trim(iris_strbuf *q)
 {
     size_t a = 0;
     while (a < q->n && (q->s[a] == ' ' || q->s[a] == '\n')) a++;
@@ -148,7 +127,7 @@ int iris_flamingo_format_record(const cJSON *rec, int ri, const iris_tokenizer *
         iris_set_error("%s: the conversation names %d <image> for %d image files", who, named, s->n_images);
         goto fail;
     }
-    text_buf text = {0}, q = {0};
+    iris_strbuf text = {0}, q = {0};
     size_t seg_end[512];
     int seg_train[512], nseg = 0, pending_images = named ? 0 : s->n_images, have_q = 0, rc = 0;
     for (int t = 0; t < nt && !rc; t++) {
@@ -176,7 +155,7 @@ int iris_flamingo_format_record(const cJSON *rec, int ri, const iris_tokenizer *
                 goto fail_text;
             }
             q.n = 0;
-            rc |= tb_str(&q, "");
+            rc |= iris_strbuf_str(&q, "");
             int k = strip_images(&q, val->valuestring);
             if (k < 0) break;
             pending_images += k;
@@ -184,17 +163,17 @@ int iris_flamingo_format_record(const cJSON *rec, int ri, const iris_tokenizer *
             have_q = 1;
             continue;
         }
-        for (; pending_images > 0; pending_images--) rc |= tb_str(&text, "<image>");
+        for (; pending_images > 0; pending_images--) rc |= iris_strbuf_str(&text, "<image>");
         if (have_q && q.n) {
-            rc |= tb_str(&text, "Question:");
-            rc |= tb_str(&text, q.s);
-            rc |= tb_str(&text, " Short answer:");
+            rc |= iris_strbuf_str(&text, "Question:");
+            rc |= iris_strbuf_str(&text, q.s);
+            rc |= iris_strbuf_str(&text, " Short answer:");
         }
         have_q = 0;
         seg_end[nseg] = text.n;
         seg_train[nseg++] = 0;
-        rc |= tb_str(&text, val->valuestring);
-        rc |= tb_str(&text, "<|endofchunk|>");
+        rc |= iris_strbuf_str(&text, val->valuestring);
+        rc |= iris_strbuf_str(&text, "<|endofchunk|>");
         seg_end[nseg] = text.n;
         seg_train[nseg++] = 1;
     }
