@@ -111,6 +111,21 @@ static int from_tokens(const cJSON *rec, const char *who, const iris_format_opts
     return 0;
 }
 
+int iris_conv_turn(const cJSON *turn, const char *who, int t, const char **value)
+{
+    const cJSON *from = cJSON_GetObjectItemCaseSensitive(turn, "from");
+    const cJSON *val = cJSON_GetObjectItemCaseSensitive(turn, "value");
+    if (!cJSON_IsString(from) || !cJSON_IsString(val)) {
+        iris_set_error("%s: turn %d needs string \"from\" and \"value\"", who, t);
+        return -1;
+    }
+    *value = val->valuestring;
+    if (!strcmp(from->valuestring, "human") || !strcmp(from->valuestring, "user")) return 1;
+    if (!strcmp(from->valuestring, "gpt") || !strcmp(from->valuestring, "assistant")) return 0;
+    iris_set_error("%s: turn %d has unknown role \"%.40s\" (expected human or gpt)", who, t, from->valuestring);
+    return -1;
+}
+
 int iris_format_record(const cJSON *rec, int ri, const iris_format_opts *o, iris_sample *s)
 {
     memset(s, 0, sizeof *s);
@@ -161,25 +176,14 @@ int iris_format_record(const cJSON *rec, int ri, const iris_format_opts *o, iris
     int rc = 0;
     if (o->tpl == IRIS_TPL_VICUNA_V1) rc |= iris_strbuf_str(&text, VICUNA_SYSTEM " ");
     for (int t = 0; t < nt && !rc; t++) {
-        const cJSON *turn = cJSON_GetArrayItem(conv, t);
-        const cJSON *from = cJSON_GetObjectItemCaseSensitive(turn, "from");
-        const cJSON *val = cJSON_GetObjectItemCaseSensitive(turn, "value");
-        if (!cJSON_IsString(from) || !cJSON_IsString(val)) {
-            iris_set_error("%s: turn %d needs string \"from\" and \"value\"", who, t);
-            goto fail_text;
-        }
-        int human = !strcmp(from->valuestring, "human") || !strcmp(from->valuestring, "user");
-        int gpt = !strcmp(from->valuestring, "gpt") || !strcmp(from->valuestring, "assistant");
-        if (!human && !gpt) {
-            iris_set_error("%s: turn %d has unknown role \"%.40s\" (expected human or gpt)", who, t,
-                           from->valuestring);
-            goto fail_text;
-        }
+        const char *value;
+        int human = iris_conv_turn(cJSON_GetArrayItem(conv, t), who, t, &value);
+        if (human < 0) goto fail_text;
         if (nseg >= 510) {
             iris_set_error("%s: too many turns", who);
             goto fail_text;
         }
-        const char *v = val->valuestring;
+        const char *v = value;
         if (human) {
             if (o->tpl == IRIS_TPL_PLAIN) {
                 /* LLaVA stage 1: the human turn is reduced to the image. */

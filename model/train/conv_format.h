@@ -45,6 +45,9 @@ typedef struct {
 /* 0 on success; -1 with the error set (record index ri labels messages). */
 int iris_format_record(const struct cJSON *rec, int ri, const iris_format_opts *o, iris_sample *s);
 void iris_sample_free(iris_sample *s);
+/* Turn t of a LLaVA conversation: 1 for a human/user turn, 0 for gpt/assistant,
+ * -1 (error set, naming who and t) for a malformed turn; *value its text. */
+int iris_conv_turn(const struct cJSON *turn, const char *who, int t, const char **value);
 /* Number of label entries that train (>= 0, the HF shift applied: labels[1..]). */
 int iris_sample_counted(const iris_sample *s);
 

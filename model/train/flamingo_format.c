@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/strbuf.h"
+#include "train/conv_format.h"
 
 /* Tokenizes text[0..len) with special tokens; *out malloc'd. */
 static int encode(const iris_tokenizer *tok, const char *text, size_t len, int32_t **out, int *n)
@@ -131,20 +132,9 @@ int iris_flamingo_format_record(const cJSON *rec, int ri, const iris_tokenizer *
     size_t seg_end[512];
     int seg_train[512], nseg = 0, pending_images = named ? 0 : s->n_images, have_q = 0, rc = 0;
     for (int t = 0; t < nt && !rc; t++) {
-        const cJSON *turn = cJSON_GetArrayItem(conv, t);
-        const cJSON *from = cJSON_GetObjectItemCaseSensitive(turn, "from");
-        const cJSON *val = cJSON_GetObjectItemCaseSensitive(turn, "value");
-        if (!cJSON_IsString(from) || !cJSON_IsString(val)) {
-            iris_set_error("%s: turn %d needs string \"from\" and \"value\"", who, t);
-            goto fail_text;
-        }
-        int human = !strcmp(from->valuestring, "human") || !strcmp(from->valuestring, "user");
-        int gpt = !strcmp(from->valuestring, "gpt") || !strcmp(from->valuestring, "assistant");
-        if (!human && !gpt) {
-            iris_set_error("%s: turn %d has unknown role \"%.40s\" (expected human or gpt)", who, t,
-                           from->valuestring);
-            goto fail_text;
-        }
+        const char *value;
+        int human = iris_conv_turn(cJSON_GetArrayItem(conv, t), who, t, &value);
+        if (human < 0) goto fail_text;
         if (nseg >= 510) {
             iris_set_error("%s: too many turns", who);
             goto fail_text;
@@ -156,7 +146,7 @@ int iris_flamingo_format_record(const cJSON *rec, int ri, const iris_tokenizer *
             }
             q.n = 0;
             rc |= iris_strbuf_str(&q, "");
-            int k = strip_images(&q, val->valuestring);
+            int k = strip_images(&q, value);
             if (k < 0) break;
             pending_images += k;
             trim(&q);
@@ -172,7 +162,7 @@ int iris_flamingo_format_record(const cJSON *rec, int ri, const iris_tokenizer *
         have_q = 0;
         seg_end[nseg] = text.n;
         seg_train[nseg++] = 0;
-        rc |= iris_strbuf_str(&text, val->valuestring);
+        rc |= iris_strbuf_str(&text, value);
         rc |= iris_strbuf_str(&text, "<|endofchunk|>");
         seg_end[nseg] = text.n;
         seg_train[nseg++] = 1;
