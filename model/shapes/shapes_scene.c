@@ -38,14 +38,16 @@ int shape_rng_int(shape_rng *r, int lo, int hi)
     return lo + (int)(shape_rng_next(r) % (uint32_t)(hi - lo + 1));
 }
 
-void shape_scene_random(shape_scene *s, shape_rng *r)
+void shape_scene_random(shape_scene *s, shape_rng *r, int max_objects)
 {
+    if (max_objects < 1 || max_objects > SHAPE_MAX_OBJECTS) max_objects = SHAPE_MAX_OBJECTS;
     memset(s, 0, sizeof *s);
     s->width = shape_rng_int(r, 64, 128);
     s->height = shape_rng_int(r, 64, 128);
     s->noisy = shape_rng_int(r, 0, 1);
     s->bg = (uint8_t)shape_rng_int(r, 170, 235);
     int want = shape_rng_int(r, 1, SHAPE_MAX_OBJECTS);
+    if (want > max_objects) want = max_objects;
     int minside = s->width < s->height ? s->width : s->height;
     for (int tries = 0; s->n < want && tries < 200; tries++) {
         shape_object o;

@@ -43,7 +43,10 @@ void shape_rng_seed(shape_rng *r, uint64_t seed);
 uint32_t shape_rng_next(shape_rng *r);
 int shape_rng_int(shape_rng *r, int lo, int hi);   /* inclusive */
 
-void shape_scene_random(shape_scene *s, shape_rng *r);
+/* A scene of 1..max_objects objects (max_objects outside 1..SHAPE_MAX_OBJECTS
+ * means SHAPE_MAX_OBJECTS).  The draws do not depend on max_objects, so a
+ * limit changes the count of objects and nothing else about the stream. */
+void shape_scene_random(shape_scene *s, shape_rng *r, int max_objects);
 /* Renders into rgb (width*height*3 bytes). noise_seed drives background noise. */
 void shape_scene_render(const shape_scene *s, uint8_t *rgb, uint64_t noise_seed);
 /* "red circle", "blue letter A" */
