@@ -34,8 +34,8 @@ enum { IRIS_OFG_SELF_ATTN = 0, IRIS_OFG_FF, IRIS_OFG_XATTN, IRIS_OFG_XATTN_FF, I
 enum { IRIS_OFS_PERCEIVER = 1, IRIS_OFS_XATTN = 2 };
 
 const char *iris_of_lora_group_name(int g);
-/* Tokens a config check without the model accepts: the group names and
- * anything that looks like an OpenFlamingo module name. */
+/* Tokens a config check without the model accepts: the group names, the
+ * projections' leaf names (to_q, to_kv, to_out) and any dotted path. */
 int iris_of_lora_token_known(const char *tok);
 /* sel[i] = 1 for each of the n candidates (names[i] in group groups[i]) that
  * spec selects, 0 otherwise; -1 with the error set for an unknown token, a

@@ -129,6 +129,7 @@ static void test_loose_check(void **s)
     iris_lora_config lc = {.r = 4, .alpha = 8, .layer_first = -1, .layer_last = -1};
     assert_int_equal(iris_lora_parse_targets(&lc, "attn, ffn"), 0);
     assert_int_equal(iris_lora_parse_targets(&lc, "xattn,perceiver.layers.0.0.to_q"), 0);
+    assert_int_equal(iris_lora_parse_targets(&lc, "ff.1, 1.3"), 0);
     assert_int_equal(iris_lora_parse_targets(&lc, "q_proj,xattn"), 0);
     assert_int_equal(iris_lora_resolve_targets(&lc, IRIS_ARCH_LLAMA, "llama"), -1);
     assert_non_null(strstr(iris_last_error(), "unknown LoRA target 'xattn' for llama"));
