@@ -462,22 +462,22 @@ int iris_flamingo_lora_load(iris_flamingo_lora *fl, iris_flamingo_train *t, cons
             load_param(be, (iris_param *)pb, tb, path, fl->mods[i].name))
             goto done;
     }
+    /* modules_to_save: under the module's name, or (blocks) its alias */
     for (int i = 0; i < t->p.n; i++) {
         char nm[200], full[256];
-        for (int alias = 0; alias < 2; alias++) {
-            if (!saved_name(fl, t, &t->p.p[i], nm, sizeof nm, alias)) continue;
-            snprintf(full, sizeof full, PEFT_PREFIX "%s", nm);
-            const iris_tensor *x = iris_st_find(&f, full);
-            if (!x) {
-                if (alias) {
-                    iris_set_error("%s: modules_to_save lists it, but '%s' is missing", path, full);
-                    goto done;
-                }
-                continue;
-            }
-            if (load_param(be, &t->p.p[i], x, path, full)) goto done;
-            break;
+        const iris_tensor *x = NULL;
+        if (!saved_name(fl, t, &t->p.p[i], nm, sizeof nm, 0)) continue;
+        snprintf(full, sizeof full, PEFT_PREFIX "%s", nm);
+        if (!(x = iris_st_find(&f, full)) && saved_name(fl, t, &t->p.p[i], nm, sizeof nm, 1)) {
+            char alt[256];
+            snprintf(alt, sizeof alt, PEFT_PREFIX "%s", nm);
+            x = iris_st_find(&f, alt);
         }
+        if (!x) {
+            iris_set_error("%s: modules_to_save lists its module, but '%s' is missing", path, full);
+            goto done;
+        }
+        if (load_param(be, &t->p.p[i], x, path, full)) goto done;
     }
     rc = 0;
 done:

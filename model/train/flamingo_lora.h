@@ -55,7 +55,7 @@ typedef struct {
  * perceiver exist, before iris_llama_train_prepare). */
 int iris_flamingo_lora_list(iris_flamingo_lora *fl, const struct iris_flamingo_train *t);
 /* Selects with lc->spec (and lc's layer range for decoder layers and
- * blocks), or, when sel_given, with the sel array already filled. */
+ * blocks); fl keeps lc. */
 int iris_flamingo_lora_select(iris_flamingo_lora *fl, const iris_lora_config *lc);
 /* Creates the adapters of the selected modules (A from seed, B zero) and
  * applies save_mask (modules_to_save). */

@@ -220,6 +220,23 @@ def test_bad_targets(tmp_path):
     assert "cannot also take a LoRA adapter" in fails(**{"lora.targets": "perceiver",
                                                          "lora.modules_to_save": "perceiver"})
     assert "lora.layers selects no module" in fails(**{"lora.targets": "xattn", "lora.layers": "5-6"})
+    # adapters iris cannot use
+    from safetensors.torch import save_file
+    bad = tmp_path / "bad_adapter"
+    bad.mkdir()
+    (bad / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 2, "lora_alpha": 4}))
+    save_file({"base_model.model.lang_encoder.transformer.blocks.9.decoder_layer.attn.Wqkv.lora_A.weight":
+               torch.zeros(2, 64)}, str(bad / "adapter_model.safetensors"))
+    assert "adapts a module this OpenFlamingo model does not have" in fails(**{"lora.init": str(bad)})
+    save_file({"base_model.model.perceiver.layers.0.0.to_q.lora_A.weight": torch.zeros(2, 7),
+               "base_model.model.perceiver.layers.0.0.to_q.lora_B.weight": torch.zeros(512, 2)},
+              str(bad / "adapter_model.safetensors"))
+    assert "has a shape or dtype unlike the model's" in fails(**{"lora.init": str(bad)})
+    (bad / "adapter_config.json").write_text("{")
+    assert "malformed JSON" in fails(**{"lora.init": str(bad)})
+    p = run_iris(["export", "--peft", str(bad), "--base", str(tmp_path / "openflamingo.json"), "--merge", "-o",
+                  str(tmp_path / "x")], check=False)
+    assert p.returncode == 1 and "malformed JSON" in p.stderr, p.stderr
 
 
 def test_resume_after_sigkill(tmp_path):
