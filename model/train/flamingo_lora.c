@@ -177,6 +177,15 @@ int iris_flamingo_lora_build(iris_flamingo_lora *fl, iris_flamingo_train *t, uin
         if (iris_llama_train_begin_lora(&t->m, &lm)) return -1;
     }
     if (iris_params_init(&fl->set, t->m.be, 2 * fl->n + 2)) return -1;
+    size_t scratch = 0;
+    for (int i = 0; lc->dropout > 0 && i < fl->n; i++)
+        if (fl->sel[i] && fl->mods[i].kind != IRIS_OFM_DECODER &&
+            (size_t)fl->mods[i].rows * fl->mods[i].in > scratch)
+            scratch = (size_t)fl->mods[i].rows * fl->mods[i].in;
+    if (scratch && !(fl->scratch = t->m.be->alloc(scratch * sizeof(float)))) {
+        iris_set_error("out of memory for the LoRA dropout buffer");
+        return -1;
+    }
     for (int i = 0; i < fl->n; i++) {
         const iris_of_module *x = &fl->mods[i];
         if (!fl->sel[i]) continue;
@@ -188,7 +197,7 @@ int iris_flamingo_lora_build(iris_flamingo_lora *fl, iris_flamingo_train *t, uin
             continue;
         }
         if (iris_lora_site_init(&fl->sites[i], &fl->set, x->name, lc, x->in, x->out, x->rows, seed,
-                                (1ull << 20) + (uint64_t)i, &t->m.dropout_key, &t->m.training))
+                                (1ull << 20) + (uint64_t)i, &t->m.dropout_key, &t->m.training, fl->scratch))
             return -1;
         if (x->kind == IRIS_OFM_BLOCK) iris_xattn_train_set_lora(&t->xa[x->layer], x->slot, &fl->sites[i]);
         else iris_perceiver_train_set_lora(&t->pv, x->slot, &fl->sites[i]);
@@ -203,6 +212,7 @@ void iris_flamingo_lora_free(iris_flamingo_lora *fl)
 {
     for (int i = 0; fl->sites && i < fl->n; i++)
         if (fl->sites[i].s) iris_lora_site_free(&fl->sites[i]);
+    if (fl->scratch && fl->set.be) fl->set.be->free(fl->scratch);
     if (fl->set.p) iris_params_free(&fl->set);
     free(fl->mods);
     free(fl->sel);

@@ -47,6 +47,7 @@ typedef struct {
     unsigned char *sel;       /* adapted ones */
     iris_lora_site *sites;    /* per candidate (blocks, perceiver) */
     iris_param_set set;       /* the blocks' and the perceiver's A / B */
+    float *scratch;           /* the sites' shared dropout buffer (dropout > 0) */
     iris_lora_config lc;
     unsigned save_mask;       /* IRIS_OFS_* */
 } iris_flamingo_lora;

@@ -12,7 +12,9 @@
  * gradients of A and B and adds the adapter's part of dL/dx to dx when dx is
  * non-NULL.  Dropout reads *key (the step's key, set by the trainer) and is
  * on while *training; masks are a function of (key, site, element) as in
- * lora.h.  n <= max_rows.  Backend memory, f32.
+ * lora.h, so backward redraws them instead of keeping dropout(x): scratch
+ * ([max_rows, in] floats at least, needed when dropout > 0) may be shared
+ * by every site.  n <= max_rows.  Backend memory, f32.
  */
 #ifndef IRIS_TRAIN_LORA_SITE_H
 #define IRIS_TRAIN_LORA_SITE_H
@@ -31,12 +33,12 @@ typedef struct {
     const uint64_t *key;
     const int *training;
     float *h, *dh;            /* [max_rows, r] */
-    float *xd, *dtmp;         /* [max_rows, in] when dropout > 0 */
+    float *scratch;           /* the caller's, [max_rows, in] (dropout > 0) */
 } iris_lora_site;
 
 int iris_lora_site_init(iris_lora_site *ls, iris_param_set *s, const char *module, const iris_lora_config *lc,
                         int in, int out, int max_rows, uint64_t seed, uint64_t site, const uint64_t *key,
-                        const int *training);
+                        const int *training, float *scratch);
 void iris_lora_site_free(iris_lora_site *ls);
 void iris_lora_site_forward(iris_lora_site *ls, float *y, const float *x, int n);
 void iris_lora_site_backward(iris_lora_site *ls, const float *dy, const float *x, int n, float *dx);

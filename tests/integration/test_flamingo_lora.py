@@ -178,7 +178,7 @@ def test_memorise_and_peft_loads_iris_adapter(tmp_path):
     seed = SEED % 1000 + 67
     model, tok, media, paths, vision_x, recs, cfg = setup(
         tmp_path, seed, **{"train.max_steps": "120", "train.lr": "3e-3", "lora.targets": "all", "lora.r": "8",
-                           "lora.alpha": "16", "run.save_steps": "60"})
+                           "lora.alpha": "16", "lora.dropout": "0.05", "run.save_steps": "60"})
     run = tmp_path / "run"
     run_iris(["train", str(cfg), "--run-dir", str(run)])
     losses = [m["loss"] for m in metrics(run)]
