@@ -13,8 +13,26 @@
 
 #include "../core/backend.h"
 
+/* Something training adds to a bias-free linear's output (a LoRA adapter):
+ * called right after y = x W^T with the weight's slot number in its module
+ * (the perceiver's or the cross-attention block's); fn NULL: nothing. */
+typedef struct {
+    void (*fn)(void *ctx, int slot, float *y, const float *x, int n);
+    void *ctx;
+} iris_lin_hook;
+
+static inline void iris_lin_hook_call(const iris_lin_hook *h, int slot, float *y, const float *x, int n)
+{
+    if (h && h->fn) h->fn(h->ctx, slot, y, x, n);
+}
+
 void iris_flamingo_ff_forward(const iris_backend *be, const iris_tensor *ln_w, const iris_tensor *ln_b,
                               const iris_tensor *w1, const iris_tensor *w2, const float *x, int n,
                               int dim, int hidden, float eps, float *fn, float *h, float *g, float *y);
+/* The same with hook hk after W1 (slot1) and W2 (slot2). */
+void iris_flamingo_ff_forward_hooked(const iris_backend *be, const iris_tensor *ln_w, const iris_tensor *ln_b,
+                                     const iris_tensor *w1, const iris_tensor *w2, const float *x, int n,
+                                     int dim, int hidden, float eps, float *fn, float *h, float *g, float *y,
+                                     const iris_lin_hook *hk, int slot1, int slot2);
 
 #endif

@@ -130,8 +130,11 @@ int iris_xattn_media_set(const iris_xattn *x, iris_xattn_media *m, const float *
     m->media = media;
     m->n_media = n_media;
     if (n_media)
+    {
         x->be->linear(m->kv, media, x->w[IRIS_XA_TO_KV], NULL, n_media * m->n_latents, c->dim_visual,
                       2 * c->heads * c->dim_head);
+        iris_lin_hook_call(&x->hook, IRIS_XA_TO_KV, m->kv, media, n_media * m->n_latents);
+    }
     return 0;
 }
 
@@ -208,6 +211,7 @@ int iris_xattn_forward(const iris_xattn *x, const iris_xattn_media *m, iris_xatt
     be->copy(a->x, text, nd);
     be->layernorm(a->xn, text, x->w[IRIS_XA_NORM_W], x->w[IRIS_XA_NORM_B], n, D, c->eps);
     be->linear(a->q, a->xn, x->w[IRIS_XA_TO_Q], NULL, n, D, inner);
+    iris_lin_hook_call(&x->hook, IRIS_XA_TO_Q, a->q, a->xn, n);
     for (int i0 = 0, i1; i0 < n; i0 = i1) {
         int t = text_time[i0];
         for (i1 = i0 + 1; i1 < n && text_time[i1] == t; i1++) {}
@@ -221,10 +225,12 @@ int iris_xattn_forward(const iris_xattn *x, const iris_xattn_media *m, iris_xatt
                       c->heads, c->dim_head, scale, 0, 0.0f);
     }
     be->linear(a->a, a->att, x->w[IRIS_XA_TO_OUT], NULL, n, inner, D);
+    iris_lin_hook_call(&x->hook, IRIS_XA_TO_OUT, a->a, a->att, n);
     be->scale(a->x1, a->a, ga, nd);
     be->add(a->x1, a->x1, text, nd);
-    iris_flamingo_ff_forward(be, x->w[IRIS_XA_FF_NORM_W], x->w[IRIS_XA_FF_NORM_B], x->w[IRIS_XA_FF_W1],
-                             x->w[IRIS_XA_FF_W2], a->x1, n, D, D * c->ff_mult, c->eps, a->fn, a->h, a->g, a->o);
+    iris_flamingo_ff_forward_hooked(be, x->w[IRIS_XA_FF_NORM_W], x->w[IRIS_XA_FF_NORM_B], x->w[IRIS_XA_FF_W1],
+                                    x->w[IRIS_XA_FF_W2], a->x1, n, D, D * c->ff_mult, c->eps, a->fn, a->h, a->g,
+                                    a->o, &x->hook, IRIS_XA_FF_W1, IRIS_XA_FF_W2);
     be->scale(y, a->o, gf, nd);
     be->add(y, y, a->x1, nd);
     const char *err = be->error();

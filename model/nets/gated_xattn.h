@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "../core/backend.h"
+#include "flamingo_ff.h"
 #include "tensor_lookup.h"
 
 typedef struct {
@@ -66,6 +67,7 @@ typedef struct {
     iris_xattn_config cfg;
     const iris_backend *be;
     const iris_tensor *w[IRIS_XA_COUNT];
+    iris_lin_hook hook;     /* training: LoRA after to_q / to_kv / to_out / ff (slot numbers); set after bind */
 } iris_xattn;
 
 int iris_xattn_bind(iris_xattn *x, const iris_xattn_config *c, const iris_backend *be,

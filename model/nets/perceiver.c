@@ -278,18 +278,22 @@ int iris_perceiver_forward(const iris_perceiver *p, iris_perceiver_acts *a, cons
                           lw[IRIS_PV_NORM_MEDIA_B], rows, D, c->eps);
             be->copy(kin + (size_t)M * D, s->latn + (size_t)t * L * D, (long)L * D);
         }
+        int sl = IRIS_PV_SLOT(l, 0);
         be->linear(s->q, s->latn, lw[IRIS_PV_TO_Q], NULL, (int)TL, D, inner);
+        iris_lin_hook_call(&p->hook, sl + IRIS_PV_TO_Q, s->q, s->latn, (int)TL);
         be->linear(s->kv, s->kvin, lw[IRIS_PV_TO_KV], NULL, (int)(T * (M + L)), D, 2 * inner);
+        iris_lin_hook_call(&p->hook, sl + IRIS_PV_TO_KV, s->kv, s->kvin, (int)(T * (M + L)));
         for (int t = 0; t < T; t++) {
             const float *k = s->kv + (size_t)t * (M + L) * 2 * inner;
             be->attention(s->att + (size_t)t * L * inner, s->q + (size_t)t * L * inner, k, k + inner,
                           L, 0, (int)(M + L), 2 * inner, c->heads, c->heads, c->dim_head, scale, 0, 0.0f);
         }
         be->linear(a->tmp, s->att, lw[IRIS_PV_TO_OUT], NULL, (int)TL, inner, D);
+        iris_lin_hook_call(&p->hook, sl + IRIS_PV_TO_OUT, a->tmp, s->att, (int)TL);
         be->add(s->mid, a->z[l], a->tmp, TL * D);
-        iris_flamingo_ff_forward(be, lw[IRIS_PV_FF_NORM_W], lw[IRIS_PV_FF_NORM_B], lw[IRIS_PV_FF_W1],
-                                 lw[IRIS_PV_FF_W2], s->mid, (int)TL, D, ff, c->eps, s->fn, s->h, s->g,
-                                 a->tmp);
+        iris_flamingo_ff_forward_hooked(be, lw[IRIS_PV_FF_NORM_W], lw[IRIS_PV_FF_NORM_B], lw[IRIS_PV_FF_W1],
+                                        lw[IRIS_PV_FF_W2], s->mid, (int)TL, D, ff, c->eps, s->fn, s->h, s->g,
+                                        a->tmp, &p->hook, sl + IRIS_PV_FF_W1, sl + IRIS_PV_FF_W2);
         be->add(a->z[l + 1], s->mid, a->tmp, TL * D);
     }
     be->layernorm(y, a->z[c->depth], w[IRIS_PV_NORM_W], w[IRIS_PV_NORM_B], (int)TL, D, c->eps);

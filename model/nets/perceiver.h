@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "../core/backend.h"
+#include "flamingo_ff.h"
 #include "tensor_lookup.h"
 
 typedef struct {
@@ -74,6 +75,7 @@ typedef struct {
     const iris_backend *be;
     const iris_tensor **w;      /* slot -> tensor; NULL for an absent one */
     iris_tensor media_time_2d;  /* media_time_embs viewed as [max_media, D] */
+    iris_lin_hook hook;         /* training: LoRA after each projection (slot IRIS_PV_SLOT(l, s)); set after bind */
 } iris_perceiver;
 
 /* Binds every tensor of c under prefix ("perceiver." for checkpoint.pt);

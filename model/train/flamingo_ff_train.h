@@ -11,10 +11,12 @@
 
 #include "core/backend.h"
 #include "core/backend_train.h"
+#include "train/lora_site.h"
 
 typedef struct {
     const float *ln_w, *w1, *w2;
     float *g_ln_w, *g_ln_b, *g_w1, *g_w2;
+    iris_lora_site *lora1, *lora2;   /* LoRA on W1 / W2, or NULL */
 } iris_flamingo_ff_params;
 
 void iris_flamingo_ff_backward(const iris_backend *be, const iris_train_ops *ops,

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "train/llama_train_internal.h"
+#include "train/of_lora_targets.h"
 
 static int hook_fwd(void *ctx, int l, float *x, int n)
 {
@@ -23,14 +24,14 @@ static int hook_bwd(void *ctx, int l, float *dx, int n)
 {
     iris_flamingo_train *t = ctx;
     if (!t->has_block[l]) return 0;
-    if (iris_xattn_train_backward(&t->xa[l], dx, t->tmp, t->n_media ? t->dmedia : NULL)) return -1;
+    if (iris_xattn_train_backward(&t->xa[l], dx, t->tmp, t->n_media && t->pv_grad ? t->dmedia : NULL)) return -1;
     t->m.be->copy(dx, t->tmp, (long)n * t->m.cfg.dim);
     return 0;
 }
 
 /* The decoder's embedding (and tied head) become the checkpoint's grown,
  * trainable table. */
-static int grown_embeddings(iris_flamingo_train *t, const iris_lm *lm)
+static int grown_embeddings(iris_flamingo_train *t, const iris_lm *lm, int trainable)
 {
     const iris_flamingo *f = lm->flamingo;
     iris_llama_train *m = &t->m;
@@ -40,16 +41,45 @@ static int grown_embeddings(iris_flamingo_train *t, const iris_lm *lm)
     }
     const char *name = f->embd_name[0] ? f->embd_name + strlen(f->ckpt_prefix) : NULL;
     int idx = m->embed;
+    t->base_embed = -1;
     if (name) {
+        t->base_embed = idx;
         if ((idx = iris_llama_train_add_from(m, name, &lm->net.tok_embd, IRIS_PG_LLM)) < 0) return -1;
         m->embed = m->lm_head = idx;
         m->cfg.vocab_size = (int)lm->net.tok_embd.shape[0];
     }
-    return iris_params_set_trainable(&m->params, idx);
+    return trainable ? iris_params_set_trainable(&m->params, idx) : 0;
 }
 
-int iris_flamingo_train_init(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops, int max_len,
-                             int max_media)
+/* Mode lora: the adapters, modules_to_save, and the decoder's backward
+ * floor (the lowest block when anything at or below it needs a gradient). */
+static int setup_lora(iris_flamingo_train *t, const iris_flamingo_lora_opts *lo)
+{
+    iris_flamingo_lora *fl = &t->lora;
+    t->has_lora = 1;
+    if (iris_flamingo_lora_list(fl, t)) return -1;
+    if (lo->init_dir) {
+        if (iris_flamingo_lora_read_config(fl, lo->init_dir)) return -1;
+        fl->lc.dropout = lo->lc.dropout;
+    } else {
+        if (iris_flamingo_lora_select(fl, &lo->lc)) return -1;
+        fl->save_mask = lo->save_mask;
+    }
+    if (iris_flamingo_lora_build(fl, t, lo->seed)) return -1;
+    if (lo->init_dir && iris_flamingo_lora_load(fl, t, lo->init_dir)) return -1;
+    int blocks = (fl->save_mask & IRIS_OFS_XATTN) != 0;
+    t->pv_grad = (fl->save_mask & IRIS_OFS_PERCEIVER) != 0;
+    for (int i = 0; i < fl->n; i++) {
+        if (!fl->sel[i]) continue;
+        blocks |= fl->mods[i].kind == IRIS_OFM_BLOCK;
+        t->pv_grad |= fl->mods[i].kind == IRIS_OFM_PERCEIVER;
+    }
+    if (!blocks && !t->pv_grad) t->m.grad_floor = t->n_layers;   /* the decoder's own LoRA decides */
+    return 0;
+}
+
+static int init_any(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops, int max_len,
+                    int max_media, const iris_flamingo_lora_opts *lo)
 {
     memset(t, 0, sizeof *t);
     iris_flamingo *f = lm->flamingo;
@@ -68,7 +98,9 @@ int iris_flamingo_train_init(iris_flamingo_train *t, const iris_lm *lm, const ir
     t->media_token = f->media_token;
     if (iris_llama_train_init(&t->m, &lm->w, &f->base_cfg, be, ops, max_len, 0)) return -1;
     t->m_open = 1;
-    if (grown_embeddings(t, lm)) goto fail;
+    t->f = f;
+    t->pv_grad = 1;
+    if (grown_embeddings(t, lm, !lo)) goto fail;
     int cap = iris_perceiver_slot_count(&f->pv.cfg) + IRIS_XA_COUNT * f->n_blocks;
     t->xa = calloc((size_t)t->n_layers, sizeof *t->xa);
     t->has_block = calloc((size_t)t->n_layers, 1);
@@ -79,19 +111,20 @@ int iris_flamingo_train_init(iris_flamingo_train *t, const iris_lm *lm, const ir
     }
     if (iris_perceiver_train_init(&t->pv, &t->p, ops, &f->pv.cfg, "perceiver.", iris_flamingo_lookup, f,
                                   max_media, f->n_patches) ||
-        iris_perceiver_train_set_trainable(&t->pv))
+        (!lo && iris_perceiver_train_set_trainable(&t->pv)))
         goto fail;
     for (int l = 0; l < t->n_layers; l++) {
         if (!f->has_block[l]) continue;
         if (iris_xattn_train_init(&t->xa[l], &t->p, ops, &f->xa[l].cfg, f->block_prefix[l], iris_flamingo_lookup,
                                   f, max_len, max_media, f->n_latents) ||
-            iris_xattn_train_set_trainable(&t->xa[l]))
+            (!lo && iris_xattn_train_set_trainable(&t->xa[l])))
             goto fail;
         t->has_block[l] = 1;
     }
     t->m.grad_floor = t->n_layers;   /* the lowest block */
     for (int l = t->n_layers - 1; l >= 0; l--)
         if (t->has_block[l]) t->m.grad_floor = l;
+    if (lo && setup_lora(t, lo)) goto fail;
     if (iris_llama_train_prepare(&t->m)) goto fail;
     size_t D = (size_t)lm->net.cfg.dim, media = (size_t)max_media * f->n_latents * f->dim_visual;
     t->feats = be->alloc((size_t)max_media * f->n_patches * t->hidden * sizeof(float));
@@ -112,12 +145,25 @@ fail:
     return -1;
 }
 
+int iris_flamingo_train_init(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops, int max_len,
+                             int max_media)
+{
+    return init_any(t, lm, ops, max_len, max_media, NULL);
+}
+
+int iris_flamingo_train_init_lora(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops,
+                                  int max_len, int max_media, const iris_flamingo_lora_opts *lo)
+{
+    return init_any(t, lm, ops, max_len, max_media, lo);
+}
+
 void iris_flamingo_train_free(iris_flamingo_train *t)
 {
     const iris_backend *be = t->m.be;
     for (int l = 0; t->xa && l < t->n_layers; l++)
         if (t->has_block && t->has_block[l]) iris_xattn_train_free(&t->xa[l]);
     if (t->pv.s) iris_perceiver_train_free(&t->pv);
+    if (t->has_lora) iris_flamingo_lora_free(&t->lora);
     if (be) {
         be->free(t->feats);
         be->free(t->media);
@@ -162,6 +208,6 @@ int iris_flamingo_train_step(iris_flamingo_train *t, const float *feats, int n_m
         be->copy(t->dmedia, t->zeros, (long)media);
     }
     if (iris_llama_train_step(&t->m, ids, NULL, labels, n, grad_scale, 1, NULL, loss_sum, n_counted)) return -1;
-    if (n_media && iris_perceiver_train_backward(&t->pv, t->dmedia, NULL)) return -1;
+    if (n_media && t->pv_grad && iris_perceiver_train_backward(&t->pv, t->dmedia, NULL)) return -1;
     return 0;
 }

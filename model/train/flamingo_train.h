@@ -15,7 +15,9 @@
  * the decoder's own parameters live in m.params, the perceiver's and the
  * blocks' in p (so their bindings never move).  Gradients ACCUMULATE scaled
  * by grad_scale.  CPU backend; tied-embedding language models only (an untied
- * head would need the rows OpenFlamingo leaves random).
+ * head would need the rows OpenFlamingo leaves random).  In mode lora
+ * (iris_flamingo_train_init_lora) only the adapters and modules_to_save
+ * train.
  */
 #ifndef IRIS_FLAMINGO_TRAIN_H
 #define IRIS_FLAMINGO_TRAIN_H
@@ -23,9 +25,10 @@
 #include "nets/flamingo.h"
 #include "train/llama_train.h"
 #include "train/perceiver_train.h"
+#include "train/flamingo_lora.h"
 #include "train/xattn_train.h"
 
-typedef struct {
+typedef struct iris_flamingo_train {
     iris_llama_train m;
     iris_param_set p;
     iris_perceiver_train pv;
@@ -36,10 +39,29 @@ typedef struct {
     float *feats, *media, *dmedia, *tmp, *zeros;   /* backend */
     int32_t *time;                         /* host [max_len] */
     int m_open;
+    const iris_flamingo *f;
+    int base_embed;                        /* the LM's own table the grown one replaced, or -1 */
+    /* mode lora: the adapters; pv_grad: the perceiver needs a gradient
+     * (it trains, or has adapters) */
+    int has_lora, pv_grad;
+    iris_flamingo_lora lora;
 } iris_flamingo_train;
+
+/* Mode lora (flamingo_lora.h): adapters on the modules lc->spec (or, with
+ * init_dir, the PEFT adapter there) selects, modules_to_save (IRIS_OFS_*)
+ * training whole; everything else, the embedding table included, frozen. */
+typedef struct {
+    iris_lora_config lc;       /* r, alpha, dropout, rslora, spec, layer range */
+    unsigned save_mask;
+    const char *init_dir;      /* start from this PEFT adapter, or NULL */
+    uint64_t seed;
+} iris_flamingo_lora_opts;
 
 int iris_flamingo_train_init(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops,
                              int max_len, int max_media);
+/* The same in mode lora. */
+int iris_flamingo_train_init_lora(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops,
+                                  int max_len, int max_media, const iris_flamingo_lora_opts *lo);
 void iris_flamingo_train_free(iris_flamingo_train *t);
 
 /* feats: host [n_media, n_patches, hidden]; ids / labels [n]. */

@@ -153,6 +153,63 @@ static int lin_dims(const iris_llama_config *c, int mod, int *in, int *out)
     return 0;
 }
 
+int iris_llama_train_module_path(const iris_llama_train *m, int l, int mod, char *out, size_t cap)
+{
+    const char *path = iris_lora_module_path(m->cfg.arch, mod);
+    /* Generic decoders: m->prefix is the model level ("transformer."); the
+     * layer's own part is the architecture's ("blocks.%d."). */
+    const iris_decoder_names *N = IRIS_ARCH_IS_GENERIC(m->cfg.arch) ? iris_decoder_names_of(m->cfg.arch) : NULL;
+    if (!path || l < 0 || l >= m->cfg.n_layers) {
+        iris_set_error("%s layer %d has no LoRA module %s", m->cfg.arch_name, l, iris_lora_module_name(mod));
+        return -1;
+    }
+    char layer[64];
+    snprintf(layer, sizeof layer, N ? N->layer : "layers.%d.", l);
+    if ((size_t)snprintf(out, cap, "%s%s%s", m->prefix, layer, path) >= cap) {
+        iris_set_error("module path too long");
+        return -1;
+    }
+    return 0;
+}
+
+int iris_llama_train_begin_lora(iris_llama_train *m, const iris_lora_config *lc)
+{
+    if (lc->r <= 0) {
+        iris_set_error("LoRA rank must be positive (got %d)", lc->r);
+        return -1;
+    }
+    m->has_lora = 1;
+    m->lora = *lc;
+    m->lora_scale = iris_lora_scale(lc);
+    return 0;
+}
+
+int iris_llama_train_add_lora_site(iris_llama_train *m, int l, int mod, const char *module, uint64_t seed)
+{
+    const iris_lora_config *lc = &m->lora;
+    int in, out;
+    lin_dims(&m->cfg, mod, &in, &out);
+    char name[300];
+    snprintf(name, sizeof name, "%s.lora_A.weight", module);
+    int a = iris_params_add(&m->params, name, lc->r, in, IRIS_PG_LORA);
+    if (a < 0) return -1;
+    snprintf(name, sizeof name, "%s.lora_B.weight", module);
+    int b = iris_params_add(&m->params, name, out, lc->r, IRIS_PG_LORA);
+    if (b < 0 || iris_params_set_trainable(&m->params, a) || iris_params_set_trainable(&m->params, b)) return -1;
+    float *host = malloc((size_t)lc->r * in * sizeof(float));
+    if (!host) {
+        iris_set_error("out of memory");
+        return -1;
+    }
+    iris_kaiming_uniform(host, lc->r, in, iris_rng_mix(seed, (uint64_t)(l * 16 + mod)));
+    int rc = m->be->upload(m->params.p[a].w, host, (size_t)lc->r * in * sizeof(float));
+    free(host);
+    if (rc) return -1;
+    m->layers[l].lora_a[mod] = a;
+    m->layers[l].lora_b[mod] = b;
+    return 0;
+}
+
 int iris_llama_train_add_lora(iris_llama_train *m, const iris_lora_config *lc, uint64_t seed)
 {
     if (lc->r <= 0) {
@@ -161,42 +218,15 @@ int iris_llama_train_add_lora(iris_llama_train *m, const iris_lora_config *lc, u
     }
     iris_lora_config rc_lc = *lc;
     if (iris_lora_resolve_targets(&rc_lc, m->cfg.arch, m->cfg.arch_name)) return -1;
-    lc = &rc_lc;
-    /* Generic decoders: m->prefix is the model level ("transformer."); the
-     * layer's own part is the architecture's ("blocks.%d."). */
-    const iris_decoder_names *N = IRIS_ARCH_IS_GENERIC(m->cfg.arch) ? iris_decoder_names_of(m->cfg.arch) : NULL;
-    m->has_lora = 1;
-    m->lora = *lc;
-    m->lora_scale = iris_lora_scale(lc);
+    if (iris_llama_train_begin_lora(m, &rc_lc)) return -1;
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        if (!iris_lora_targets_layer(lc, l)) continue;
+        if (!iris_lora_targets_layer(&rc_lc, l)) continue;
         for (int mod = 0; mod < IRIS_LM_COUNT; mod++) {
-            if (!(lc->targets & (1u << mod))) continue;
-            int in, out;
-            lin_dims(&m->cfg, mod, &in, &out);
-            char module[256], name[300];
-            int len = snprintf(module, sizeof module, "%s", m->prefix);
-            len += snprintf(module + len, sizeof module - (size_t)len, N ? N->layer : "layers.%d.", l);
-            snprintf(module + len, sizeof module - (size_t)len, "%s", iris_lora_module_path(m->cfg.arch, mod));
-            snprintf(name, sizeof name, "%s.lora_A.weight", module);
-            int a = iris_params_add(&m->params, name, lc->r, in, IRIS_PG_LORA);
-            if (a < 0) return -1;
-            snprintf(name, sizeof name, "%s.lora_B.weight", module);
-            int b = iris_params_add(&m->params, name, out, lc->r, IRIS_PG_LORA);
-            if (b < 0 || iris_params_set_trainable(&m->params, a) ||
-                iris_params_set_trainable(&m->params, b))
+            if (!(rc_lc.targets & (1u << mod))) continue;
+            char module[256];
+            if (iris_llama_train_module_path(m, l, mod, module, sizeof module) ||
+                iris_llama_train_add_lora_site(m, l, mod, module, seed))
                 return -1;
-            float *host = malloc((size_t)lc->r * in * sizeof(float));
-            if (!host) {
-                iris_set_error("out of memory");
-                return -1;
-            }
-            iris_kaiming_uniform(host, lc->r, in, iris_rng_mix(seed, (uint64_t)(l * 16 + mod)));
-            int rc = m->be->upload(m->params.p[a].w, host, (size_t)lc->r * in * sizeof(float));
-            free(host);
-            if (rc) return -1;
-            m->layers[l].lora_a[mod] = a;
-            m->layers[l].lora_b[mod] = b;
         }
     }
     return 0;

@@ -99,6 +99,16 @@ void iris_llama_train_free(iris_llama_train *m);
 int iris_llama_train_unfreeze_all(iris_llama_train *m);
 /* Adds LoRA adapters (A Kaiming-uniform from seed, B zero), trainable. */
 int iris_llama_train_add_lora(iris_llama_train *m, const iris_lora_config *lc, uint64_t seed);
+/* The pieces of add_lora, for callers that choose adapters one by one
+ * (OpenFlamingo): begin sets r, alpha, dropout and the target bits (the
+ * union of the modules that will get adapters: it sizes the workspace);
+ * add_lora_site puts one adapter on layer l's module mod (an
+ * iris_lora_module), its parameters named module + ".lora_A.weight" /
+ * ".lora_B.weight"; module_path gives the checkpoint's path of that module
+ * ("transformer.blocks.0.attn.Wqkv"), -1 when the architecture lacks it. */
+int iris_llama_train_begin_lora(iris_llama_train *m, const iris_lora_config *lc);
+int iris_llama_train_add_lora_site(iris_llama_train *m, int l, int mod, const char *module, uint64_t seed);
+int iris_llama_train_module_path(const iris_llama_train *m, int l, int mod, char *out, size_t cap);
 /* Allocates the activation workspace; call after the trainable set is final. */
 int iris_llama_train_prepare(iris_llama_train *m);
 

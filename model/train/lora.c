@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "nets/llama_internal.h"
+#include "train/of_lora_targets.h"
 
 static const char *const names[IRIS_LM_COUNT] = {"q_proj", "k_proj", "v_proj", "o_proj",
                                                  "gate_proj", "up_proj", "down_proj", "qkv_proj"};
@@ -71,6 +72,7 @@ static int parse(iris_lora_config *c, const char *list, int arch, const char *ar
 {
     c->targets = 0;
     c->target_projector = 0;
+    int of_token = 0;   /* an OpenFlamingo group or module name (checked against the model later) */
     const char *s = list;
     while (*s) {
         while (*s == ' ' || *s == ',' || *s == '\t') s++;
@@ -93,6 +95,7 @@ static int parse(iris_lora_config *c, const char *list, int arch, const char *ar
         } else {
             for (size_t a = 0; a < sizeof known_archs / sizeof known_archs[0]; a++)
                 bits |= token_bits(tok, known_archs[a]);
+            if (!bits && iris_of_lora_token_known(tok)) found = of_token = 1;
         }
         if (!found && !bits) {
             char valid[400];
@@ -104,14 +107,15 @@ static int parse(iris_lora_config *c, const char *list, int arch, const char *ar
                 valid_names(IRIS_ARCH_LLAMA, valid, sizeof valid);
                 iris_set_error("unknown LoRA target '%s' (LLaMA: %s; MPT: Wqkv, out_proj, up_proj, down_proj; "
                                "GPT-NeoX: query_key_value, dense, dense_h_to_4h, dense_4h_to_h; BioGPT: q_proj, "
-                               "k_proj, v_proj, out_proj, fc1, fc2; projector)", tok, valid);
+                               "k_proj, v_proj, out_proj, fc1, fc2; projector; OpenFlamingo: self_attn, ff, xattn, xattn_ff, perceiver, "
+                               "attn, ffn, lm, all or Flamingo module names)", tok, valid);
             }
             return -1;
         }
         c->targets |= bits;
         s += len;
     }
-    if (!c->targets && !c->target_projector) {
+    if (!c->targets && !c->target_projector && !of_token) {
         iris_set_error("no LoRA target modules given");
         return -1;
     }

@@ -141,6 +141,41 @@ done:
     return rc;
 }
 
+int iris_peft_read_lora_numbers(const char *dir, iris_lora_config *lc)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    size_t len;
+    char *text = iris_read_file(path, &len, 1 << 20);
+    if (!text) return -1;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    if (!j) {
+        iris_set_error("%s: malformed JSON", path);
+        return -1;
+    }
+    memset(lc, 0, sizeof *lc);
+    lc->layer_first = lc->layer_last = -1;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "peft_type");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "r");
+    const cJSON *alpha = cJSON_GetObjectItemCaseSensitive(j, "lora_alpha");
+    const cJSON *drop = cJSON_GetObjectItemCaseSensitive(j, "lora_dropout");
+    int rc = -1;
+    if (!cJSON_IsString(type) || strcmp(type->valuestring, "LORA")) {
+        iris_set_error("%s: peft_type is not \"LORA\"", path);
+    } else if (!cJSON_IsNumber(r) || r->valuedouble < 1 || r->valuedouble > 65536 || !cJSON_IsNumber(alpha)) {
+        iris_set_error("%s: r and lora_alpha must be numbers (r >= 1)", path);
+    } else {
+        lc->r = (int)r->valuedouble;
+        lc->alpha = (float)alpha->valuedouble;
+        lc->rslora = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "use_rslora"));
+        lc->dropout = cJSON_IsNumber(drop) ? (float)drop->valuedouble : 0.0f;
+        rc = 0;
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
 int iris_peft_read_config(const char *dir, iris_lora_config *lc)
 {
     char path[2048];

@@ -31,6 +31,9 @@
 int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_name);
 /* Reads dir/adapter_config.json into lc (r, alpha, rslora, targets, layers). */
 int iris_peft_read_config(const char *dir, iris_lora_config *lc);
+/* Only r, lora_alpha, use_rslora and lora_dropout of dir/adapter_config.json
+ * (peft_type must be LORA); lc's other fields are zeroed, layers all. */
+int iris_peft_read_lora_numbers(const char *dir, iris_lora_config *lc);
 /* Loads dir's adapter weights into m's LoRA parameters (added with the
  * config that iris_peft_read_config returned), and a projector saved as
  * modules_to_save into m's projector parameters. */

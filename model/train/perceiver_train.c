@@ -32,7 +32,8 @@ int iris_perceiver_train_init(iris_perceiver_train *p, iris_param_set *s, const 
     }
     int n = iris_perceiver_slot_count(c);
     p->param = malloc((size_t)n * sizeof *p->param);
-    if (!p->param) {
+    p->lora = calloc((size_t)n, sizeof *p->lora);
+    if (!p->param || !p->lora) {
         iris_set_error("out of memory");
         return -1;
     }
@@ -84,6 +85,7 @@ void iris_perceiver_train_free(iris_perceiver_train *p)
     iris_perceiver_acts_free(&p->acts);
     iris_perceiver_unbind(&p->net);
     free(p->param);
+    free(p->lora);
     memset(p, 0, sizeof *p);
 }
 
@@ -93,6 +95,19 @@ int iris_perceiver_train_set_trainable(iris_perceiver_train *p)
     for (int slot = 0; slot < n; slot++)
         if (p->param[slot] >= 0 && iris_params_set_trainable(p->s, p->param[slot])) return -1;
     return 0;
+}
+
+static void lora_hook(void *ctx, int slot, float *y, const float *x, int n)
+{
+    iris_perceiver_train *p = ctx;
+    if (p->lora[slot]) iris_lora_site_forward(p->lora[slot], y, x, n);
+}
+
+void iris_perceiver_train_set_lora(iris_perceiver_train *p, int slot, iris_lora_site *ls)
+{
+    p->lora[slot] = ls;
+    p->net.hook.fn = lora_hook;
+    p->net.hook.ctx = p;
 }
 
 int iris_perceiver_train_forward(iris_perceiver_train *p, const float *x, int n_media, int n_frames,
@@ -140,13 +155,14 @@ int iris_perceiver_train_backward(iris_perceiver_train *p, const float *dy, floa
         iris_flamingo_ff_params fp = {
             wt(p, b + IRIS_PV_FF_NORM_W), wt(p, b + IRIS_PV_FF_W1), wt(p, b + IRIS_PV_FF_W2),
             gr(p, b + IRIS_PV_FF_NORM_W), gr(p, b + IRIS_PV_FF_NORM_B), gr(p, b + IRIS_PV_FF_W1),
-            gr(p, b + IRIS_PV_FF_W2)};
+            gr(p, b + IRIS_PV_FF_W2), p->lora[b + IRIS_PV_FF_W1], p->lora[b + IRIS_PV_FF_W2]};
         iris_flamingo_ff_backward(be, ops, &fp, p->dz, s->mid, s->fn, s->h, s->g, TL, D, ff, eps,
                                   p->dh, p->dlatn, p->dtmp);
         be->add(p->dmid, p->dz, p->dtmp, (long)TL * D);
 
         iris_linear_backward(be, wt(p, b + IRIS_PV_TO_OUT), gr(p, b + IRIS_PV_TO_OUT), p->dmid, s->att,
                              TL, inner, D, p->datt, 0);
+        if (p->lora[b + IRIS_PV_TO_OUT]) iris_lora_site_backward(p->lora[b + IRIS_PV_TO_OUT], p->dmid, s->att, TL, p->datt);
         for (int t = 0; t < T; t++) {
             size_t qo = (size_t)t * L * inner, ko = (size_t)t * (M + L) * 2 * inner;
             ops->cross_attention_backward(p->dq + qo, p->dkv + ko, p->dkv + ko + inner, p->datt + qo,
@@ -155,8 +171,10 @@ int iris_perceiver_train_backward(iris_perceiver_train *p, const float *dy, floa
         }
         iris_linear_backward(be, wt(p, b + IRIS_PV_TO_Q), gr(p, b + IRIS_PV_TO_Q), p->dq, s->latn, TL, D,
                              inner, p->dlatn, 0);
+        if (p->lora[b + IRIS_PV_TO_Q]) iris_lora_site_backward(p->lora[b + IRIS_PV_TO_Q], p->dq, s->latn, TL, p->dlatn);
         iris_linear_backward(be, wt(p, b + IRIS_PV_TO_KV), gr(p, b + IRIS_PV_TO_KV), p->dkv, s->kvin, TKV,
                              D, 2 * inner, p->dkvin, 0);
+        if (p->lora[b + IRIS_PV_TO_KV]) iris_lora_site_backward(p->lora[b + IRIS_PV_TO_KV], p->dkv, s->kvin, TKV, p->dkvin);
         for (int t = 0; t < T; t++) {
             const float *rows = p->dkvin + (size_t)t * (M + L) * D;
             float *dl = p->dlatn + (size_t)t * L * D;

@@ -21,6 +21,7 @@
 
 #include "core/backend_train.h"
 #include "nets/perceiver.h"
+#include "train/lora_site.h"
 #include "train/params.h"
 
 typedef struct {
@@ -30,6 +31,7 @@ typedef struct {
     int *param;                 /* slot -> parameter index, -1 when absent */
     iris_perceiver_acts acts;
     float *dz, *dmid, *dtmp, *dh, *datt, *dq, *dkv, *dkvin, *dlatn, *dxn, *dx;
+    iris_lora_site **lora;      /* slot -> LoRA adapter (the caller's), or NULL */
 } iris_perceiver_train;
 
 int iris_perceiver_train_init(iris_perceiver_train *p, iris_param_set *s, const iris_train_ops *ops,
@@ -38,6 +40,9 @@ int iris_perceiver_train_init(iris_perceiver_train *p, iris_param_set *s, const 
 void iris_perceiver_train_free(iris_perceiver_train *p);
 /* Every perceiver parameter becomes trainable. */
 int iris_perceiver_train_set_trainable(iris_perceiver_train *p);
+/* Puts LoRA adapter ls (owned by the caller, outliving p) on projection slot
+ * IRIS_PV_SLOT(l, IRIS_PV_TO_Q / _TO_KV / _TO_OUT / _FF_W1 / _FF_W2). */
+void iris_perceiver_train_set_lora(iris_perceiver_train *p, int slot, iris_lora_site *ls);
 int iris_perceiver_train_forward(iris_perceiver_train *p, const float *x, int n_media, int n_frames,
                                  int n_tokens, float *y);
 int iris_perceiver_train_backward(iris_perceiver_train *p, const float *dy, float *dx);

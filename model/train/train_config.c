@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "core/error.h"
+#include "train/of_lora_targets.h"
 #include "text/chat_template.h"
 #include "train/optim.h"
 
@@ -59,6 +60,7 @@ static const keydef keys[] = {
     {"lora", "targets", K_STR, O(lora_targets), 0, 0},
     {"lora", "layers", K_STR, O(lora_layers), 0, 0},
     {"lora", "init", K_STR, O(lora_init), 0, 0},
+    {"lora", "modules_to_save", K_STR, O(lora_modules_to_save), 0, 0},
     {"run", "save_steps", K_INT, O(save_steps), 0, 1e9},
     {"run", "dir", K_STR, O(run_dir), 0, 0},
 };
@@ -95,6 +97,7 @@ void iris_train_config_defaults(iris_train_config *c)
     c->lora_dropout = 0.05f;
     snprintf(c->lora_targets, sizeof c->lora_targets, "all-linear");
     snprintf(c->lora_layers, sizeof c->lora_layers, "all");
+    snprintf(c->lora_modules_to_save, sizeof c->lora_modules_to_save, "none");
     c->save_steps = 500;
 }
 
@@ -296,6 +299,8 @@ int iris_train_config_lora(const iris_train_config *c, iris_lora_config *lc)
         iris_set_error("lora.targets: %s", msg);
         return -1;
     }
+    unsigned save_mask;
+    if (iris_of_lora_parse_save(c->lora_modules_to_save, &save_mask)) return -1;
     if (strcmp(c->lora_layers, "all") && c->lora_layers[0]) {
         int a, b, used = 0;
         if (sscanf(c->lora_layers, "%d-%d%n", &a, &b, &used) == 2 && !c->lora_layers[used] && a >= 0 && b >= a) {

@@ -36,6 +36,7 @@ typedef struct {
     float lora_alpha, lora_dropout;
     int lora_rslora;
     char lora_targets[256], lora_layers[64], lora_init[1024];
+    char lora_modules_to_save[64];   /* OpenFlamingo: none, perceiver, xattn (of_lora_targets.h) */
     /* [run] */
     int save_steps;
     char run_dir[1024];

@@ -17,6 +17,7 @@
 #include "train/conv_format.h"
 #include "train/dataset.h"
 #include "train/flamingo_format.h"
+#include "train/of_lora_targets.h"
 #include "train/optim.h"
 #include "train/peft_io.h"
 #include "formats/safetensors.h"
@@ -62,10 +63,10 @@ static int open_tower(iris_train_session *s, const iris_train_config *cfg)
  * embedding table), as OpenFlamingo trains it; mode projector names it. */
 static int open_flamingo(iris_train_session *s, const iris_train_config *cfg)
 {
-    if (cfg->mode != IRIS_TRAIN_PROJECTOR) {
+    if (cfg->mode != IRIS_TRAIN_PROJECTOR && cfg->mode != IRIS_TRAIN_LORA) {
         iris_set_error("%s is an OpenFlamingo model: train.mode must be projector (the perceiver, the gated "
-                       "cross-attention blocks and the new token embeddings train; mode %s is not supported)",
-                       cfg->base, iris_train_mode_name(cfg->mode));
+                       "cross-attention blocks and the new token embeddings train) or lora (mode %s is not "
+                       "supported)", cfg->base, iris_train_mode_name(cfg->mode));
         return -1;
     }
     if (strcmp(cfg->template_name, "openflamingo")) {
@@ -75,15 +76,27 @@ static int open_flamingo(iris_train_session *s, const iris_train_config *cfg)
     }
     if (iris_train_config_check(cfg)) return -1;
     iris_flamingo *f = s->lm.flamingo;
-    if (iris_flamingo_train_init(&s->fl, &s->lm, iris_cpu_train_ops(), cfg->max_length, f->max_media)) return -1;
-    s->is_flamingo = 1;
+    if (cfg->mode == IRIS_TRAIN_LORA) {
+        iris_flamingo_lora_opts lo = {.init_dir = cfg->lora_init[0] ? cfg->lora_init : NULL, .seed = cfg->seed};
+        if (iris_train_config_lora(cfg, &lo.lc) || iris_of_lora_parse_save(cfg->lora_modules_to_save, &lo.save_mask))
+            return -1;
+        s->is_flamingo = 1;   /* fl is (partly) built: freed on failure */
+        if (iris_flamingo_train_init_lora(&s->fl, &s->lm, iris_cpu_train_ops(), cfg->max_length, f->max_media, &lo))
+            return -1;
+    } else {
+        s->is_flamingo = 1;
+        if (iris_flamingo_train_init(&s->fl, &s->lm, iris_cpu_train_ops(), cfg->max_length, f->max_media))
+            return -1;
+    }
     s->ops = iris_cpu_train_ops();
-    /* The view: shallow copies of both sets' parameters (same buffers). */
-    const iris_param_set *a = &s->fl.m.params, *b = &s->fl.p;
-    if (iris_params_init(&s->all, a->be, a->n + b->n)) return -1;
+    /* The view: shallow copies of the sets' parameters (same buffers). */
+    const iris_param_set *a = &s->fl.m.params, *b = &s->fl.p, *c = &s->fl.lora.set;
+    int nc = s->fl.has_lora ? c->n : 0;
+    if (iris_params_init(&s->all, a->be, a->n + b->n + nc + 1)) return -1;
     memcpy(s->all.p, a->p, (size_t)a->n * sizeof *a->p);
     memcpy(s->all.p + a->n, b->p, (size_t)b->n * sizeof *b->p);
-    s->all.n = a->n + b->n;
+    if (nc) memcpy(s->all.p + a->n + b->n, c->p, (size_t)nc * sizeof *c->p);
+    s->all.n = a->n + b->n + nc;
     s->params = &s->all;
     return 0;
 }
@@ -328,12 +341,39 @@ static int abs_part(cJSON *j, const char *key, const char *json_dir)
 /* OpenFlamingo: DIR/checkpoint.safetensors (the trained weights under
  * checkpoint.pt's names) and DIR/openflamingo.json naming it with the base's
  * language model and tower. */
+/* OpenFlamingo lora runs: host copies (owned) of every perceiver and block
+ * weight with its adapter merged in, and of the grown embedding table, named
+ * as the checkpoint names them. */
+static int flamingo_merged_tensors(iris_train_session *s, const char **names, iris_tensor *ts, int *n)
+{
+    iris_flamingo_train *t = &s->fl;
+    const iris_backend *be = t->m.be;
+    for (int i = 0; i <= t->p.n; i++) {
+        const iris_param *p = i < t->p.n ? &t->p.p[i] : &t->m.params.p[t->m.embed];
+        if (i == t->p.n && !s->lm.flamingo->embd_name[0]) break;
+        iris_tensor x;
+        if (iris_tensor_alloc(&x, IRIS_F32, p->t.ndim, p->t.shape)) {
+            iris_set_error("out of memory");
+            return -1;
+        }
+        ts[*n] = x;
+        names[(*n)++] = p->name;
+        if (be->download(x.data, p->w, (size_t)p->n * sizeof(float))) {
+            iris_set_error("cannot read %s back", p->name);
+            return -1;
+        }
+        if (i < t->p.n && iris_flamingo_lora_merge_into(&t->lora, t, i, x.data)) return -1;
+    }
+    return 0;
+}
+
 static int write_flamingo_model(iris_train_session *s, const char *dir)
 {
     int rc = -1;
     const iris_param_set *ps = &s->all;
     const char **names = calloc((size_t)ps->n, sizeof *names);
     iris_tensor *ts = calloc((size_t)ps->n, sizeof *ts);
+    int lora = s->fl.has_lora, n = 0, lm_merged = 0;
     char *mf = iris_flamingo_model_file(s->cfg.base), *st = join(dir, "checkpoint.safetensors");
     char *out_json = join(dir, "openflamingo.json"), *text = NULL, *json_dir = NULL;
     cJSON *j = NULL;
@@ -345,13 +385,17 @@ static int write_flamingo_model(iris_train_session *s, const char *dir)
         iris_set_error("%s: cannot create it: %s", dir, strerror(errno));
         goto done;
     }
-    int n = 0;
-    for (int i = 0; i < ps->n; i++)
-        if (ps->p[i].g) {
-            names[n] = ps->p[i].name;
-            ts[n] = ps->p[i].t;
-            ts[n++].owns_data = 0;
-        }
+    if (lora) {
+        /* every perceiver / block weight with its adapter merged, and the grown table */
+        if (flamingo_merged_tensors(s, names, ts, &n)) goto done;
+    } else {
+        for (int i = 0; i < ps->n; i++)
+            if (ps->p[i].g) {
+                names[n] = ps->p[i].name;
+                ts[n] = ps->p[i].t;
+                ts[n++].owns_data = 0;
+            }
+    }
     if (iris_st_write(st, n, names, ts, "{\"format\":\"pt\"}")) goto done;
     size_t len;
     if (!(text = iris_read_file(mf, &len, 1 << 20))) goto done;
@@ -365,6 +409,19 @@ static int write_flamingo_model(iris_train_session *s, const char *dir)
     if (slash) *slash = 0;
     else snprintf(json_dir, 2, ".");
     if (abs_part(j, "lang_model", json_dir) || abs_part(j, "vision_model", json_dir)) goto done;
+    if (lora && s->fl.m.has_lora) {   /* the language model with its adapters merged, beside the model file */
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "lang_model");
+        char *lm_dir = join(dir, "lang_model");
+        int r = lm_dir && cJSON_IsString(src) ? iris_merge_save(&s->fl.m, &s->lm.w, lm_dir) : -1;
+        if (!r) r = copy_aux_files(src->valuestring, lm_dir);
+        free(lm_dir);
+        if (r) goto done;
+        lm_merged = 1;
+    }
+    if (lm_merged) {
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "lang_model");
+        cJSON_AddStringToObject(j, "lang_model", "lang_model");
+    }
     cJSON_DeleteItemFromObjectCaseSensitive(j, "checkpoint");
     cJSON_AddStringToObject(j, "checkpoint", "checkpoint.safetensors");
     char *out = cJSON_Print(j);
@@ -383,6 +440,7 @@ done:
     cJSON_Delete(j);
     free(text);
     free(json_dir);
+    for (int i = 0; lora && ts && i < n; i++) iris_tensor_free(&ts[i]);
     free(names);
     free(ts);
     free(mf);
@@ -395,8 +453,10 @@ static int write_final(iris_train_session *s, const char *run_dir)
 {
     int rc;
     if (s->is_flamingo) {
-        char *dir = join(run_dir, "model");
-        rc = dir ? write_flamingo_model(s, dir) : -1;
+        char *dir = join(run_dir, s->fl.has_lora ? "adapter" : "model");
+        rc = !dir ? -1
+             : s->fl.has_lora ? iris_flamingo_lora_save(&s->fl.lora, &s->fl, dir, s->cfg.base)
+                              : write_flamingo_model(s, dir);
         free(dir);
         return rc;
     }
@@ -745,11 +805,19 @@ int iris_train_run(const iris_train_opts *o)
         iris_set_error("out of memory");
         goto done;
     }
-    if (o->progress)
-        fprintf(o->progress, "iris train: %s, mode %s, %ld trainable parameters, %d records, %d steps%s\n",
-                cfg->base, s.is_flamingo ? "openflamingo (perceiver, cross-attention, new embeddings)" : iris_train_mode_name(cfg->mode),
-                iris_params_trainable(s.params), it.ds.n, total,
+    if (o->progress) {
+        long n_all = 0, n_train = iris_params_trainable(s.params);
+        for (int i = 0; i < s.params->n; i++) n_all += s.params->p[i].n;
+        if (s.is_flamingo && s.fl.base_embed >= 0)   /* the grown table replaces the base's */
+            n_all -= s.fl.m.params.p[s.fl.base_embed].n;
+        fprintf(o->progress, "iris train: %s, mode %s, %ld trainable parameters (%.4g%% of %ld), %d records, "
+                "%d steps%s\n", cfg->base,
+                !s.is_flamingo ? iris_train_mode_name(cfg->mode)
+                : s.fl.has_lora ? "lora (OpenFlamingo: adapters, see lora.targets and lora.modules_to_save)"
+                                : "openflamingo (perceiver, cross-attention, new embeddings)",
+                n_train, n_all > 0 ? 100.0 * (double)n_train / (double)n_all : 0.0, n_all, it.ds.n, total,
                 o->resume ? " (resumed)" : "");
+    }
     double wall0 = iris_now() - st.wall_s;
     int stopped = 0;
     while (st.step < total) {
@@ -866,7 +934,8 @@ int iris_train_run(const iris_train_opts *o)
         if (o->progress)
             fprintf(o->progress, "iris train: done, %d steps; %lld records truncated to %d tokens, %lld skipped; "
                     "output in %s/%s\n", st.step, (long long)st.n_truncated, cfg->max_length,
-                    (long long)st.n_skipped, dir, s.m_open && s.m.has_lora ? "adapter" : "model");
+                    (long long)st.n_skipped, dir,
+                    (s.m_open && s.m.has_lora) || (s.is_flamingo && s.fl.has_lora) ? "adapter" : "model");
     }
     rc = 0;
 done:
@@ -904,8 +973,9 @@ int iris_train_export(const char *run_dir, int merge, const char *out_dir)
     open = 1;
     iris_train_state st;
     if (iris_ckpt_load(ckpt, s.params, &st)) goto done;
-    if (s.is_flamingo) {   /* the trained weights and a model file naming them */
-        rc = write_flamingo_model(&s, out_dir);
+    if (s.is_flamingo) {   /* the trained weights and a model file naming them, or the adapter */
+        rc = s.fl.has_lora && !merge ? iris_flamingo_lora_save(&s.fl.lora, &s.fl, out_dir, cfg.base)
+                                     : write_flamingo_model(&s, out_dir);
     } else if (!merge) {
         rc = iris_peft_save(&s.m, out_dir, cfg.base);
     } else {
@@ -928,10 +998,15 @@ int iris_peft_export(const char *adapter_dir, const char *base, int merge, const
     cfg.mode = IRIS_TRAIN_LORA;
     cfg.max_length = 8;
     cfg.lora_dropout = 0;
+    char *mf = iris_flamingo_model_file(base);
+    if (mf) snprintf(cfg.template_name, sizeof cfg.template_name, "openflamingo");
+    free(mf);
     iris_train_session s;
     if (iris_train_session_open(&s, &cfg)) return -1;
     int rc;
-    if (!merge) {
+    if (s.is_flamingo) {
+        rc = merge ? write_flamingo_model(&s, out_dir) : iris_flamingo_lora_save(&s.fl.lora, &s.fl, out_dir, base);
+    } else if (!merge) {
         rc = iris_peft_save(&s.m, out_dir, base);
     } else {
         rc = iris_merge_save(&s.m, &s.lm.w, out_dir);

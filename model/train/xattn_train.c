@@ -82,6 +82,19 @@ int iris_xattn_train_set_trainable(iris_xattn_train *b)
     return 0;
 }
 
+static void lora_hook(void *ctx, int slot, float *y, const float *x, int n)
+{
+    iris_xattn_train *b = ctx;
+    if (b->lora[slot]) iris_lora_site_forward(b->lora[slot], y, x, n);
+}
+
+void iris_xattn_train_set_lora(iris_xattn_train *b, int slot, iris_lora_site *ls)
+{
+    b->lora[slot] = ls;
+    b->net.hook.fn = lora_hook;
+    b->net.hook.ctx = b;
+}
+
 int iris_xattn_train_forward(iris_xattn_train *b, const float *text, int n, const float *media,
                              int n_media, const int32_t *text_time, float *y)
 {
@@ -124,7 +137,7 @@ int iris_xattn_train_backward(iris_xattn_train *b, const float *dy, float *dx, f
     be->scale(b->ddo, dy, gf, nd);
     iris_flamingo_ff_params fp = {wt(b, IRIS_XA_FF_NORM_W), wt(b, IRIS_XA_FF_W1), wt(b, IRIS_XA_FF_W2),
                                   gr(b, IRIS_XA_FF_NORM_W), gr(b, IRIS_XA_FF_NORM_B), gr(b, IRIS_XA_FF_W1),
-                                  gr(b, IRIS_XA_FF_W2)};
+                                  gr(b, IRIS_XA_FF_W2), b->lora[IRIS_XA_FF_W1], b->lora[IRIS_XA_FF_W2]};
     iris_flamingo_ff_backward(be, ops, &fp, b->ddo, a->x1, a->fn, a->h, a->g, n, D, ff, c->eps, b->dh,
                               b->dfn, b->dtmp);
     be->add(b->dx1, dy, b->dtmp, nd);
@@ -133,6 +146,7 @@ int iris_xattn_train_backward(iris_xattn_train *b, const float *dy, float *dx, f
     be->scale(b->ddo, b->dx1, ga, nd);   /* da */
     iris_linear_backward(be, wt(b, IRIS_XA_TO_OUT), gr(b, IRIS_XA_TO_OUT), b->ddo, a->att, n, inner, D,
                          b->datt, 0);
+    if (b->lora[IRIS_XA_TO_OUT]) iris_lora_site_backward(b->lora[IRIS_XA_TO_OUT], b->ddo, a->att, n, b->datt);
     if (KV) be->scale(b->dkv, m->kv, 0.0f, (long)KV * 2 * inner);
     for (int i0 = 0, i1; i0 < n; i0 = i1) {
         int t = a->time[i0];
@@ -148,12 +162,15 @@ int iris_xattn_train_backward(iris_xattn_train *b, const float *dy, float *dx, f
                                       2 * inner, H, H, c->dim_head, scale);
     }
     iris_linear_backward(be, wt(b, IRIS_XA_TO_Q), gr(b, IRIS_XA_TO_Q), b->dq, a->xn, n, D, inner, b->dfn, 0);
+    if (b->lora[IRIS_XA_TO_Q]) iris_lora_site_backward(b->lora[IRIS_XA_TO_Q], b->dq, a->xn, n, b->dfn);
     ops->layernorm_backward(b->dtmp, gr(b, IRIS_XA_NORM_W), gr(b, IRIS_XA_NORM_B), b->dfn, a->x,
                             wt(b, IRIS_XA_NORM_W), n, D, c->eps);
     if (dx) be->add(dx, b->dx1, b->dtmp, nd);
-    if (KV)
+    if (KV) {
         iris_linear_backward(be, wt(b, IRIS_XA_TO_KV), gr(b, IRIS_XA_TO_KV), b->dkv, m->media, KV,
                              c->dim_visual, 2 * inner, dmedia, 1);
+        if (b->lora[IRIS_XA_TO_KV]) iris_lora_site_backward(b->lora[IRIS_XA_TO_KV], b->dkv, m->media, KV, dmedia);
+    }
     const char *err = be->error();
     if (err) {
         iris_set_error("gated cross-attention backward: %s", err);

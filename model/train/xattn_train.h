@@ -23,6 +23,7 @@
 
 #include "core/backend_train.h"
 #include "nets/gated_xattn.h"
+#include "train/lora_site.h"
 #include "train/params.h"
 
 typedef struct {
@@ -33,6 +34,7 @@ typedef struct {
     iris_xattn_media media;
     iris_xattn_acts acts;
     float *ddo, *dx1, *dtmp, *dh, *dfn, *datt, *dq, *dkv, *scalar;
+    iris_lora_site *lora[IRIS_XA_COUNT];   /* LoRA per weight slot (the caller's), or NULL */
 } iris_xattn_train;
 
 int iris_xattn_train_init(iris_xattn_train *b, iris_param_set *s, const iris_train_ops *ops,
@@ -40,6 +42,10 @@ int iris_xattn_train_init(iris_xattn_train *b, iris_param_set *s, const iris_tra
                           void *ctx, int max_text, int max_media, int n_latents);
 void iris_xattn_train_free(iris_xattn_train *b);
 int iris_xattn_train_set_trainable(iris_xattn_train *b);
+/* Puts LoRA adapter ls (owned by the caller, outliving b) on weight slot
+ * (IRIS_XA_TO_Q, _TO_KV, _TO_OUT, _FF_W1, _FF_W2): forward and backward
+ * include it from then on. */
+void iris_xattn_train_set_lora(iris_xattn_train *b, int slot, iris_lora_site *ls);
 int iris_xattn_train_forward(iris_xattn_train *b, const float *text, int n, const float *media,
                              int n_media, const int32_t *text_time, float *y);
 int iris_xattn_train_backward(iris_xattn_train *b, const float *dy, float *dx, float *dmedia);

@@ -117,7 +117,7 @@ def trainable_state(model):
     return sd
 
 
-def build(tmp_path, seed, every_n=1, n_layers=4, vis_dim=32, nest=False, arch="mpt", safetensors=False):
+def build(tmp_path, seed, every_n=1, n_layers=4, vis_dim=32, nest=False, arch="mpt", safetensors=False, tied=False):
     """Writes lm/, clip/, checkpoint.pt and openflamingo.json; returns the
     reference Flamingo, the tokenizer (with the new tokens) and the ids."""
     from transformers import CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaForCausalLM, MptConfig, MptForCausalLM
@@ -134,7 +134,7 @@ def build(tmp_path, seed, every_n=1, n_layers=4, vis_dim=32, nest=False, arch="m
         lm = LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=64, intermediate_size=160,
                                           num_hidden_layers=n_layers, num_attention_heads=4,
                                           num_key_value_heads=2, max_position_embeddings=256,
-                                          bos_token_id=0, eos_token_id=1)).eval()
+                                          bos_token_id=0, eos_token_id=1, tie_word_embeddings=tied)).eval()
     randomize_(lm, seed)
     with torch.no_grad():   # lone bytes of multi-byte characters: logit 0, rarely the argmax
         for i in range(vocab):

@@ -184,7 +184,7 @@ def test_bad_configs(tmp_path):
         assert p.returncode == 1, p.stderr
         return p.stderr
     assert "train.mode must be projector" in fails(**{"train.mode": "full"})
-    assert "train.mode must be projector" in fails(**{"train.mode": "lora"})
+    assert "train.mode must be projector" in fails(**{"train.mode": "scratch"})
     assert "data.template must be openflamingo" in fails(**{"data.template": "llava-hf"})
     assert "unknown template" in fails(**{"data.template": "flamingo"})
     bad = tmp_path / "bad.json"
