@@ -4,7 +4,7 @@
 #      to 8 question turns per image), and      iris gen-shapes --max-objects 1
 #      one-object scenes (seed TRAIN_SEED+1)
 #   2. a fresh, randomly initialised model     iris new-model config/tiny/tiny-llava.ini
-#   3. stage 1: captions, everything trains    iris train config/train/tiny-stage1.ini,
+#   3. stage 1: captions, projector + decoder  iris train config/train/tiny-stage1.ini,
 #      first of one-object scenes (shapes and   twice: one-object captions, then all
 #      colours without binding), then of all
 #   4. stage 2: questions, everything trains   iris train config/train/tiny-stage2.ini
@@ -28,9 +28,9 @@ TEST_SEED=${TEST_SEED:-1000}
 MODEL_SEED=${MODEL_SEED:-0}
 TRAIN_IMAGES=${TRAIN_IMAGES:-16000}
 SIMPLE_IMAGES=${SIMPLE_IMAGES:-8000}
-SIMPLE_STEPS=${SIMPLE_STEPS:-1000}
-STAGE1_STEPS=${STAGE1_STEPS:-1200}
-STAGE2_STEPS=${STAGE2_STEPS:-2000}
+SIMPLE_STEPS=${SIMPLE_STEPS:-800}
+STAGE1_STEPS=${STAGE1_STEPS:-2500}
+STAGE2_STEPS=${STAGE2_STEPS:-4000}
 EVAL_N=${EVAL_N:-1000}
 THREADS=${THREADS:-0}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
