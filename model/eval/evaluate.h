@@ -8,8 +8,10 @@
  * prompts go through the decoder as one matrix, then each step gives every
  * running answer its next token in one pass; an answer that ends leaves the
  * batch and the next question takes its slot.  Same answers as one at a time
- * (up to float rounding, see llama_multi.h); the image of the previous
- * question is reused, each prompt is processed in full.
+ * (up to float rounding, see llama_multi.h).  A question about the same
+ * image as the previous one reuses its encoded image and copies the cache
+ * rows of their shared prompt prefix from its slot (while that question is
+ * still in the batch).
  *
  * One at a time (batch 1; always for OpenFlamingo and the generic decoders,
  * MPT, GPT-NeoX, BioGPT): questions about the same image as the previous one

@@ -110,7 +110,8 @@ int iris_evaluate_batched(iris_lm *lm, const iris_eval_set *set, const iris_eval
     if (!g) return -1;
     answers a = {.set = set, .o = o, .r = r, .total = total};
     const char *current = NULL;
-    int next = 0, rc = -1;
+    int32_t *prev = NULL;   /* the previous question's prompt, for a shared prefix */
+    int n_prev = 0, next = 0, rc = -1;
     for (;;) {
         while (next < total && iris_gen_batch_free_slots(g) > 0 && !(o->stop && *o->stop)) {
             const iris_eval_item *it = &set->items[next];
@@ -121,9 +122,19 @@ int iris_evaluate_batched(iris_lm *lm, const iris_eval_set *set, const iris_eval
                            : iris_eval_prompt_sequence(lm, user, tpl, it->image ? 1 : 0, &n);
             free(user);
             if (!seq) goto done;
-            int added = iris_gen_batch_add(g, seq, n, (const float *const *)lm->image_feats, it->image ? 1 : 0,
-                                           next);
-            free(seq);
+            /* the same image as the previous question (or none for both): the
+             * prompt prefix they share is copied, as the one-at-a-time path
+             * keeps it in its cache (image rows of different images have the
+             * same ids, so only the same image may share) */
+            int keep = 0;
+            const iris_eval_item *pi = next ? &set->items[next - 1] : NULL;
+            if (pi && (pi->image ? it->image && !strcmp(pi->image, it->image) : !it->image))
+                while (keep < n_prev && keep < n - 1 && prev[keep] == seq[keep]) keep++;
+            int added = iris_gen_batch_add_shared(g, seq, n, (const float *const *)lm->image_feats,
+                                                  it->image ? 1 : 0, next, next - 1, keep);
+            free(prev);
+            prev = seq;
+            n_prev = n;
             if (added) goto done;
             r->n = ++next;   /* every question up to here gets an answer (or the run fails) */
         }
@@ -132,6 +143,7 @@ int iris_evaluate_batched(iris_lm *lm, const iris_eval_set *set, const iris_eval
     }
     rc = iris_eval_tally(r, set);
 done:
+    free(prev);
     iris_gen_batch_free(g);
     return rc;
 }

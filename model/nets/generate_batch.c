@@ -19,6 +19,7 @@ typedef struct {
     int state, tag;
     int32_t *seq;      /* the prompt */
     int n, done;       /* its length, rows already in the cache */
+    int src, keep;     /* SLOT_PROMPT: copy keep rows from slot src first (src >= 0) */
     float **images;    /* the prompt's image features (host copies) */
     int n_images;
     int32_t next;      /* SLOT_ANSWER: the token to feed */
@@ -120,6 +121,12 @@ int iris_gen_batch_active(const iris_gen_batch *g) { return g->n_slots - iris_ge
 int iris_gen_batch_add(iris_gen_batch *g, const int32_t *seq, int n, const float *const *images, int n_images,
                        int tag)
 {
+    return iris_gen_batch_add_shared(g, seq, n, images, n_images, tag, 0, 0);
+}
+
+int iris_gen_batch_add_shared(iris_gen_batch *g, const int32_t *seq, int n, const float *const *images,
+                              int n_images, int tag, int src_tag, int keep)
+{
     const iris_lm *lm = g->lm;
     if (n <= 0 || n + g->n_predict > g->n_ctx) {
         iris_set_error("%d prompt tokens + %d to predict do not fit the batch's context of %d", n, g->n_predict,
@@ -162,6 +169,14 @@ int iris_gen_batch_add(iris_gen_batch *g, const int32_t *seq, int n, const float
     s->state = SLOT_PROMPT;
     iris_detok_init(&s->dt, lm->tok, 0);
     iris_llama_multi_reset(&g->multi, idx - 1);
+    s->src = -1;
+    for (int j = 0; keep > 0 && keep < n && j < g->n_slots; j++) {
+        const slot *o = &g->slots[j];
+        if (j != idx - 1 && o->state != SLOT_FREE && o->tag == src_tag && o->n >= keep) {
+            s->src = j;
+            s->keep = keep;
+        }
+    }
     return 0;
 }
 
@@ -241,6 +256,21 @@ static int prompt_rows(iris_gen_batch *g, const slot *s, int from, int k, float 
     return 0;
 }
 
+/* Copies slot s's shared prefix from its source once the source's prompt
+ * rows are in the cache; 1 when s can go on, 0 while it must wait.  A
+ * source that has ended meanwhile (in this step: slots are refilled only
+ * between steps) still has its rows. */
+static int take_prefix(iris_gen_batch *g, int i)
+{
+    slot *s = &g->slots[i];
+    if (s->src < 0) return 1;
+    const slot *o = &g->slots[s->src];
+    if (o->state == SLOT_PROMPT && o->done < s->keep) return 0;
+    if (iris_llama_multi_copy_prefix(&g->multi, &g->lm->net, i, s->src, s->keep) == 0) s->done = s->keep;
+    s->src = -1;   /* copied, or (cannot happen) computed in full */
+    return 1;
+}
+
 /* Prompts not yet in the cache, packed into passes of at most max_rows rows;
  * a prompt longer than that continues in the next pass. */
 static int prompt_passes(iris_gen_batch *g, iris_gen_batch_done done, void *ud)
@@ -250,7 +280,7 @@ static int prompt_passes(iris_gen_batch *g, iris_gen_batch_done done, void *ud)
         int n_segs = 0, rows = 0;
         for (int i = 0; i < g->n_slots && rows < g->multi.max_rows; i++) {
             slot *s = &g->slots[i];
-            if (s->state != SLOT_PROMPT) continue;
+            if (s->state != SLOT_PROMPT || !take_prefix(g, i)) continue;
             int k = s->n - s->done, room = g->multi.max_rows - rows;
             if (k > room) k = room;
             if (prompt_rows(g, s, s->done, k, g->embeds + (size_t)rows * dim)) return -1;

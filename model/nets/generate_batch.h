@@ -43,6 +43,13 @@ int iris_gen_batch_active(const iris_gen_batch *g);
  * Fails when no slot is free or the prompt + n_predict does not fit n_ctx. */
 int iris_gen_batch_add(iris_gen_batch *g, const int32_t *seq, int n, const float *const *images, int n_images,
                        int tag);
+/* The same for a prompt whose first keep rows equal those of the prompt added
+ * with src_tag (the same image and template prefix): while that prompt is
+ * still in the batch, its cache rows are copied instead of computed (after
+ * its own prompt pass when both are new).  keep < n.  Without it in the
+ * batch the whole prompt is processed. */
+int iris_gen_batch_add_shared(iris_gen_batch *g, const int32_t *seq, int n, const float *const *images,
+                              int n_images, int tag, int src_tag, int keep);
 /* One step (see above); done is called for each answer that ended. */
 int iris_gen_batch_step(iris_gen_batch *g, iris_gen_batch_done done, void *ud);
 

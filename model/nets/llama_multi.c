@@ -97,6 +97,20 @@ void iris_llama_multi_reset(iris_llama_multi *b, int slot)
     if (slot >= 0 && slot < b->n_slots) b->n_past[slot] = 0;
 }
 
+int iris_llama_multi_copy_prefix(iris_llama_multi *b, const iris_llama *m, int dst, int src, int n)
+{
+    if (dst < 0 || dst >= b->n_slots || src < 0 || src >= b->n_slots || dst == src || n <= 0 ||
+        n > b->n_past[src])
+        return -1;
+    size_t kvd = kv_dim(m), rows = (size_t)b->n_ctx * kvd;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        m->be->copy(b->k_cache[l] + dst * rows, b->k_cache[l] + src * rows, (long)n * (long)kvd);
+        m->be->copy(b->v_cache[l] + dst * rows, b->v_cache[l] + src * rows, (long)n * (long)kvd);
+    }
+    b->n_past[dst] = n;
+    return 0;
+}
+
 static const iris_tensor *opt(const iris_tensor *t) { return t->data ? t : NULL; }
 
 /* llama.c's block over all rows; K and V of the new rows are computed for all

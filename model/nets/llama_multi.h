@@ -51,6 +51,9 @@ int iris_llama_multi_init(iris_llama_multi *b, const iris_llama *m, int n_slots,
 void iris_llama_multi_free(iris_llama_multi *b, const iris_llama *m);
 /* Empties a slot's cache. */
 void iris_llama_multi_reset(iris_llama_multi *b, int slot);
+/* Slot dst becomes the first n rows of slot src's cache (a shared prompt
+ * prefix); -1 (nothing done) unless 0 < n <= src's rows and dst != src. */
+int iris_llama_multi_copy_prefix(iris_llama_multi *b, const iris_llama *m, int dst, int src, int n);
 
 /* Runs n_segs segments (their rows in order, at most max_rows in all, slots
  * distinct): token ids (ids, one per row) or input embeddings (embeds, host

@@ -16,7 +16,8 @@ N_PREDICT = 6
 
 
 def mixed_questions(tmp_path):
-    """The shapes world's questions, a question asked twice about one image,
+    """The shapes world's questions, three in a row about one image (their
+    shared prompt prefix is computed once),
     and text-only questions of very different lengths in between."""
     data = tmp_path / "shapes"
     run_iris(["gen-shapes", "--seed", "21", "--count", "18", "-o", str(data), "--split", "test"])
@@ -27,6 +28,7 @@ def mixed_questions(tmp_path):
         out.append(q)
         if i == 3:
             out.append(dict(q, question_id="again", question="Is there anything else in the picture?"))
+            out.append(dict(q, question_id="again2", question="Is"))
         if i in (5, 11):
             words = "tell me about the shapes and their colours " * (1 + 6 * (i == 11))
             out.append({"question_id": f"text{i}", "question": words.strip() + "?", "answer": "no",

@@ -1,7 +1,8 @@
 /* Several sequences in one forward pass (llama_multi.h) give the logits of
  * each sequence run alone, for prompts of mixed lengths, a prompt split over
- * two calls, slots that sit a step out, token ids and embeddings in; bad
- * segments are refused without advancing any slot. */
+ * two calls, slots that sit a step out, token ids and embeddings in, a
+ * prefix copied from another slot; bad segments are refused without
+ * advancing any slot. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -124,6 +125,17 @@ static void check_arch(iris_arch arch, int dtype, int embeds_in)
     iris_llama_seg one = {1, 4};
     assert_int_equal(iris_llama_multi_forward(&b, &md.m, &one, 1, tok[1], NULL, got), 0);
     assert_true(max_rel(got, ref + ((size_t)1 * SEQ_LEN + 3) * V, V) <= 1e-5);
+
+    /* a shared prefix: slot 1 takes slot 0's first 6 rows (of done[0]) and
+     * goes on with sequence 0's tokens; more rows than slot 0 holds, or a
+     * slot onto itself, are refused */
+    assert_int_equal(iris_llama_multi_copy_prefix(&b, &md.m, 1, 0, done[0] + 1), -1);
+    assert_int_equal(iris_llama_multi_copy_prefix(&b, &md.m, 0, 0, 3), -1);
+    assert_int_equal(iris_llama_multi_copy_prefix(&b, &md.m, 1, 0, 6), 0);
+    assert_int_equal(b.n_past[1], 6);
+    iris_llama_seg cont = {1, 4};
+    assert_int_equal(iris_llama_multi_forward(&b, &md.m, &cont, 1, tok[0] + 6, NULL, got), 0);
+    assert_true(max_rel(got, ref + ((size_t)0 * SEQ_LEN + 9) * V, V) <= 1e-5);
 
     iris_llama_multi_free(&b, &md.m);
     free(ref);
