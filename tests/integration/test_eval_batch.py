@@ -119,3 +119,22 @@ def test_generic_decoder_goes_one_at_a_time(tmp_path):
     a = evaluate(tmp_path, data, 1, tmp_path, n=4)
     b = evaluate(tmp_path, data, 8, tmp_path, n=4)
     assert a == b and a["n"] == 3
+
+
+def test_prompt_longer_than_one_pass(tmp_path):
+    """A text-only LLaMA with prompts of more rows than one batched pass takes
+    (512): they continue over several passes beside short ones."""
+    from llm_fixtures import build_model
+    build_model("llama", tmp_path, seed=8, max_position_embeddings=2048)
+    words = "the quick brown fox jumps over the lazy dog while seven wizards quietly box "
+    qs = ["Why?", words * 24 + "true?", "Where is the dog?", words * 9 + "so?", "Hm"]
+    data = tmp_path / "q.jsonl"
+    data.write_text("".join(json.dumps({"question_id": i, "question": q, "answer": "a"}) + "\n"
+                            for i, q in enumerate(qs)))
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    assert len(tok.encode(qs[1]).ids) > 600   # more than one pass on its own
+    one = evaluate(tmp_path, data, 1, tmp_path, n=5)
+    assert one["n"] == 5
+    for batch in (2, 5):
+        assert evaluate(tmp_path, data, batch, tmp_path, n=5) == one, f"--batch {batch}"
