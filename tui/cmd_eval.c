@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "eval/evaluate.h"
+#include "nets/generate_batch.h"
 #include "text/chat_template.h"
 
 static volatile sig_atomic_t stop_eval;
@@ -146,6 +147,8 @@ int cmd_eval(int argc, char **argv)
         if (support) iris_eval_free(&sup);
         return load_rc;
     }
+    if (eo.batch > 1 && !iris_gen_batch_supported(&lm))
+        fprintf(stderr, "iris eval: %s: one question at a time\n", iris_last_error());
     progress_state ps = {.tty = isatty(STDERR_FILENO), .t0 = iris_now()};
     eo.progress = progress;
     eo.ud = &ps;

@@ -119,6 +119,8 @@ def test_generic_decoder_goes_one_at_a_time(tmp_path):
     a = evaluate(tmp_path, data, 1, tmp_path, n=4)
     b = evaluate(tmp_path, data, 8, tmp_path, n=4)
     assert a == b and a["n"] == 3
+    p = run_iris(["eval", "-m", str(tmp_path), "--data", str(data), "-n", "2", "--batch", "4"])
+    assert "not mpt" in p.stderr and "one question at a time" in p.stderr
 
 
 def test_prompt_longer_than_one_pass(tmp_path):
