@@ -9,7 +9,9 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "core/error.h"
+#include "core/timer.h"
 #include "eval/evaluate.h"
+#include "nets/generate_batch.h"
 #include "text/chat_template.h"
 
 static volatile sig_atomic_t stop_eval;
@@ -30,6 +32,10 @@ static void usage(FILE *f)
         "                       question using a single word or phrase.\")\n"
         "  --template NAME      chat template (default: the model's)\n"
         "  -n N                 most answer tokens (default 24)\n"
+        "  --batch N            questions answered together (default %d, fewer when their KV\n"
+        "                       caches would pass %d MiB); 1 = one at a time.  LLaMA-family\n"
+        "                       decoders (LLaVA or text); OpenFlamingo, MPT, GPT-NeoX and\n"
+        "                       BioGPT models always go one at a time\n"
         "  --preprocess MODE    pad (default), crop or resize\n"
         "  --mmproj FILE        llama.cpp vision projector (.gguf) for a GGUF language model\n"
         "  --shots K            OpenFlamingo models: K in-context examples per question, in\n"
@@ -38,19 +44,26 @@ static void usage(FILE *f)
         "  --support FILE       where the examples are drawn from (same formats as --data;\n"
         "                       default: the --data set minus the question); --seed S seeds the draw\n"
         "  -o FILE              write results as JSON (overall, per_type, n, predictions)\n"
-        "  -t N, --device D     threads, backend\n");
+        "  -t N, --device D     threads, backend\n",
+        IRIS_EVAL_DEFAULT_BATCH, IRIS_EVAL_BATCH_CACHE_MIB);
 }
+
+typedef struct {
+    int tty;
+    double t0;   /* when answering started, for the rate */
+} progress_state;
 
 static void progress(int done, int total, double acc, void *ud)
 {
-    int tty = *(int *)ud;
-    if (tty) {
+    progress_state *p = ud;
+    double dt = iris_now() - p->t0, rate = dt > 0 ? done / dt : 0;
+    if (p->tty) {
         int w = 30, fill = total ? done * w / total : w;
-        fprintf(stderr, "\r[%.*s%*s] %d/%d  accuracy %.1f%%", fill, "##############################", w - fill, "",
-                done, total, acc);
+        fprintf(stderr, "\r[%.*s%*s] %d/%d  accuracy %.1f%%  %.1f q/s ", fill, "##############################",
+                w - fill, "", done, total, acc, rate);
         if (done == total) fputc('\n', stderr);
     } else if (done == total || done % 100 == 0) {
-        fprintf(stderr, "iris eval: %d/%d accuracy %.1f%%\n", done, total, acc);
+        fprintf(stderr, "iris eval: %d/%d accuracy %.1f%% (%.1f questions/s)\n", done, total, acc, rate);
     }
 }
 
@@ -61,13 +74,14 @@ int cmd_eval(int argc, char **argv)
     const char *data = NULL, *ann = NULL, *images = NULL, *out = NULL, *tpl_name = NULL;
     iris_eval_opts eo = {.metric = IRIS_METRIC_VQAV2, .n_predict = 24, .tpl = -1};
     iris_lm_options lo_opts = {0};
-    enum { O_DATA = 256, O_ANN, O_IMG, O_METRIC, O_LIMIT, O_SUFFIX, O_TPL, O_PRE, O_MMPROJ, O_SHOTS, O_SUPPORT };
+    enum { O_DATA = 256, O_ANN, O_IMG, O_METRIC, O_LIMIT, O_SUFFIX, O_TPL, O_PRE, O_MMPROJ, O_SHOTS, O_SUPPORT, O_BATCH };
     const char *support = NULL;
     static const struct option lo[] = {
         CLI_MODEL_LONG_OPTIONS, {"data", 1, 0, O_DATA}, {"annotations", 1, 0, O_ANN}, {"images", 1, 0, O_IMG},
         {"metric", 1, 0, O_METRIC}, {"limit", 1, 0, O_LIMIT}, {"prompt-suffix", 1, 0, O_SUFFIX},
         {"template", 1, 0, O_TPL}, {"preprocess", 1, 0, O_PRE}, {"output", 1, 0, 'o'}, {"help", 0, 0, 'h'},
-        {"mmproj", 1, 0, O_MMPROJ}, {"shots", 1, 0, O_SHOTS}, {"support", 1, 0, O_SUPPORT}, {0, 0, 0, 0}};
+        {"mmproj", 1, 0, O_MMPROJ}, {"shots", 1, 0, O_SHOTS}, {"support", 1, 0, O_SUPPORT},
+        {"batch", 1, 0, O_BATCH}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, CLI_MODEL_SHORT_OPTIONS "o:h", lo, NULL)) != -1) {
@@ -97,6 +111,7 @@ int cmd_eval(int argc, char **argv)
         case O_MMPROJ: lo_opts.mmproj = optarg; break;
         case O_SHOTS: bad = cli_parse_int("eval", "--shots", optarg, 0, 64, &eo.shots); break;
         case O_SUPPORT: support = optarg; break;
+        case O_BATCH: bad = cli_parse_int("eval", "--batch", optarg, 1, 1024, &eo.batch); break;
         case 'o': out = optarg; break;
         case 'h': usage(stdout); return 0;
         default: bad = 1;
@@ -132,9 +147,11 @@ int cmd_eval(int argc, char **argv)
         if (support) iris_eval_free(&sup);
         return load_rc;
     }
-    int tty = isatty(STDERR_FILENO);
+    if (eo.batch > 1 && !iris_gen_batch_supported(&lm))
+        fprintf(stderr, "iris eval: %s: one question at a time\n", iris_last_error());
+    progress_state ps = {.tty = isatty(STDERR_FILENO), .t0 = iris_now()};
     eo.progress = progress;
-    eo.ud = &tty;
+    eo.ud = &ps;
     eo.stop = &stop_eval;
     signal(SIGINT, on_sigint);
     iris_eval_result r;

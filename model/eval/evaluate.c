@@ -9,7 +9,9 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "nets/generate.h"
+#include "nets/generate_batch.h"
 #include "text/chat_template.h"
+#include "eval_internal.h"
 #include "vqa_metric.h"
 
 static const char *const metric_names[] = {"vqav2", "aokvqa-da", "aokvqa-mc", "exact"};
@@ -24,7 +26,7 @@ int iris_metric_from_name(const char *name)
 const char *iris_metric_name(iris_metric m) { return metric_names[m]; }
 
 /* The user turn: image placeholder, question, choices (MC), suffix. */
-static char *user_text(const iris_eval_item *it, const iris_eval_opts *o, int with_image)
+char *iris_eval_user_text(const iris_eval_item *it, const iris_eval_opts *o, int with_image)
 {
     size_t n = strlen(it->question) + 64 + (o->prompt_suffix ? strlen(o->prompt_suffix) : 0);
     for (int i = 0; i < it->n_choices; i++) n += strlen(it->choices[i]) + 4;
@@ -45,7 +47,7 @@ static char *user_text(const iris_eval_item *it, const iris_eval_opts *o, int wi
     return s;
 }
 
-static int32_t *prompt_sequence(iris_lm *lm, const char *user, int tpl, int n_images, int *n_out)
+int32_t *iris_eval_prompt_ids(iris_lm *lm, const char *user, int tpl, int *n_out)
 {
     iris_chat_msg msg = {"user", user};
     char *text = iris_chat_render(tpl, &msg, 1, 1);
@@ -55,15 +57,23 @@ static int32_t *prompt_sequence(iris_lm *lm, const char *user, int tpl, int n_im
     }
     size_t len = strlen(text);
     int n = iris_lm_tokenize(lm, text, len, 1, NULL, 0);
-    int32_t *ids = n >= 0 ? malloc((size_t)(n + 1) * sizeof *ids) : NULL, *seq = NULL;
+    int32_t *ids = n >= 0 ? malloc((size_t)(n + 1) * sizeof *ids) : NULL;
     if (ids) {
         iris_lm_tokenize(lm, text, len, 1, ids, n);
-        if (iris_lm_expand_images(lm, ids, n, 0, n_images, &seq, n_out)) seq = NULL;
+        *n_out = n;
     } else {
         iris_set_error("out of memory");
     }
-    free(ids);
     free(text);
+    return ids;
+}
+
+int32_t *iris_eval_prompt_sequence(iris_lm *lm, const char *user, int tpl, int n_images, int *n_out)
+{
+    int n = 0;
+    int32_t *ids = iris_eval_prompt_ids(lm, user, tpl, &n), *seq = NULL;
+    if (ids && iris_lm_expand_images(lm, ids, n, 0, n_images, &seq, n_out)) seq = NULL;
+    free(ids);
     return seq;
 }
 
@@ -264,7 +274,7 @@ static char *greedy_answer(iris_lm *lm, const int32_t *seq, int n, int n_predict
     return a.s;
 }
 
-static double score(const iris_eval_item *it, const char *pred, iris_metric m)
+double iris_eval_score(const iris_eval_item *it, const char *pred, iris_metric m)
 {
     switch (m) {
     case IRIS_METRIC_VQAV2: return iris_vqa_accuracy(pred, (const char *const *)it->answers, it->n_answers);
@@ -294,6 +304,27 @@ static int type_index(iris_eval_result *r, const char *type)
     return r->n_types++;
 }
 
+/* Overall and per-type accuracy of the r->n scored questions, the types in
+ * the order they first appear in the set (whatever order answers came in). */
+int iris_eval_tally(iris_eval_result *r, const iris_eval_set *set)
+{
+    double sum = 0;
+    for (int i = 0; i < r->n; i++) {
+        const iris_eval_item *it = &set->items[i];
+        int ti = type_index(r, it->type ? it->type : "all");
+        if (ti < 0) {
+            iris_set_error("out of memory");
+            return -1;
+        }
+        r->type_acc[ti] += r->acc[i];
+        r->type_n[ti]++;
+        sum += r->acc[i];
+    }
+    r->overall = r->n ? 100.0 * sum / r->n : 0;
+    for (int t = 0; t < r->n_types; t++) r->type_acc[t] = 100.0 * r->type_acc[t] / r->type_n[t];
+    return 0;
+}
+
 int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o, iris_eval_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -318,6 +349,14 @@ int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o
     }
     if (!fo.support) fo.support = set;
     fo.n_predict = n_predict;
+    int batch = o->batch > 0 ? o->batch : IRIS_EVAL_DEFAULT_BATCH;
+    if (batch > 1 && !lm->flamingo && iris_gen_batch_supported(lm)) {
+        if (iris_evaluate_batched(lm, set, o, total, tpl, n_predict, batch, r)) goto done;
+        r->seconds = iris_now() - t0;
+        r->tokens_processed = (long)(lm->net.n_tokens_processed - processed0);
+        rc = 0;
+        goto done;
+    }
     for (int i = 0; i < total; i++) {
         if (o->stop && *o->stop) break;
         const iris_eval_item *it = &set->items[i];
@@ -346,9 +385,9 @@ int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o
             prev_image = it->image;
             n_prev = 0; /* a new image: nothing in the cache can be reused */
         }
-        char *user = user_text(it, o, with_image);
+        char *user = iris_eval_user_text(it, o, with_image);
         int n = 0;
-        int32_t *seq = user ? prompt_sequence(lm, user, tpl, with_image ? 1 : 0, &n) : NULL;
+        int32_t *seq = user ? iris_eval_prompt_sequence(lm, user, tpl, with_image ? 1 : 0, &n) : NULL;
         free(user);
         if (!seq) goto done;
         if (n + n_predict > lm->net.n_ctx) {
@@ -367,7 +406,7 @@ int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o
         n_prev = n;
         if (!r->pred[i]) goto done;
     scored:;
-        double a = score(it, r->pred[i], o->metric);
+        double a = iris_eval_score(it, r->pred[i], o->metric);
         if (a < 0) {
             iris_set_error("question %s has no reference answer for the %s metric", it->id, metric_names[o->metric]);
             goto done;
@@ -375,17 +414,9 @@ int iris_evaluate(iris_lm *lm, const iris_eval_set *set, const iris_eval_opts *o
         r->acc[i] = a;
         sum += a;
         r->n = i + 1;
-        int ti = type_index(r, it->type ? it->type : "all");
-        if (ti < 0) {
-            iris_set_error("out of memory");
-            goto done;
-        }
-        r->type_acc[ti] += a;
-        r->type_n[ti]++;
         if (o->progress) o->progress(i + 1, total, 100.0 * sum / (i + 1), o->ud);
     }
-    r->overall = r->n ? 100.0 * sum / r->n : 0;
-    for (int t = 0; t < r->n_types; t++) r->type_acc[t] = 100.0 * r->type_acc[t] / r->type_n[t];
+    if (iris_eval_tally(r, set)) goto done;
     r->seconds = iris_now() - t0;
     r->tokens_processed = (long)(lm->net.n_tokens_processed - processed0);
     rc = 0;

@@ -2,9 +2,21 @@
  *
  * Each question is asked alone (the model's chat template, the image first),
  * answered greedily until an end token, a newline or n_predict tokens.
- * Questions about the same image as the previous one reuse its encoded image
- * and the shared prompt prefix in the KV cache, so only the new question's
- * tokens are processed.
+ *
+ * Batched (opts.batch != 1, LLaMA-family decoders with LLaVA images or none):
+ * up to `batch` questions are answered together (generate_batch.h): their
+ * prompts go through the decoder as one matrix, then each step gives every
+ * running answer its next token in one pass; an answer that ends leaves the
+ * batch and the next question takes its slot.  Same answers as one at a time
+ * (up to float rounding, see llama_multi.h).  A question about the same
+ * image as the previous one reuses its encoded image and copies the cache
+ * rows of their shared prompt prefix from its slot (while that question is
+ * still in the batch).
+ *
+ * One at a time (batch 1; always for OpenFlamingo and the generic decoders,
+ * MPT, GPT-NeoX, BioGPT): questions about the same image as the previous one
+ * reuse its encoded image and the shared prompt prefix in the KV cache, so
+ * only the new question's tokens are processed.
  *
  * OpenFlamingo models (lm->flamingo) are prompted as OpenFlamingo's VQA
  * evaluation does, without a chat template:
@@ -43,7 +55,14 @@ typedef struct {
     int shots;                 /* in-context examples per question (OpenFlamingo models) */
     const iris_eval_set *support; /* where they are drawn from; NULL: the evaluated set */
     unsigned long long seed;   /* the draw's seed */
+    int batch;                 /* questions answered together: 0 = auto
+                                * (IRIS_EVAL_DEFAULT_BATCH), 1 = one at a time */
 } iris_eval_opts;
+
+/* The automatic batch: this many questions at once, fewer when their KV
+ * caches would pass IRIS_EVAL_BATCH_CACHE_MIB. */
+#define IRIS_EVAL_DEFAULT_BATCH 16
+#define IRIS_EVAL_BATCH_CACHE_MIB 2048
 
 typedef struct {
     int n;                     /* questions scored */

@@ -57,6 +57,7 @@ static const char *const number_words[][2] = {
 /* "digit,digit" anywhere in the text */
 static int has_digit_comma_digit(const char *s)
 {
+    if (!s[0]) return 0;   /* s[1] would be past the end */
     for (size_t i = 1; s[i] && s[i + 1]; i++)
         if (s[i] == ',' && isdigit((unsigned char)s[i - 1]) && isdigit((unsigned char)s[i + 1])) return 1;
     return 0;

@@ -29,6 +29,8 @@ static void test_punctuation(void **s)
     check(iris_vqa_process_punctuation, "red/blue", "red blue");
     check(iris_vqa_process_punctuation, "(left) side", " left side"); /* "(" touches no space */
     check(iris_vqa_process_punctuation, "ok!", "ok!");             /* '!' is not in the official list */
+    check(iris_vqa_process_punctuation, "", "");                   /* an empty answer (read nothing past it) */
+    check(iris_vqa_process_punctuation, ",", " ");
 }
 
 static void test_digit_article(void **s)
