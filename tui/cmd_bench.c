@@ -12,6 +12,7 @@
 #include "core/cpu_probe.h"
 #include "core/error.h"
 #include "core/timer.h"
+#include "nets/flamingo.h"
 #include "nets/lm.h"
 
 static void usage(FILE *f)
@@ -22,7 +23,8 @@ static void usage(FILE *f)
         "  -n N   tokens generated one at a time from an empty context (tg)\n"
         "  -r N   repetitions after one warm-up; the mean is reported\n"
         "  -i IMAGE  vision models: time image to first token (decode, preprocess, vision\n"
-        "          tower, projector, prefill of the image and a -p token question)\n"
+        "          tower, projector, prefill of the image and a -p token question;\n"
+        "          OpenFlamingo: tower, perceiver, prefill of <image> and the question)\n"
         "  --no-probe  skip measuring copy bandwidth and sgemm throughput\n");
 }
 
@@ -34,23 +36,28 @@ static double layer_matmul_params(const iris_llama_config *c)
 }
 
 /* Image to first token: everything a user waits for between giving an image
- * and seeing the answer start. */
+ * and seeing the answer start.  LLaVA: BOS, the image's rows, the question.
+ * OpenFlamingo: "<image>" and the question (its tokenizer adds no BOS); the
+ * image reaches the text through the cross-attention blocks. */
 static int bench_image(iris_lm *lm, const char *image, int n_question, int tg, int reps, int json, const char *model)
 {
-    if (!lm->vision) {
+    const iris_flamingo *of = lm->flamingo;
+    if (!lm->vision && !of) {
         fprintf(stderr, "iris bench: -i needs a vision model; %s has no vision tower\n", model);
         return 1;
     }
     int V = lm->net.cfg.vocab_size;
     float *logits = malloc((size_t)V * sizeof *logits);
-    int32_t *seq = malloc((size_t)(1 + lm->n_img_rows + n_question) * sizeof *seq);
+    int32_t *seq = malloc((size_t)(2 + lm->n_img_rows + n_question) * sizeof *seq);
     if (!logits || !seq) {
         free(logits);
         free(seq);
         fprintf(stderr, "iris bench: out of memory\n");
         return 1;
     }
-    double enc = 0, pre = 0, gen = 0;
+    /* question ids below OpenFlamingo's added tokens, so none is an <image> */
+    int q_vocab = of ? (of->eoc_token < of->media_token ? of->eoc_token : of->media_token) : V;
+    double enc = 0, pre = 0, gen = 0, tower = 0, media = 0;
     int n_seq = 0;
     for (int rep = 0; rep <= reps; rep++) {
         iris_lm_clear_images(lm);
@@ -59,9 +66,13 @@ static int bench_image(iris_lm *lm, const char *image, int n_question, int tg, i
         if (iris_lm_add_image(lm, image) < 0) goto fail;
         double t1 = iris_now();
         n_seq = 0;
-        seq[n_seq++] = lm->net.cfg.bos_id >= 0 ? lm->net.cfg.bos_id : 0;
-        for (int r = 0; r < lm->n_img_rows; r++) seq[n_seq++] = -(1 + r);
-        for (int i = 0; i < n_question; i++) seq[n_seq++] = (int32_t)((i * 7919 + 13) % V);
+        if (of) {
+            seq[n_seq++] = of->media_token;
+        } else {
+            seq[n_seq++] = lm->net.cfg.bos_id >= 0 ? lm->net.cfg.bos_id : 0;
+            for (int r = 0; r < lm->n_img_rows; r++) seq[n_seq++] = -(1 + r);
+        }
+        for (int i = 0; i < n_question; i++) seq[n_seq++] = (int32_t)((i * 7919 + 13) % q_vocab);
         if (iris_lm_forward_seq(lm, seq, n_seq, logits)) goto fail;
         double t2 = iris_now();
         int32_t t = 0;
@@ -75,17 +86,32 @@ static int bench_image(iris_lm *lm, const char *image, int n_question, int tg, i
             enc += t1 - t0;
             pre += t2 - t1;
             gen += t3 - t2;
+            if (of) {
+                tower += of->last_tower_s;
+                media += of->last_media_s;
+            }
         }
     }
     enc /= reps;
     pre /= reps;
     gen /= reps;
+    tower /= reps;
+    media /= reps;
     if (json)
-        printf("{\"model\": \"%s\", \"image\": \"%s\", \"image_tokens\": %d, \"question_tokens\": %d, "
-               "\"image_encode_s\": %.6f, \"prefill_s\": %.6f, \"image_to_first_token_s\": %.6f, "
-               "\"tg_tokens\": %d, \"tg_tokens_per_s\": %.3f, \"threads\": %d}\n",
-               model, image, lm->n_img_rows, n_question, enc, pre, enc + pre, tg, tg > 0 ? tg / gen : 0.0,
+        printf("{\"model\": \"%s\", \"arch\": \"%s\", \"backend\": \"%s\", \"image\": \"%s\", "
+               "\"image_tokens\": %d, \"question_tokens\": %d, \"prefill_tokens\": %d, "
+               "\"image_encode_s\": %.6f, \"tower_s\": %.6f, \"perceiver_s\": %.6f, \"prefill_s\": %.6f, "
+               "\"image_to_first_token_s\": %.6f, \"tg_tokens\": %d, \"tg_tokens_per_s\": %.3f, "
+               "\"repetitions\": %d, \"threads\": %d}\n",
+               model, of ? "openflamingo" : "llava", lm->net.be->name, image, of ? of->n_latents : lm->n_img_rows,
+               n_question, n_seq, enc, tower, media, pre, enc + pre, tg, tg > 0 ? tg / gen : 0.0, reps,
                iris_cpu_threads());
+    else if (of)
+        printf("image to first token %.1f ms (load+preprocess %.1f ms, vision tower %.1f ms, perceiver + media keys "
+               "%.1f ms, prefill of %d tokens %.1f ms)\n"
+               "generation           %.1f tokens/s\n",
+               1e3 * (enc + pre), 1e3 * (enc - tower - media), 1e3 * tower, 1e3 * media, n_seq, 1e3 * pre,
+               tg > 0 ? tg / gen : 0.0);
     else
         printf("image to first token %.1f ms (load+preprocess+vision+projector %.1f ms, prefill of %d rows %.1f ms)\n"
                "generation           %.1f tokens/s\n",
@@ -135,7 +161,10 @@ int cmd_bench(int argc, char **argv)
     }
     const iris_backend *be = cli_backend(&o);
     if (!be) return 1;
-    o.n_ctx = (pp > tg ? pp : tg) + 8 + (image ? 4096 : 0);
+    /* LLaVA puts the image's rows into the context; OpenFlamingo one <image> token */
+    char *of_file = image ? iris_flamingo_model_file(o.model) : NULL;
+    o.n_ctx = (pp > tg ? pp : tg) + 8 + (image ? (of_file ? pp + 1 : 4096) : 0);
+    free(of_file);
     iris_lm lm;
     if (iris_lm_load(&lm, o.model, be, o.n_ctx)) {
         fprintf(stderr, "iris bench: %s\n", iris_last_error());

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/timer.h"
 #include "../vision/image_load.h"
 
 /* Decoder hook: rows m->x [n, dim] at positions n_past.. go through layer l's
@@ -36,7 +37,9 @@ int iris_flamingo_add_pixels(iris_flamingo *f, const float *pixels)
     }
     const iris_backend *be = f->be;
     int hidden = f->clip.cfg.hidden;
+    double t0 = iris_now();
     if (iris_clip_features(&f->clip, pixels, -1, f->vis)) return -1;
+    double t1 = iris_now();
     float *tokens = f->vis + hidden;   /* the class token is dropped */
     if (f->vision_ln_post) {
         char name[128];
@@ -59,6 +62,8 @@ int iris_flamingo_add_pixels(iris_flamingo *f, const float *pixels)
         iris_set_error("%s backend: %s", be->name, err);
         return -1;
     }
+    f->last_tower_s = t1 - t0;   /* the CPU backend is synchronous: wall time is the work */
+    f->last_media_s = iris_now() - t1;
     return f->n_media - 1;
 }
 
