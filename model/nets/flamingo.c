@@ -52,9 +52,12 @@ int iris_flamingo_add_pixels(iris_flamingo *f, const float *pixels)
     float *out = f->media + (size_t)f->n_media * f->n_latents * f->dim_visual;
     if (iris_perceiver_forward(&f->pv, &f->pacts, tokens, 1, 1, f->n_patches, out)) return -1;
     f->n_media++;
+    /* only the new image's keys and values: the earlier images' are kept */
     for (int l = 0; l < f->n_layers; l++)
-        if (f->has_block[l] && iris_xattn_media_set(&f->xa[l], &f->xm[l], f->media, f->n_media)) {
+        if (f->has_block[l] && iris_xattn_media_append(&f->xa[l], &f->xm[l], f->media, f->n_media)) {
             f->n_media--;
+            for (int k = 0; k < f->n_layers; k++)   /* the earlier rows are untouched: just forget the new one */
+                if (f->has_block[k] && f->xm[k].n_media > f->n_media) f->xm[k].n_media = f->n_media;
             return -1;
         }
     const char *err = be->error ? be->error() : NULL;
