@@ -110,16 +110,16 @@ static int bench_image(iris_lm *lm, const char *image, int n_images, int n_quest
     gen /= reps;
     tower /= reps;
     media /= reps;
-    if (json)
+    if (json) {
         printf("{\"model\": \"%s\", \"arch\": \"%s\", \"backend\": \"%s\", \"image\": \"%s\", \"images\": %d, "
-               "\"image_tokens\": %d, \"question_tokens\": %d, \"prefill_tokens\": %d, "
-               "\"image_encode_s\": %.6f, \"tower_s\": %.6f, \"perceiver_s\": %.6f, \"prefill_s\": %.6f, "
-               "\"image_to_first_token_s\": %.6f, \"tg_tokens\": %d, \"tg_tokens_per_s\": %.3f, "
+               "\"image_tokens\": %d, \"question_tokens\": %d, \"prefill_tokens\": %d, \"image_encode_s\": %.6f, ",
+               model, of ? "openflamingo" : "llava", lm->net.be->name, image, n_images,
+               of ? of->n_latents : lm->n_img_rows, n_question, n_seq, enc);
+        if (of) printf("\"tower_s\": %.6f, \"perceiver_s\": %.6f, ", tower, media);
+        printf("\"prefill_s\": %.6f, \"image_to_first_token_s\": %.6f, \"tg_tokens\": %d, \"tg_tokens_per_s\": %.3f, "
                "\"repetitions\": %d, \"threads\": %d}\n",
-               model, of ? "openflamingo" : "llava", lm->net.be->name, image, n_images, of ? of->n_latents : lm->n_img_rows,
-               n_question, n_seq, enc, tower, media, pre, enc + pre, tg, tg > 0 ? tg / gen : 0.0, reps,
-               iris_cpu_threads());
-    else if (of)
+               pre, enc + pre, tg, tg > 0 ? tg / gen : 0.0, reps, iris_cpu_threads());
+    } else if (of)
         printf("image to first token %.1f ms (load+preprocess %.1f ms, vision tower %.1f ms, perceiver + media keys "
                "%.1f ms, prefill of %d tokens %.1f ms)\n"
                "generation           %.1f tokens/s\n",
