@@ -83,9 +83,10 @@ print(f"Random OpenFlamingo-3B-vitl-mpt1b-shaped model from `bench/make_random_f
       f"Baseline in the same invocation: the same MPT-1B alone (`lm/`), text only, prefill of the same "
       f"{rows[0]['text']['pp_tokens']} positions and {tg} generated tokens. {cpu}, {ncpu} cores.")
 print()
-print(f"Load while measuring (`uptime`: 1, 5, 15 min): {load(load0)} before, {load(load1)} after — "
-      f"the machine was shared with other work, so the absolute figures are pessimistic; the ratios "
-      f"(OF and baseline alternated) are the steadier numbers.")
+busy = max(float(load(u).split(",")[0]) for u in (load0, load1)) > 0.75 * int(ncpu)
+print(f"Load while measuring (`uptime`: 1, 5, 15 min): {load(load0)} before, {load(load1)} after"
+      + (" — the machine was shared with other work, so the absolute figures are pessimistic; the ratios "
+         "(OF and baseline alternated) are the steadier numbers." if busy else "."))
 print()
 print("| threads | load + preprocess | vision tower | perceiver + media K/V | prefill 17 tok (OF) | "
       "**image to first token** | text-only first token (MPT-1B) | ratio | prefill OF / text | "
