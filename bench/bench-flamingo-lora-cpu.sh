@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # OpenFlamingo LoRA fine-tuning on the CPU: the same random OpenFlamingo model
-# (bench/make_random_flamingo.py: MPT dim 1024 x 12 layers, vocab 50432,
+# (bench/make_random_flamingo_lora.py: MPT dim 1024 x 12 layers, vocab 50432,
 # gated cross-attention before every 2nd layer, perceiver 6 x 512 wide, CLIP
 # 512 x 4 layers at 224 px), the same data and the same settings, trained
 # with LoRA r 16 on attention only (lora.targets = attn: the language
@@ -17,7 +17,7 @@ threads=${BENCH_THREADS:-2}
 seq=${BENCH_SEQ:-256}
 steps=${BENCH_STEPS:-6}
 m="$work/flamingo-mpt1024"
-[ -f "$m/openflamingo.json" ] || "$venv/bin/python" bench/make_random_flamingo.py -o "$m"
+[ -f "$m/openflamingo.json" ] || "$venv/bin/python" bench/make_random_flamingo_lora.py -o "$m"
 data="$work/flamingo-lora-data.json"
 "$venv/bin/python" - "$work" "$data" "$seq" <<'PY'
 import json, os, random, sys
@@ -81,7 +81,7 @@ for name in ("attn", "attnffn"):
 a, b = res["attn"], res["attnffn"]
 print("## OpenFlamingo LoRA on the CPU: attention only vs attention + feed-forward")
 print()
-print(f"A random OpenFlamingo model (bench/make_random_flamingo.py: MPT language model dim 1024, 12 layers, "
+print(f"A random OpenFlamingo model (bench/make_random_flamingo_lora.py: MPT language model dim 1024, 12 layers, "
       f"vocab 50432; gated cross-attention blocks before every 2nd layer; perceiver 6 layers x 512; CLIP 512 x 4 "
       f"layers at 224 px; about 280M parameters in the language model, blocks and perceiver), LoRA r 16 "
       f"(alpha 32, dropout 0.05), one image and {seq} tokens per sequence, 2 sequences per optimizer step, "

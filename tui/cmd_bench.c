@@ -12,17 +12,21 @@
 #include "core/cpu_probe.h"
 #include "core/error.h"
 #include "core/timer.h"
+#include "nets/flamingo.h"
 #include "nets/lm.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: iris bench -m MODEL [-p 128] [-n 64] [-r 3] [--threads N] [--device cpu|cuda] [--json]\n"
+        "usage: iris bench -m MODEL [-p 128] [-n 64] [-r 3] [-i IMAGE [--images N]] [--threads N]\n"
+        "                  [--device cpu|cuda] [--json]\n"
         "  -p N   prompt tokens processed in one batch (pp)\n"
         "  -n N   tokens generated one at a time from an empty context (tg)\n"
         "  -r N   repetitions after one warm-up; the mean is reported\n"
         "  -i IMAGE  vision models: time image to first token (decode, preprocess, vision\n"
-        "          tower, projector, prefill of the image and a -p token question)\n"
+        "          tower, projector, prefill of the image and a -p token question;\n"
+        "          OpenFlamingo: tower, perceiver, prefill of <image> and the question)\n"
+        "  --images N  OpenFlamingo: N images, prompt <image> question repeated N times (few-shot)\n"
         "  --no-probe  skip measuring copy bandwidth and sgemm throughput\n");
 }
 
@@ -34,34 +38,56 @@ static double layer_matmul_params(const iris_llama_config *c)
 }
 
 /* Image to first token: everything a user waits for between giving an image
- * and seeing the answer start. */
-static int bench_image(iris_lm *lm, const char *image, int n_question, int tg, int reps, int json, const char *model)
+ * and seeing the answer start.  LLaVA: BOS, the image's rows, the question.
+ * OpenFlamingo: "<image>" and the question (its tokenizer adds no BOS); the
+ * image reaches the text through the cross-attention blocks. */
+static int bench_image(iris_lm *lm, const char *image, int n_images, int n_question, int tg, int reps, int json,
+                       const char *model)
 {
-    if (!lm->vision) {
+    const iris_flamingo *of = lm->flamingo;
+    if (!lm->vision && !of) {
         fprintf(stderr, "iris bench: -i needs a vision model; %s has no vision tower\n", model);
         return 1;
     }
+    if (n_images > 1 && !of) {
+        fprintf(stderr, "iris bench: --images is for OpenFlamingo models\n");
+        return 2;
+    }
     int V = lm->net.cfg.vocab_size;
     float *logits = malloc((size_t)V * sizeof *logits);
-    int32_t *seq = malloc((size_t)(1 + lm->n_img_rows + n_question) * sizeof *seq);
+    int32_t *seq = malloc((size_t)n_images * (2 + lm->n_img_rows + n_question) * sizeof *seq);
     if (!logits || !seq) {
         free(logits);
         free(seq);
         fprintf(stderr, "iris bench: out of memory\n");
         return 1;
     }
-    double enc = 0, pre = 0, gen = 0;
+    /* question ids below OpenFlamingo's added tokens, so none is an <image> */
+    int q_vocab = of ? (of->eoc_token < of->media_token ? of->eoc_token : of->media_token) : V;
+    double enc = 0, pre = 0, gen = 0, tower = 0, media = 0;
     int n_seq = 0;
     for (int rep = 0; rep <= reps; rep++) {
         iris_lm_clear_images(lm);
         iris_llama_reset(&lm->net);
-        double t0 = iris_now();
-        if (iris_lm_add_image(lm, image) < 0) goto fail;
+        double t0 = iris_now(), t_tower = 0, t_media = 0;
+        for (int k = 0; k < n_images; k++) {
+            if (iris_lm_add_image(lm, image) < 0) goto fail;
+            if (of) {
+                t_tower += of->last_tower_s;
+                t_media += of->last_media_s;
+            }
+        }
         double t1 = iris_now();
         n_seq = 0;
-        seq[n_seq++] = lm->net.cfg.bos_id >= 0 ? lm->net.cfg.bos_id : 0;
-        for (int r = 0; r < lm->n_img_rows; r++) seq[n_seq++] = -(1 + r);
-        for (int i = 0; i < n_question; i++) seq[n_seq++] = (int32_t)((i * 7919 + 13) % V);
+        for (int k = 0; k < n_images; k++) {   /* few-shot: <image> question, <image> question, ... */
+            if (of) {
+                seq[n_seq++] = of->media_token;
+            } else {
+                seq[n_seq++] = lm->net.cfg.bos_id >= 0 ? lm->net.cfg.bos_id : 0;
+                for (int r = 0; r < lm->n_img_rows; r++) seq[n_seq++] = -(1 + r);
+            }
+            for (int i = 0; i < n_question; i++) seq[n_seq++] = (int32_t)((i * 7919 + 13) % q_vocab);
+        }
         if (iris_lm_forward_seq(lm, seq, n_seq, logits)) goto fail;
         double t2 = iris_now();
         int32_t t = 0;
@@ -75,17 +101,30 @@ static int bench_image(iris_lm *lm, const char *image, int n_question, int tg, i
             enc += t1 - t0;
             pre += t2 - t1;
             gen += t3 - t2;
+            tower += t_tower;
+            media += t_media;
         }
     }
     enc /= reps;
     pre /= reps;
     gen /= reps;
-    if (json)
-        printf("{\"model\": \"%s\", \"image\": \"%s\", \"image_tokens\": %d, \"question_tokens\": %d, "
-               "\"image_encode_s\": %.6f, \"prefill_s\": %.6f, \"image_to_first_token_s\": %.6f, "
-               "\"tg_tokens\": %d, \"tg_tokens_per_s\": %.3f, \"threads\": %d}\n",
-               model, image, lm->n_img_rows, n_question, enc, pre, enc + pre, tg, tg > 0 ? tg / gen : 0.0,
-               iris_cpu_threads());
+    tower /= reps;
+    media /= reps;
+    if (json) {
+        printf("{\"model\": \"%s\", \"arch\": \"%s\", \"backend\": \"%s\", \"image\": \"%s\", \"images\": %d, "
+               "\"image_tokens\": %d, \"question_tokens\": %d, \"prefill_tokens\": %d, \"image_encode_s\": %.6f, ",
+               model, of ? "openflamingo" : "llava", lm->net.be->name, image, n_images,
+               of ? of->n_latents : lm->n_img_rows, n_question, n_seq, enc);
+        if (of) printf("\"tower_s\": %.6f, \"perceiver_s\": %.6f, ", tower, media);
+        printf("\"prefill_s\": %.6f, \"image_to_first_token_s\": %.6f, \"tg_tokens\": %d, \"tg_tokens_per_s\": %.3f, "
+               "\"repetitions\": %d, \"threads\": %d}\n",
+               pre, enc + pre, tg, tg > 0 ? tg / gen : 0.0, reps, iris_cpu_threads());
+    } else if (of)
+        printf("image to first token %.1f ms (load+preprocess %.1f ms, vision tower %.1f ms, perceiver + media keys "
+               "%.1f ms, prefill of %d tokens %.1f ms)\n"
+               "generation           %.1f tokens/s\n",
+               1e3 * (enc + pre), 1e3 * (enc - tower - media), 1e3 * tower, 1e3 * media, n_seq, 1e3 * pre,
+               tg > 0 ? tg / gen : 0.0);
     else
         printf("image to first token %.1f ms (load+preprocess+vision+projector %.1f ms, prefill of %d rows %.1f ms)\n"
                "generation           %.1f tokens/s\n",
@@ -104,12 +143,12 @@ int cmd_bench(int argc, char **argv)
 {
     cli_model_opts o;
     cli_model_opts_init(&o, "bench");
-    int pp = 128, tg = 64, reps = 3, json = 0, probe = 1;
+    int pp = 128, tg = 64, reps = 3, json = 0, probe = 1, n_images = 1;
     const char *image = NULL;
-    enum { O_JSON = 256, O_DEV, O_NOPROBE };
+    enum { O_JSON = 256, O_DEV, O_NOPROBE, O_IMAGES };
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"threads", 1, 0, 't'}, {"json", 0, 0, O_JSON},
-        {"device", 1, 0, O_DEV}, {"no-probe", 0, 0, O_NOPROBE}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"device", 1, 0, O_DEV}, {"no-probe", 0, 0, O_NOPROBE}, {"images", 1, 0, O_IMAGES}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, "m:p:n:r:t:i:h", lo, NULL)) != -1) {
@@ -122,6 +161,7 @@ int cmd_bench(int argc, char **argv)
         case 't': bad = cli_parse_int("bench", "--threads", optarg, 1, 1024, &o.threads); break;
         case O_JSON: json = 1; break;
         case O_NOPROBE: probe = 0; break;
+        case O_IMAGES: bad = cli_parse_int("bench", "--images", optarg, 1, 4096, &n_images); break;
         case O_DEV: o.device = optarg; break;
         case 'h': usage(stdout); return 0;
         default: bad = 1;
@@ -135,14 +175,17 @@ int cmd_bench(int argc, char **argv)
     }
     const iris_backend *be = cli_backend(&o);
     if (!be) return 1;
-    o.n_ctx = (pp > tg ? pp : tg) + 8 + (image ? 4096 : 0);
+    /* LLaVA puts the image's rows into the context; OpenFlamingo one <image> token */
+    char *of_file = image ? iris_flamingo_model_file(o.model) : NULL;
+    o.n_ctx = (pp > tg ? pp : tg) + 8 + (image ? (of_file ? n_images * (pp + 1) : 4096) : 0);
+    free(of_file);
     iris_lm lm;
     if (iris_lm_load(&lm, o.model, be, o.n_ctx)) {
         fprintf(stderr, "iris bench: %s\n", iris_last_error());
         return 1;
     }
     if (image) {
-        int rc = bench_image(&lm, image, pp, tg, reps, json, o.model);
+        int rc = bench_image(&lm, image, n_images, pp, tg, reps, json, o.model);
         iris_lm_free(&lm);
         return rc;
     }

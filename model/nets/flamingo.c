@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/timer.h"
 #include "../vision/image_load.h"
 
 /* Decoder hook: rows m->x [n, dim] at positions n_past.. go through layer l's
@@ -36,7 +37,9 @@ int iris_flamingo_add_pixels(iris_flamingo *f, const float *pixels)
     }
     const iris_backend *be = f->be;
     int hidden = f->clip.cfg.hidden;
+    double t0 = iris_now();
     if (iris_clip_features(&f->clip, pixels, -1, f->vis)) return -1;
+    double t1 = iris_now();
     float *tokens = f->vis + hidden;   /* the class token is dropped */
     if (f->vision_ln_post) {
         char name[128];
@@ -49,9 +52,12 @@ int iris_flamingo_add_pixels(iris_flamingo *f, const float *pixels)
     float *out = f->media + (size_t)f->n_media * f->n_latents * f->dim_visual;
     if (iris_perceiver_forward(&f->pv, &f->pacts, tokens, 1, 1, f->n_patches, out)) return -1;
     f->n_media++;
+    /* only the new image's keys and values: the earlier images' are kept */
     for (int l = 0; l < f->n_layers; l++)
-        if (f->has_block[l] && iris_xattn_media_set(&f->xa[l], &f->xm[l], f->media, f->n_media)) {
+        if (f->has_block[l] && iris_xattn_media_append(&f->xa[l], &f->xm[l], f->media, f->n_media)) {
             f->n_media--;
+            for (int k = 0; k < f->n_layers; k++)   /* the earlier rows are untouched: just forget the new one */
+                if (f->has_block[k] && f->xm[k].n_media > f->n_media) f->xm[k].n_media = f->n_media;
             return -1;
         }
     const char *err = be->error ? be->error() : NULL;
@@ -59,6 +65,8 @@ int iris_flamingo_add_pixels(iris_flamingo *f, const float *pixels)
         iris_set_error("%s backend: %s", be->name, err);
         return -1;
     }
+    f->last_tower_s = t1 - t0;   /* the CPU backend is synchronous: wall time is the work */
+    f->last_media_s = iris_now() - t1;
     return f->n_media - 1;
 }
 

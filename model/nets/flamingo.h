@@ -77,6 +77,9 @@ typedef struct iris_flamingo {
     iris_llama_config base_cfg; /* the language model's own config (before the table grew) */
     char embd_name[256];        /* the grown table's name in the checkpoint ("" when none) */
     char (*block_prefix)[160];  /* per layer: the block's name prefix in the checkpoint */
+    /* seconds the last add_pixels spent in the tower, and in the perceiver
+     * with the blocks' media keys/values (benchmarks read them) */
+    double last_tower_s, last_media_s;
 } iris_flamingo;
 
 /* tensor_lookup.h adapter over the checkpoint (ctx: the iris_flamingo *):

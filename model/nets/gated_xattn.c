@@ -138,6 +138,28 @@ int iris_xattn_media_set(const iris_xattn *x, iris_xattn_media *m, const float *
     return 0;
 }
 
+int iris_xattn_media_append(const iris_xattn *x, iris_xattn_media *m, const float *media, int n_media)
+{
+    if (n_media < m->n_media || n_media > m->max_media) {
+        iris_set_error("gated cross-attention: growing %d images to %d, room for %d", m->n_media, n_media,
+                       m->max_media);
+        return -1;
+    }
+    if (m->n_media && media != m->media) {
+        iris_set_error("gated cross-attention: appending images to another media buffer");
+        return -1;
+    }
+    const iris_xattn_config *c = &x->cfg;
+    int from = m->n_media;
+    size_t kv_row = (size_t)2 * c->heads * c->dim_head;
+    m->media = media;
+    m->n_media = n_media;
+    if (n_media > from)
+        x->be->linear(m->kv + (size_t)from * m->n_latents * kv_row, media + (size_t)from * m->n_latents * c->dim_visual,
+                      x->w[IRIS_XA_TO_KV], NULL, (n_media - from) * m->n_latents, c->dim_visual, (int)kv_row);
+    return 0;
+}
+
 void iris_xattn_text_time(const int32_t *is_media, int n, int start, int32_t *time)
 {
     int t = start;

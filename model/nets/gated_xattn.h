@@ -86,6 +86,12 @@ int iris_xattn_media_alloc(iris_xattn_media *m, const iris_xattn *x, int max_med
 void iris_xattn_media_free(iris_xattn_media *m);
 /* Computes the keys and values of media [n_media, n_latents, Dv]. */
 int iris_xattn_media_set(const iris_xattn *x, iris_xattn_media *m, const float *media, int n_media);
+/* Grows the media to n_media images (>= m->n_media) computing the keys and
+ * values of the new images only: for images encoded one at a time, where
+ * iris_xattn_media_set would redo every earlier image each time.  media must
+ * be the buffer already set (any buffer when none is) with its first
+ * m->n_media images unchanged. */
+int iris_xattn_media_append(const iris_xattn *x, iris_xattn_media *m, const float *media, int n_media);
 
 /* time[i] = start + number of nonzero is_media[0..i] (OpenFlamingo's
  * media_locations.cumsum()).  is_media may be NULL (no <image> among these

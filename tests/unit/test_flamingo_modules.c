@@ -276,6 +276,20 @@ static void xattn_case(const xa_case *k)
         fail_msg("bind: %s", iris_last_error());
     if (iris_xattn_forward(&net, &med, &acts, x, n, time, y)) fail_msg("%s", iris_last_error());
     check_err("forward (inference)", y, want_y, nx);
+    iris_xattn_media_free(&med);
+
+    /* the same media appended one image at a time, as a conversation encodes
+     * them: only the new image's keys and values are computed each time */
+    if (iris_xattn_media_alloc(&med, &net, k->T, k->L)) fail_msg("%s", iris_last_error());
+    for (int t = 1; t <= k->T; t++)
+        if (iris_xattn_media_append(&net, &med, media, t)) fail_msg("append %d: %s", t, iris_last_error());
+    assert_int_equal(iris_xattn_media_append(&net, &med, media, k->T - 1), -1);      /* cannot shrink */
+    assert_int_equal(iris_xattn_media_append(&net, &med, media, k->T + 1), -1);      /* no room */
+    assert_int_equal(iris_xattn_media_append(&net, &med, dm, k->T), -1);             /* another buffer */
+    assert_int_equal(med.n_media, k->T);
+    memset(y, 0xff, nx * sizeof *y);
+    if (iris_xattn_forward(&net, &med, &acts, x, n, time, y)) fail_msg("%s", iris_last_error());
+    check_err("forward (media appended image by image)", y, want_y, nx);
     iris_xattn_acts_free(&acts);
     iris_xattn_media_free(&med);
 
