@@ -43,7 +43,7 @@ static char *resolve(const char *file, const char *rel)
 
 typedef struct {
     char *lang, *vision, *ckpt;
-    int every_n, dim_head, max_images, ln_post;
+    int every_n, dim_head, max_images, ln_post, tpl;
 } model_file;
 
 static void model_file_free(model_file *mf)
@@ -106,6 +106,12 @@ static int parse_model_file(model_file *mf, const char *file)
         goto done;
     }
     mf->ln_post = cJSON_IsTrue(lnp);
+    mf->tpl = IRIS_TPL_RAW;   /* OpenFlamingo was trained on plain interleaved text */
+    const cJSON *tpl = cJSON_GetObjectItemCaseSensitive(root, "chat_template");
+    if (tpl && (!cJSON_IsString(tpl) || (mf->tpl = iris_chat_template_from_name(tpl->valuestring)) < 0)) {
+        iris_set_error("%s: \"chat_template\" must name a template (openflamingo, raw, ...)", file);
+        goto done;
+    }
     if (read_path(root, "lang_model", file, &mf->lang) || read_path(root, "vision_model", file, &mf->vision) ||
         read_path(root, "checkpoint", file, &mf->ckpt) ||
         read_int(root, "cross_attn_every_n_layers", file, 1, 1 << 16, &mf->every_n) ||
@@ -273,6 +279,7 @@ static int replace_embeddings(iris_lm *lm, iris_flamingo *f, const char *path)
         snprintf(name, sizeof name, "%slang_encoder.%s", f->ckpt_prefix, head[i]);
         if (iris_weights_find(&f->ckpt, name)) {
             if (iris_llama_replace_head(&lm->net, &f->ckpt, name)) return -1;
+            snprintf(f->head_name, sizeof f->head_name, "%s", name);
             break;
         }
     }
@@ -371,7 +378,7 @@ int iris_flamingo_load(iris_lm *lm, const char *model_file_path, const iris_back
     lm->flamingo = f;
     if (open_parts(lm, f, &mf)) goto fail;
     lm->image_token_id = f->media_token;
-    lm->default_template = IRIS_TPL_RAW;   /* OpenFlamingo was trained on plain interleaved text */
+    lm->default_template = mf.tpl;
     lm->net.pre_layer = iris_flamingo_pre_layer;
     lm->net.pre_layer_ctx = f;
     free(lm->path);

@@ -29,21 +29,40 @@ static int hook_bwd(void *ctx, int l, float *dx, int n)
 }
 
 /* The decoder's embedding (and tied head) become the checkpoint's grown,
- * trainable table. */
+ * trainable table.  An untied head stays frozen, as OpenFlamingo leaves it
+ * (factory.py unfreezes only the input embeddings; "TODO: investigate also
+ * training the output embeddings when untied"), but it must be the grown one
+ * the checkpoint stores, whose rows for the new tokens then stay what the
+ * checkpoint says: the model emits <|endofchunk|> through them. */
 static int grown_embeddings(iris_flamingo_train *t, const iris_lm *lm)
 {
     const iris_flamingo *f = lm->flamingo;
     iris_llama_train *m = &t->m;
-    if (!m->cfg.tied_embeddings || m->lm_head != m->embed) {
-        iris_set_error("%s: training an OpenFlamingo model needs a language model with tied embeddings", lm->path);
-        return -1;
-    }
+    int tied = m->cfg.tied_embeddings && m->lm_head == m->embed;
     const char *name = f->embd_name[0] ? f->embd_name + strlen(f->ckpt_prefix) : NULL;
     int idx = m->embed;
     if (name) {
         if ((idx = iris_llama_train_add_from(m, name, &lm->net.tok_embd, IRIS_PG_LLM)) < 0) return -1;
-        m->embed = m->lm_head = idx;
+        m->embed = idx;
+        if (tied) m->lm_head = idx;
         m->cfg.vocab_size = (int)lm->net.tok_embd.shape[0];
+    }
+    if (!tied) {
+        int rows = (int)lm->net.lm_head.shape[0];
+        if (rows != lm->net.n_embd_rows) {
+            iris_set_error("%s: the language model's output head is untied and has %d rows, but the embedding "
+                           "table %d: the checkpoint must hold the grown head (lang_encoder.lm_head.weight or "
+                           "embed_out.weight), whose rows for the new tokens OpenFlamingo draws at random",
+                           lm->path, rows, lm->net.n_embd_rows);
+            return -1;
+        }
+        if (f->head_name[0]) {
+            int h = iris_llama_train_add_from(m, f->head_name + strlen(f->ckpt_prefix), &lm->net.lm_head,
+                                              IRIS_PG_LLM);
+            if (h < 0) return -1;
+            m->lm_head = h;
+        }
+        m->cfg.vocab_size = rows;
     }
     return iris_params_set_trainable(&m->params, idx);
 }

@@ -14,8 +14,9 @@
  * the block prefixes of checkpoint.pt, "lang_encoder.transformer.wte.weight");
  * the decoder's own parameters live in m.params, the perceiver's and the
  * blocks' in p (so their bindings never move).  Gradients ACCUMULATE scaled
- * by grad_scale.  CPU backend; tied-embedding language models only (an untied
- * head would need the rows OpenFlamingo leaves random).
+ * by grad_scale.  CPU backend.  An untied language model's output head stays
+ * frozen, as OpenFlamingo trains it; the checkpoint must hold its grown copy
+ * (the new tokens' rows), which the trained model keeps.
  */
 #ifndef IRIS_FLAMINGO_TRAIN_H
 #define IRIS_FLAMINGO_TRAIN_H

@@ -346,8 +346,10 @@ static int write_flamingo_model(iris_train_session *s, const char *dir)
         goto done;
     }
     int n = 0;
+    /* the trained parts, and the grown tables even when frozen (an untied
+     * LM's head: its new tokens' rows live only in the checkpoint) */
     for (int i = 0; i < ps->n; i++)
-        if (ps->p[i].g) {
+        if (ps->p[i].g || !strncmp(ps->p[i].name, "lang_encoder.", 13)) {
             names[n] = ps->p[i].name;
             ts[n] = ps->p[i].t;
             ts[n++].owns_data = 0;
