@@ -34,7 +34,7 @@ static int hook_bwd(void *ctx, int l, float *dx, int n)
  * training the output embeddings when untied"), but it must be the grown one
  * the checkpoint stores, whose rows for the new tokens then stay what the
  * checkpoint says: the model emits <|endofchunk|> through them. */
-static int grown_embeddings(iris_flamingo_train *t, const iris_lm *lm)
+static int grown_embeddings(iris_flamingo_train *t, const iris_lm *lm, int new_outputs)
 {
     const iris_flamingo *f = lm->flamingo;
     iris_llama_train *m = &t->m;
@@ -61,6 +61,12 @@ static int grown_embeddings(iris_flamingo_train *t, const iris_lm *lm)
                                               IRIS_PG_LLM);
             if (h < 0) return -1;
             m->lm_head = h;
+            if (new_outputs && f->base_cfg.vocab_size < rows) {
+                if (iris_params_set_trainable(&m->params, h)) return -1;
+                m->params.p[h].decay = 0;   /* the frozen rows must not decay either */
+                t->head = h;
+                t->head_frozen_rows = f->base_cfg.vocab_size;
+            }
         }
         m->cfg.vocab_size = rows;
     }
@@ -69,6 +75,12 @@ static int grown_embeddings(iris_flamingo_train *t, const iris_lm *lm)
 
 int iris_flamingo_train_init(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops, int max_len,
                              int max_media)
+{
+    return iris_flamingo_train_init_opts(t, lm, ops, max_len, max_media, 0);
+}
+
+int iris_flamingo_train_init_opts(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops,
+                                  int max_len, int max_media, int new_outputs)
 {
     memset(t, 0, sizeof *t);
     iris_flamingo *f = lm->flamingo;
@@ -87,7 +99,7 @@ int iris_flamingo_train_init(iris_flamingo_train *t, const iris_lm *lm, const ir
     t->media_token = f->media_token;
     if (iris_llama_train_init(&t->m, &lm->w, &f->base_cfg, be, ops, max_len, 0)) return -1;
     t->m_open = 1;
-    if (grown_embeddings(t, lm)) goto fail;
+    if (grown_embeddings(t, lm, new_outputs)) goto fail;
     int cap = iris_perceiver_slot_count(&f->pv.cfg) + IRIS_XA_COUNT * f->n_blocks;
     t->xa = calloc((size_t)t->n_layers, sizeof *t->xa);
     t->has_block = calloc((size_t)t->n_layers, 1);
@@ -181,6 +193,10 @@ int iris_flamingo_train_step(iris_flamingo_train *t, const float *feats, int n_m
         be->copy(t->dmedia, t->zeros, (long)media);
     }
     if (iris_llama_train_step(&t->m, ids, NULL, labels, n, grad_scale, 1, NULL, loss_sum, n_counted)) return -1;
+    if (t->head_frozen_rows) {   /* only the new tokens' output rows learn (CPU backend: host memory) */
+        const iris_param *h = &t->m.params.p[t->head];
+        memset(h->g, 0, (size_t)t->head_frozen_rows * t->m.cfg.dim * sizeof(float));
+    }
     if (n_media && iris_perceiver_train_backward(&t->pv, t->dmedia, NULL)) return -1;
     return 0;
 }

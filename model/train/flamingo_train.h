@@ -16,7 +16,11 @@
  * blocks' in p (so their bindings never move).  Gradients ACCUMULATE scaled
  * by grad_scale.  CPU backend.  An untied language model's output head stays
  * frozen, as OpenFlamingo trains it; the checkpoint must hold its grown copy
- * (the new tokens' rows), which the trained model keeps.
+ * (the new tokens' rows), which the trained model keeps.  With new_outputs
+ * (iris_flamingo_train_init_opts) the head's rows of the new tokens train
+ * too (without weight decay), the LM's own rows staying frozen: OpenFlamingo's
+ * "TODO: investigate also training the output embeddings when untied"; a
+ * frozen <|endofchunk|> row may be out of a small model's reach.
  */
 #ifndef IRIS_FLAMINGO_TRAIN_H
 #define IRIS_FLAMINGO_TRAIN_H
@@ -37,10 +41,14 @@ typedef struct {
     float *feats, *media, *dmedia, *tmp, *zeros;   /* backend */
     int32_t *time;                         /* host [max_len] */
     int m_open;
+    int head, head_frozen_rows;            /* new_outputs: the head's index, rows kept */
 } iris_flamingo_train;
 
 int iris_flamingo_train_init(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops,
                              int max_len, int max_media);
+/* new_outputs: see above (0: iris_flamingo_train_init). */
+int iris_flamingo_train_init_opts(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops,
+                                  int max_len, int max_media, int new_outputs);
 void iris_flamingo_train_free(iris_flamingo_train *t);
 
 /* feats: host [n_media, n_patches, hidden]; ids / labels [n]. */

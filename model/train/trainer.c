@@ -75,7 +75,9 @@ static int open_flamingo(iris_train_session *s, const iris_train_config *cfg)
     }
     if (iris_train_config_check(cfg)) return -1;
     iris_flamingo *f = s->lm.flamingo;
-    if (iris_flamingo_train_init(&s->fl, &s->lm, iris_cpu_train_ops(), cfg->max_length, f->max_media)) return -1;
+    if (iris_flamingo_train_init_opts(&s->fl, &s->lm, iris_cpu_train_ops(), cfg->max_length, f->max_media,
+                                      cfg->new_token_outputs))
+        return -1;
     s->is_flamingo = 1;
     s->ops = iris_cpu_train_ops();
     /* The view: shallow copies of both sets' parameters (same buffers). */

@@ -422,3 +422,43 @@ def test_shipped_model_matches_open_flamingo(tmp_path):
         ref = model(vision_x=pixels(SHIPPED, [img]), lang_x=torch.tensor([tok.encode(prompt).ids])).logits[0, -1].numpy()
     got = iris_run_logits(tmp_path, SHIPPED, [img], prompt)
     assert rel_err(got, ref) <= 1e-4, rel_err(got, ref)
+
+
+# ---- the Compare panel's default pair ----
+
+def test_compare_panel_defaults_to_the_two_builtin_models(tmp_path):
+    """With no model named, the Compare panel loads the built-in tiny LLaVA
+    (A) and tiny OpenFlamingo (B); each answers as line-mode iris chat does."""
+    import re
+    from test_tui_compare import chat_answer, visible
+    from tui_harness import Tui
+    llava_dir = make_llava(tmp_path)
+    of = make_flamingo(tmp_path, llava_dir)
+    open_gates(of, SEED % 1000 + 11)
+    assets = tmp_path / "inst" / "assets"
+    assets.mkdir(parents=True)
+    shutil.copytree(llava_dir, assets / "tiny-llava")
+    shutil.copytree(of, assets / "tiny-flamingo")
+    img = shapes_images(tmp_path, 1)[0]
+    env = {"IRIS_MODEL": ""}
+    t = Tui(["--device", "cpu", "-n", "3", "--temp", "0", "--panel", "compare"], tmp_path, 120, 36, env=env,
+            builtin=False)
+    try:
+        s = t.wait_for(lambda s: s.count("loaded") == 2, what="both built-in models")
+        assert "A: tiny-llava" in s and "B: tiny-flamingo" in s, s
+        t.type(f"/image {img}")
+        t.send("Enter")
+        t.wait_for("\u2580")
+        t.type("What color is the circle?")
+        t.send("Enter")
+        s = t.wait_for(lambda s: len(re.findall(r"\[\d+ tokens, first [\d.]+s, [\d.]+ tok/s\]", s)) == 2,
+                       timeout=60, what="two answers")
+        lines = s.split("\n")
+        mid = [l for l in lines if l.startswith("A: ")][0].index("\u2502")
+        qrow = [i for i, l in enumerate(lines) if l.startswith("Q1: ")][0]
+        for side, model in ((0, assets / "tiny-llava"), (1, assets / "tiny-flamingo")):
+            cell = lines[qrow + 1][:mid] if side == 0 else lines[qrow + 1][mid + 1:]
+            assert visible(cell, ui=True) == visible(chat_answer(model, img, "What color is the circle?")), side
+        t.alive()
+    finally:
+        t.close()
