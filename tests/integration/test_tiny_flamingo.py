@@ -281,12 +281,16 @@ def qa_records(paths):
     ]
 
 
-def test_untied_train_step_matches_open_flamingo(tmp_path):
+@pytest.mark.parametrize("new_outputs", [False, True])
+def test_untied_train_step_matches_open_flamingo(tmp_path, new_outputs):
     """The LLaMA head is untied: the perceiver, the blocks and the input table
     train, the grown head stays as the checkpoint has it (OpenFlamingo's
-    factory.py unfreezes only the input embeddings).  Loss and gradient norm
-    of the first step equal open_flamingo's autograd; the trained model keeps
-    the head and serves iris run."""
+    factory.py unfreezes only the input embeddings) — or, with
+    train.new_token_outputs, its rows of the new tokens train too (the
+    gradient of the LM's own rows masked, as OpenFlamingo's train_utils masks
+    the input table's).  Loss and gradient norm of the first step equal
+    open_flamingo's autograd; the trained model keeps the head and serves
+    iris run."""
     from safetensors.torch import load_file
     from test_flamingo_train import ids_labels
     llava_dir = make_llava(tmp_path)
@@ -299,10 +303,15 @@ def test_untied_train_step_matches_open_flamingo(tmp_path):
     cfg = write_config(tmp_path / "c.ini", of, data, **{
         "data.template": "openflamingo", "data.image_folder": str(Path(paths[0]).parents[1]),
         "train.mode": "projector", "train.max_grad_norm": "0", "train.batch_size": "2", "train.lr": "1e-3",
-        "train.max_steps": "2"})   # step 1 warms up at rate 0; step 2 moves the weights
+        "train.max_steps": "2",    # step 1 warms up at rate 0; step 2 moves the weights
+        "train.new_token_outputs": "true" if new_outputs else "false"})
     run = tmp_path / "run"
     p = run_iris(["train", str(cfg), "--run-dir", str(run)])
     model, tok, eoc, media, sd0 = reference(of)
+    head = model.lang_encoder.get_output_embeddings().weight
+    n_old = json.loads((of / "lm" / "config.json").read_text())["vocab_size"]
+    if new_outputs:
+        head.requires_grad_(True)
     trainable = [q for _, q in model.named_parameters() if q.requires_grad]
     assert f"{sum(q.numel() for q in trainable)} trainable parameters" in p.stdout + p.stderr
     model.zero_grad()
@@ -316,6 +325,8 @@ def test_untied_train_step_matches_open_flamingo(tmp_path):
         counted += int((lab >= 0).sum())
     loss = total / counted
     loss.backward()
+    if new_outputs:
+        head.grad[:n_old] = 0
     gnorm = torch.sqrt(sum((q.grad.double() ** 2).sum() for q in trainable if q.grad is not None)).item()
     m = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
     print(f"loss iris {m['loss']:.6f} ref {loss.item():.6f}; grad_norm iris {m['grad_norm']:.6f} ref {gnorm:.6f}")
@@ -323,7 +334,9 @@ def test_untied_train_step_matches_open_flamingo(tmp_path):
     assert abs(m["grad_norm"] - gnorm) <= 1e-4 * gnorm, f"seed {SEED}"
     # the trained checkpoint: the head as it was, the input table moved
     sd1 = load_file(str(run / "model" / "checkpoint.safetensors"))
-    assert torch.equal(sd1["lang_encoder.lm_head.weight"], sd0["lang_encoder.lm_head.weight"])
+    h0, h1 = sd0["lang_encoder.lm_head.weight"], sd1["lang_encoder.lm_head.weight"]
+    assert torch.equal(h1[:n_old], h0[:n_old])
+    assert torch.equal(h1[n_old:], h0[n_old:]) != new_outputs
     assert not torch.equal(sd1["lang_encoder.model.embed_tokens.weight"], sd0["lang_encoder.model.embed_tokens.weight"])
     got = iris_run_logits(tmp_path, run / "model", paths[:1], PROMPT)
     model.load_state_dict(sd1, strict=False)
