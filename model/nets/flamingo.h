@@ -12,6 +12,9 @@
  *     "cross_attn_every_n_layers": 1,        optional: checked against the file
  *     "dim_head": 64, "max_images": 16,      optional
  *     "vision_ln_post": false,               optional, see below
+ *     "preprocess": "crop",                  optional: crop (OpenFlamingo's, the
+ *                                            default), pad (LLaVA-1.5's square
+ *                                            padding) or resize
  *     "chat_template": "openflamingo"        optional: the template chats and
  *                                            iris run put questions in (default
  *                                            raw: prompts as typed)

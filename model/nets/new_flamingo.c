@@ -61,6 +61,15 @@ static int on_key(void *user, const char *section, const char *name, const char 
         snprintf(x->s->llava, sizeof x->s->llava, "%s", value);
         return 1;
     }
+    if (!strcmp(name, "preprocess")) {
+        if (!strcmp(value, "crop") || !strcmp(value, "pad") || !strcmp(value, "resize")) {
+            snprintf(x->s->preprocess, sizeof x->s->preprocess, "%s", value);
+            return 1;
+        }
+        iris_set_error("%s: [openflamingo] preprocess must be crop, pad or resize", x->path);
+        x->failed = 1;
+        return 0;
+    }
     if (!strcmp(name, "vision_ln_post")) {
         if (!strcmp(value, "true") || !strcmp(value, "false")) {
             x->s->ln_post = value[0] == 't';
@@ -112,7 +121,8 @@ int iris_flamingo_spec_load(iris_flamingo_spec *s, const char *path)
 {
     memset(s, 0, sizeof *s);
     *s = (iris_flamingo_spec){.every_n = 1, .dim_head = 64, .p_depth = 6, .p_heads = 8, .n_latents = 64,
-                              .p_ff_mult = 4, .x_heads = 8, .x_ff_mult = 4, .max_images = 16};
+                              .p_ff_mult = 4, .x_heads = 8, .x_ff_mult = 4, .max_images = 16,
+                              .preprocess = "crop"};
     parse_ctx x = {.s = s, .path = path};
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -512,6 +522,7 @@ static int write_model_file(const iris_flamingo_spec *s, const char *out_dir)
     cJSON_AddNumberToObject(j, "dim_head", s->dim_head);
     cJSON_AddNumberToObject(j, "max_images", s->max_images);
     cJSON_AddBoolToObject(j, "vision_ln_post", s->ln_post);
+    cJSON_AddStringToObject(j, "preprocess", s->preprocess);
     /* chats and iris run ask in the format the model is trained on */
     cJSON_AddStringToObject(j, "chat_template", "openflamingo");
     return write_json(out_dir, "openflamingo.json", j);

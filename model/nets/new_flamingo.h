@@ -15,6 +15,9 @@
  *   perceiver_depth = 6  perceiver_heads = 8  num_latents = 64
  *   perceiver_ff_mult = 4  xattn_heads = 8  xattn_ff_mult = 4
  *   max_images = 16  vision_ln_post = false
+ *   preprocess = crop                 crop (OpenFlamingo's), pad (LLaVA-1.5's
+ *                                     square padding, what a LLaVA's tower
+ *                                     learnt on) or resize
  * The defaults are open_flamingo's (PerceiverResampler, GatedCrossAttention-
  * Block); unknown keys and out-of-range values are errors naming the file.
  *
@@ -53,6 +56,7 @@
 typedef struct {
     char llava[1024];
     int every_n, dim_head, p_depth, p_heads, n_latents, p_ff_mult, x_heads, x_ff_mult, max_images, ln_post;
+    char preprocess[8];
 } iris_flamingo_spec;
 
 /* 1 when the INI file at path has an [openflamingo] section, 0 when not,

@@ -93,12 +93,30 @@ def shapes_images(tmp_path, n=2, seed=5):
     return sorted(str(p) for p in (d / "images").iterdir())[:n]
 
 
+def expand2square(im, mean):
+    """LLaVA-1.5's padding: the image centred on a square of the mean colour."""
+    from PIL import Image
+    w, h = im.size
+    if w == h:
+        return im
+    s = max(w, h)
+    out = Image.new(im.mode, (s, s), tuple(int(x * 255) for x in mean))
+    out.paste(im, ((s - w) // 2, (s - h) // 2))
+    return out
+
+
 def pixels(of_dir, paths):
-    """OpenFlamingo's image processor: CLIP's (resize shortest side, centre crop)."""
+    """The model file's preprocessing: CLIP's image processor (resize the
+    shortest side, centre crop; OpenFlamingo's), after LLaVA's padding when
+    the model file says pad."""
     from PIL import Image
     from transformers import CLIPImageProcessor
     proc = CLIPImageProcessor.from_pretrained(str(of_dir / "clip"))
-    px = [proc(images=Image.open(p).convert("RGB"), return_tensors="pt").pixel_values[0] for p in paths]
+    pad = json.loads((of_dir / "openflamingo.json").read_text()).get("preprocess") == "pad"
+    ims = [Image.open(p).convert("RGB") for p in paths]
+    if pad:
+        ims = [expand2square(im, proc.image_mean) for im in ims]
+    px = [proc(images=im, return_tensors="pt").pixel_values[0] for im in ims]
     return torch.stack(px)[None, :, None]   # [1, T, 1, 3, S, S]
 
 
@@ -217,6 +235,27 @@ def test_loads_in_open_flamingo_with_iris_logits(tmp_path):
     err = rel_err(got, ref)
     print(f"logits rel err {err:.2e}")
     assert err <= 1e-4, f"seed {SEED}: {err}"
+
+
+def test_padded_images(tmp_path):
+    """preprocess = pad: images padded to a square as LLaVA-1.5 pads them (what
+    the LLaVA's tower learnt on), on images that are not square."""
+    from PIL import Image
+    llava_dir = make_llava(tmp_path)
+    spec = tmp_path / "pad.ini"
+    spec.write_text(FL_SPEC.format(every_n=1) + "preprocess = pad\n")
+    of = tmp_path / "of"
+    run_iris(["new-model", str(spec), "-o", str(of), "--from", str(llava_dir), "--seed", "4"])
+    assert json.loads((of / "openflamingo.json").read_text())["preprocess"] == "pad"
+    open_gates(of, SEED % 1000 + 13)
+    rng = np.random.default_rng(SEED % 1000)
+    path = tmp_path / "wide.png"
+    Image.fromarray(rng.integers(0, 256, size=(20, 44, 3), dtype=np.uint8)).save(path)
+    model, tok, *_ = reference(of)
+    with torch.no_grad():
+        ref = model(vision_x=pixels(of, [path]), lang_x=torch.tensor([tok.encode(PROMPT).ids])).logits[0, -1].numpy()
+    got = iris_run_logits(tmp_path, of, [str(path)], PROMPT)
+    assert rel_err(got, ref) <= 1e-4, rel_err(got, ref)
 
 
 def test_initialisation_is_open_flamingos(tmp_path):
