@@ -440,9 +440,14 @@ def test_short_recipe_learns(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     losses = [json.loads(l)["loss"] for l in (work / "train" / "metrics.jsonl").read_text().splitlines()]
     print(f"loss {losses[0]:.3f} -> {np.mean(losses[-10:]):.3f}")
-    assert losses[0] > 8 and np.mean(losses[-10:]) < 2.0, (losses[:3], losses[-10:])
+    # ~17 at first (the frozen LM has never seen the format, and the
+    # <|endofchunk|> row starts at the mean); trained OpenFlamingo's way with
+    # the head's new rows frozen it stalls near 5 (docs/TINY.md)
+    assert losses[0] > 8 and np.mean(losses[-10:]) < 4.0, (losses[:3], losses[-10:])
     res = json.loads((work / "eval.json").read_text())
-    assert res["n"] == 40 if "n" in res else True
+    assert res["n"] == 40
+    # the answers end (<|endofchunk|> is emitted): short, not run-on text
+    assert np.mean([len(p["prediction"].split()) <= 3 for p in res["predictions"]]) >= 0.9
     assert (tmp_path / "out" / "openflamingo.json").exists()
     # the shipped layout: relative paths, loads from anywhere
     moved = tmp_path / "moved"
