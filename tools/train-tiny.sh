@@ -1,16 +1,22 @@
 #!/bin/sh
 # Rebuilds the built-in tiny VLM (assets/tiny-llava) from nothing but iris:
-#   1. the shapes world's training split       iris gen-shapes (seed TRAIN_SEED)
+#   1. the shapes world's training split       iris gen-shapes (seed TRAIN_SEED, up
+#      to 8 question turns per image), and      iris gen-shapes --max-objects 1
+#      one-object scenes (seed TRAIN_SEED+1)
 #   2. a fresh, randomly initialised model     iris new-model config/tiny/tiny-llava.ini
-#   3. stage 1: captions, everything trains    iris train config/train/tiny-stage1.ini
+#   3. stage 1: captions, everything trains    iris train config/train/tiny-stage1.ini,
+#      first of one-object scenes (shapes and   twice: one-object captions, then all
+#      colours without binding), then of all
 #   4. stage 2: questions, everything trains   iris train config/train/tiny-stage2.ini
 #   5. the model into OUT                      (the run's model/, llava-hf layout)
 #   6. 1,000 held-out questions                iris gen-shapes --split test (seed TEST_SEED)
 #                                              + iris eval --metric vqav2
 # Usage: tools/train-tiny.sh [OUT]   (default assets/tiny-llava)
 # Environment: IRIS (binary, default bin/iris), WORK (scratch, default
-# build/tiny), TRAIN_IMAGES / STAGE1_RECORDS / STAGE2_RECORDS (data volume;
-# the defaults are the shipped recipe), EVAL_N, THREADS.
+# build/tiny), TRAIN_IMAGES / SIMPLE_IMAGES (data), SIMPLE_STEPS /
+# STAGE1_STEPS / STAGE2_STEPS (run lengths; the defaults are the shipped
+# recipe), EVAL_N, THREADS, SPEC (the model's shape, default
+# config/tiny/tiny-llava.ini).
 # Prints the time of every step and the accuracy; the eval's JSON goes to
 # WORK/eval.json.  Same seeds, same thread count -> same weights.
 set -eu
@@ -21,11 +27,14 @@ TRAIN_SEED=${TRAIN_SEED:-1}
 TEST_SEED=${TEST_SEED:-1000}
 MODEL_SEED=${MODEL_SEED:-0}
 TRAIN_IMAGES=${TRAIN_IMAGES:-16000}
-STAGE1_RECORDS=${STAGE1_RECORDS:-24000}
-STAGE2_RECORDS=${STAGE2_RECORDS:-32000}
+SIMPLE_IMAGES=${SIMPLE_IMAGES:-8000}
+SIMPLE_STEPS=${SIMPLE_STEPS:-1000}
+STAGE1_STEPS=${STAGE1_STEPS:-1200}
+STAGE2_STEPS=${STAGE2_STEPS:-2000}
 EVAL_N=${EVAL_N:-1000}
 THREADS=${THREADS:-0}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
+SPEC=${SPEC:-$HERE/config/tiny/tiny-llava.ini}
 
 now() { date +%s.%N; }
 T0=$(now)
@@ -34,27 +43,31 @@ step() { awk -v a="$(now)" -v b="$2" -v n="$1" 'BEGIN { printf "train-tiny: %-34
 rm -rf "$WORK"
 mkdir -p "$WORK"
 t=$(now)
-"$IRIS" gen-shapes --seed "$TRAIN_SEED" --count "$TRAIN_IMAGES" -o "$WORK/data" >/dev/null 2>&1
-step "gen-shapes ($TRAIN_IMAGES images)" "$t"
+"$IRIS" gen-shapes --seed "$TRAIN_SEED" --count "$TRAIN_IMAGES" --turns 8 -o "$WORK/data" >/dev/null 2>&1
+"$IRIS" gen-shapes --seed $((TRAIN_SEED + 1)) --count "$SIMPLE_IMAGES" --max-objects 1 -o "$WORK/simple" >/dev/null 2>&1
+step "gen-shapes ($TRAIN_IMAGES + $SIMPLE_IMAGES images)" "$t"
 
 t=$(now)
-"$IRIS" new-model "$HERE/config/tiny/tiny-llava.ini" -o "$WORK/base" --seed "$MODEL_SEED" >/dev/null
+"$IRIS" new-model "$SPEC" -o "$WORK/base" --seed "$MODEL_SEED" >/dev/null
 step "new-model" "$t"
 
-# steps = records / batch size (8), so the data volume sets the run length
-s1=$((STAGE1_RECORDS / 8))
-s2=$((STAGE2_RECORDS / 8))
+t=$(now)
+"$IRIS" train "$HERE/config/train/tiny-stage1.ini" -q --run-dir "$WORK/stage1a" \
+    --set model.base="$WORK/base" --set data.data="$WORK/simple/train_captions.json" \
+    --set data.image_folder="$WORK/simple" --set train.max_steps="$SIMPLE_STEPS" --set train.threads="$THREADS"
+step "stage 1, one object ($SIMPLE_STEPS steps)" "$t"
+
 t=$(now)
 "$IRIS" train "$HERE/config/train/tiny-stage1.ini" -q --run-dir "$WORK/stage1" \
-    --set model.base="$WORK/base" --set data.data="$WORK/data/train_captions.json" \
-    --set data.image_folder="$WORK/data" --set train.max_steps=$s1 --set train.threads="$THREADS"
-step "stage 1 ($s1 steps)" "$t"
+    --set model.base="$WORK/stage1a/model" --set train.mode=full --set data.data="$WORK/data/train_captions.json" \
+    --set data.image_folder="$WORK/data" --set train.max_steps="$STAGE1_STEPS" --set train.threads="$THREADS"
+step "stage 1, all scenes ($STAGE1_STEPS steps)" "$t"
 
 t=$(now)
 "$IRIS" train "$HERE/config/train/tiny-stage2.ini" -q --run-dir "$WORK/stage2" \
     --set model.base="$WORK/stage1/model" --set data.data="$WORK/data/train_qa.json" \
-    --set data.image_folder="$WORK/data" --set train.max_steps=$s2 --set train.threads="$THREADS"
-step "stage 2 ($s2 steps)" "$t"
+    --set data.image_folder="$WORK/data" --set train.max_steps="$STAGE2_STEPS" --set train.threads="$THREADS"
+step "stage 2 ($STAGE2_STEPS steps)" "$t"
 
 rm -rf "$OUT.new"
 cp -r "$WORK/stage2/model" "$OUT.new"

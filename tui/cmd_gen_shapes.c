@@ -9,11 +9,13 @@
 #include "commands.h"
 #include "core/error.h"
 #include "shapes/shapes_dataset.h"
+#include "shapes/shapes_scene.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
         "usage: iris gen-shapes --seed S --count N -o DIR [--split train|val|test] [--turns K]\n"
+        "                       [--max-objects K]\n"
         "Writes DIR/images/*.png, DIR/SPLIT_captions.json and DIR/SPLIT_qa.json (LLaVA\n"
         "training format) and DIR/SPLIT_questions.jsonl (for iris eval).  The same seed\n"
         "gives the same data; the split name is mixed into the seed.\n");
@@ -32,7 +34,7 @@ int cmd_gen_shapes(int argc, char **argv)
     int have_seed = 0, have_count = 0;
     static const struct option lo[] = {
         {"seed", 1, 0, 's'}, {"count", 1, 0, 'n'}, {"output", 1, 0, 'o'}, {"split", 1, 0, 'S'},
-        {"turns", 1, 0, 'k'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"turns", 1, 0, 'k'}, {"max-objects", 1, 0, 'm'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, "s:n:o:h", lo, NULL)) != -1) {
@@ -57,6 +59,7 @@ int cmd_gen_shapes(int argc, char **argv)
             o.split = optarg;
             break;
         case 'k': bad = cli_parse_int("gen-shapes", "--turns", optarg, 1, 8, &o.max_turns); break;
+        case 'm': bad = cli_parse_int("gen-shapes", "--max-objects", optarg, 1, SHAPE_MAX_OBJECTS, &o.max_objects); break;
         case 'h': usage(stdout); return 0;
         default: bad = 1;
         }

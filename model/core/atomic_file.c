@@ -60,11 +60,11 @@ static void fsync_dir_of(const char *path)
 
 int iris_atomic_commit(iris_atomic_file *af)
 {
-    int bad = ferror(af->f) || fflush(af->f) != 0 || fsync(fileno(af->f)) != 0;
+    int bad = ferror(af->f) || fflush(af->f) != 0 || (!af->no_sync && fsync(fileno(af->f)) != 0);
     int err = errno;
     bad |= fclose(af->f) != 0;
     if (!bad && rename(af->tmp, af->path) == 0) {
-        fsync_dir_of(af->path);
+        if (!af->no_sync) fsync_dir_of(af->path);
         free(af->tmp);
         free(af->path);
         memset(af, 0, sizeof *af);

@@ -5,7 +5,10 @@
  * Contract: iris_atomic_open returns a stream or NULL (error set);
  * iris_atomic_commit flushes, fsyncs, closes and renames, or removes the
  * temporary file and fails with a message naming path; iris_atomic_abort
- * discards.  Every opened file must be committed or aborted.
+ * discards.  Every opened file must be committed or aborted.  Setting
+ * no_sync after open skips both fsyncs: readers still never see a torn file,
+ * but a crash may lose it (for bulk data that can be regenerated, where
+ * thousands of fsyncs would cost more than the writing).
  */
 #ifndef IRIS_ATOMIC_FILE_H
 #define IRIS_ATOMIC_FILE_H
@@ -16,6 +19,7 @@ typedef struct {
     FILE *f;
     char *tmp;
     char *path;
+    int no_sync;
 } iris_atomic_file;
 
 int iris_atomic_open(iris_atomic_file *af, const char *path, const char *mode);

@@ -56,6 +56,7 @@ static const keydef keys[] = {
     {"tokenizer", "max_vocab", K_INT, O(max_vocab), 0, 1 << 20},
     {"init", "initializer_range", K_FLOAT, O(init_range), 0, 10},
     {"init", "dtype", K_DTYPE, O(dtype), 0, 0},
+    {"init", "vision_position", K_STR, O(v_pos_init), 0, 0},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -72,6 +73,7 @@ void iris_model_spec_defaults(iris_model_spec *s)
     s->v_eps = 1e-5f;
     s->feature_layer = -2;
     snprintf(s->projector, sizeof s->projector, "mlp2x_gelu");
+    snprintf(s->v_pos_init, sizeof s->v_pos_init, "random");
     s->t_hidden = 192;
     s->t_inter = 512;
     s->t_layers = 4;
@@ -199,6 +201,14 @@ static int check_spec(const iris_model_spec *s, const char *path)
         iris_set_error("%s: [projector] type must be mlp2x_gelu", path);
         return -1;
     }
+    if (strcmp(s->v_pos_init, "random") && strcmp(s->v_pos_init, "sincos")) {
+        iris_set_error("%s: [init] vision_position must be random or sincos", path);
+        return -1;
+    }
+    if (!strcmp(s->v_pos_init, "sincos") && s->v_hidden % 4) {
+        iris_set_error("%s: [init] vision_position = sincos needs a hidden_size divisible by 4", path);
+        return -1;
+    }
     if (strcmp(s->corpus, "shapes")) {
         iris_set_error("%s: [tokenizer] corpus must be shapes", path);
         return -1;
@@ -269,7 +279,22 @@ static void tlist_free(tlist *l)
     free(l->ts);
 }
 
-/* kind: 'n' normal(0, std), 'z' zeros, 'o' ones */
+/* Element i of a [1 + g*g, d] table of 2-D sine-cosine position codes (row 0,
+ * the class token's, zero): the first half of the dimensions encodes the
+ * patch's row, the second its column, each as sines then cosines of
+ * geometrically spaced frequencies.  Neighbouring patches start with similar
+ * codes, so attention can find an object's other patches before the tower
+ * has learnt where anything is; random codes leave that to be learnt. */
+static float sincos2d(int64_t i, int64_t rows, int64_t d)
+{
+    int64_t r = i / d, c = i % d, g = (int64_t)llround(sqrt((double)(rows - 1)));
+    if (r == 0 || g < 1) return 0.0f;
+    int64_t p = r - 1, coord = c < d / 2 ? p / g : p % g, k = c % (d / 2), q = d / 4;
+    double omega = pow(10000.0, -(double)(k % q) / (double)q);
+    return (float)(k < q ? sin(coord * omega) : cos(coord * omega));
+}
+
+/* kind: 'n' normal(0, std), 'z' zeros, 'o' ones, 's' 2-D sine-cosine codes */
 static int add(tlist *l, const char *name, int ndim, const int64_t *shape, char kind, double std)
 {
     if (l->n == l->cap) {
@@ -292,7 +317,10 @@ static int add(tlist *l, const char *name, int ndim, const int64_t *shape, char 
     uint64_t s = name_key(l->seed, name);
     int64_t n = iris_tensor_numel(t);
     for (int64_t i = 0; i < n; i++) {
-        float v = kind == 'n' ? (float)(std * normal(&s)) : kind == 'o' ? 1.0f : 0.0f;
+        float v = kind == 'n'   ? (float)(std * normal(&s))
+                  : kind == 's' ? sincos2d(i, shape[0], shape[1])
+                  : kind == 'o' ? 1.0f
+                                : 0.0f;
         switch (t->dtype) {
         case IRIS_F16: ((uint16_t *)t->data)[i] = iris_f32_to_f16(v); break;
         case IRIS_BF16: ((uint16_t *)t->data)[i] = iris_f32_to_bf16(v); break;
@@ -346,7 +374,7 @@ static int build_weights(const iris_model_spec *s, int vocab, tlist *l)
     snprintf(n, sizeof n, "%s.embeddings.patch_embedding.weight", V);
     if (add(l, n, 4, (int64_t[]){d, 3, s->v_patch, s->v_patch}, 'n', f)) return -1;
     snprintf(n, sizeof n, "%s.embeddings.position_embedding.weight", V);
-    if (add2(l, n, np + 1, d, 'n', f)) return -1;
+    if (add2(l, n, np + 1, d, strcmp(s->v_pos_init, "sincos") ? 'n' : 's', f)) return -1;
     snprintf(n, sizeof n, "%s.pre_layrnorm", V);
     if (layer_norm(l, n, d)) return -1;
     for (int i = 0; i < s->v_layers; i++) {

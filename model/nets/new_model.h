@@ -51,6 +51,7 @@ typedef struct {
     int corpus_scenes, max_vocab;
     uint64_t corpus_seed;
     float init_range;
+    char v_pos_init[16];    /* vision position embeddings: random, or sincos (2-D, as MAE) */
     iris_dtype dtype;
 } iris_model_spec;
 

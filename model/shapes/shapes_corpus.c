@@ -34,7 +34,7 @@ char **shapes_corpus(int n_scenes, uint64_t seed, int *n)
     shape_rng_seed(&r, seed);
     for (int i = 0; i < n_scenes; i++) {
         shape_scene sc;
-        shape_scene_random(&sc, &r);
+        shape_scene_random(&sc, &r, SHAPE_MAX_OBJECTS);
         for (int ty = 0; ty < QA_TYPE_COUNT; ty++) {
             shape_qa qa[32];
             int k = shapes_questions_of_type(&sc, (shape_qa_type)ty, &r, qa, 32);

@@ -115,7 +115,7 @@ int shapes_write_dataset(const shapes_dataset_opts *o)
     fputs("[\n", qa.f);
     for (int i = 0; i < o->count; i++) {
         shape_scene s;
-        shape_scene_random(&s, &r);
+        shape_scene_random(&s, &r, o->max_objects);
         shape_scene_render(&s, rgb, shape_rng_next(&r));
         char rel[64], id[64];
         snprintf(rel, sizeof rel, "images/%s_%06d.png", o->split, i);

@@ -19,6 +19,7 @@ typedef struct {
     const char *split;      /* "train", "val", "test" */
     uint64_t seed;
     int count;              /* images */
+    int max_objects;        /* objects per image at most (default 5) */
     int max_turns;          /* question turns per image in SPLIT_qa.json (default 3) */
     void (*progress)(int done, int total, void *ud);
     void *ud;

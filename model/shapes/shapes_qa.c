@@ -33,13 +33,25 @@ static int count_color_kind(const shape_scene *s, int color, const shape_object 
     return n;
 }
 
+/* Reading order: columns left to right, top to bottom within a column. */
+static int before(const shape_scene *s, const shape_object *a, const shape_object *b)
+{
+    int ca = shape_object_column(s, a), cb = shape_object_column(s, b);
+    return ca != cb ? ca < cb : a->cy < b->cy;
+}
+
 static void order_left_to_right(const shape_scene *s, int *idx)
 {
     for (int i = 0; i < s->n; i++) idx[i] = i;
     for (int i = 1; i < s->n; i++)
-        for (int j = i; j > 0 && s->obj[idx[j]].cx < s->obj[idx[j - 1]].cx; j--) {
+        for (int j = i; j > 0 && before(s, &s->obj[idx[j]], &s->obj[idx[j - 1]]); j--) {
             int t = idx[j]; idx[j] = idx[j - 1]; idx[j - 1] = t;
         }
+}
+
+static int col(const shape_scene *s, const shape_object *o)
+{
+    return shape_object_column(s, o);
 }
 
 /* "a" or "an" before an object name ("an orange star") */
@@ -116,7 +128,8 @@ int shapes_questions_of_type(const shape_scene *s, shape_qa_type t, shape_rng *r
         for (int k = 0; k < SHAPE_LETTER; k++) {
             int c = 0;
             for (int i = 0; i < s->n; i++) c += s->obj[i].kind == (shape_kind)k;
-            snprintf(q, sizeof q, "How many %ss are there?", shape_kind_names[k]);
+            const char *kn = shape_kind_names[k];
+            snprintf(q, sizeof q, "How many %s%s are there?", kn, kn[strlen(kn) - 1] == 's' ? "es" : "s");
             snprintf(a, sizeof a, "%d", c);
             if (c > 0 || shape_rng_int(r, 0, 3) == 0) n = add(out, n, cap, t, q, a);
         }
@@ -134,14 +147,15 @@ int shapes_questions_of_type(const shape_scene *s, shape_qa_type t, shape_rng *r
             if (count_color_kind(s, o->color, o) != 1) continue;
             char ref[48];
             shape_object_name(o, ref, sizeof ref);
-            /* neighbours must be clearly apart horizontally to be unambiguous */
-            if (p > 0 && o->cx - s->obj[idx[p - 1]].cx > 4 && (p < 2 || s->obj[idx[p - 1]].cx - s->obj[idx[p - 2]].cx > 4)) {
+            /* the neighbour must be in another column, alone in its own, to be unambiguous */
+            if (p > 0 && col(s, o) != col(s, &s->obj[idx[p - 1]]) &&
+                (p < 2 || col(s, &s->obj[idx[p - 1]]) != col(s, &s->obj[idx[p - 2]]))) {
                 snprintf(q, sizeof q, "What is left of the %s?", ref);
                 shape_object_name(&s->obj[idx[p - 1]], a, sizeof a);
                 n = add(out, n, cap, t, q, a);
             }
-            if (p + 1 < s->n && s->obj[idx[p + 1]].cx - o->cx > 4 &&
-                (p + 2 >= s->n || s->obj[idx[p + 2]].cx - s->obj[idx[p + 1]].cx > 4)) {
+            if (p + 1 < s->n && col(s, &s->obj[idx[p + 1]]) != col(s, o) &&
+                (p + 2 >= s->n || col(s, &s->obj[idx[p + 2]]) != col(s, &s->obj[idx[p + 1]]))) {
                 snprintf(q, sizeof q, "What is right of the %s?", ref);
                 shape_object_name(&s->obj[idx[p + 1]], a, sizeof a);
                 n = add(out, n, cap, t, q, a);

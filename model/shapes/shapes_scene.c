@@ -38,31 +38,40 @@ int shape_rng_int(shape_rng *r, int lo, int hi)
     return lo + (int)(shape_rng_next(r) % (uint32_t)(hi - lo + 1));
 }
 
-void shape_scene_random(shape_scene *s, shape_rng *r)
+void shape_scene_random(shape_scene *s, shape_rng *r, int max_objects)
 {
+    if (max_objects < 1 || max_objects > SHAPE_MAX_OBJECTS) max_objects = SHAPE_MAX_OBJECTS;
     memset(s, 0, sizeof *s);
-    s->width = shape_rng_int(r, 64, 128);
-    s->height = shape_rng_int(r, 64, 128);
+    s->width = s->height = SHAPE_GRID * shape_rng_int(r, 64 / SHAPE_GRID, 128 / SHAPE_GRID);
     s->noisy = shape_rng_int(r, 0, 1);
     s->bg = (uint8_t)shape_rng_int(r, 170, 235);
     int want = shape_rng_int(r, 1, SHAPE_MAX_OBJECTS);
-    int minside = s->width < s->height ? s->width : s->height;
-    for (int tries = 0; s->n < want && tries < 200; tries++) {
+    if (want > max_objects) want = max_objects;
+    /* distinct cells: the first `want` of a shuffled list of all of them */
+    int cells[SHAPE_GRID * SHAPE_GRID];
+    for (int i = 0; i < SHAPE_GRID * SHAPE_GRID; i++) cells[i] = i;
+    for (int i = SHAPE_GRID * SHAPE_GRID - 1; i > 0; i--) {
+        int j = shape_rng_int(r, 0, i), t = cells[i];
+        cells[i] = cells[j];
+        cells[j] = t;
+    }
+    int cell = s->width / SHAPE_GRID, jitter = cell / 16;
+    for (int k = 0; k < want; k++) {
         shape_object o;
         o.kind = (shape_kind)shape_rng_int(r, 0, SHAPE_KIND_COUNT - 1);
         o.letter = o.kind == SHAPE_LETTER ? (char)('A' + shape_rng_int(r, 0, 25)) : 0;
         o.color = shape_rng_int(r, 0, SHAPE_N_COLORS - 1);
         o.large = shape_rng_int(r, 0, 1);
-        o.r = (o.large ? 11 : 7) * minside / 64;
-        o.cx = shape_rng_int(r, o.r + 1, s->width - o.r - 2);
-        o.cy = shape_rng_int(r, o.r + 1, s->height - o.r - 2);
-        int ok = 1;
-        for (int i = 0; i < s->n && ok; i++) {
-            int dx = o.cx - s->obj[i].cx, dy = o.cy - s->obj[i].cy, d = o.r + s->obj[i].r + 3;
-            ok = dx * dx + dy * dy > d * d;
-        }
-        if (ok) s->obj[s->n++] = o;
+        o.r = cell * (o.large ? 44 : 32) / 100;
+        o.cx = cells[k] % SHAPE_GRID * cell + cell / 2 + shape_rng_int(r, -jitter, jitter);
+        o.cy = cells[k] / SHAPE_GRID * cell + cell / 2 + shape_rng_int(r, -jitter, jitter);
+        s->obj[s->n++] = o;
     }
+}
+
+int shape_object_column(const shape_scene *s, const shape_object *o)
+{
+    return o->cx * SHAPE_GRID / s->width;
 }
 
 /* Is (x, y), relative to the centre and scaled so the object spans [-1, 1], ink? */

@@ -1,6 +1,12 @@
 /* shapes_scene.h — the synthetic visual world the built-in tiny VLM learns:
- * 1-5 objects (shapes and capital letters) in six colours, two sizes, at
- * random non-overlapping positions, on a plain or noisy grey background.
+ * square images of 64-128 px with 1-5 objects (shapes and capital letters)
+ * in six colours and two sizes, each in its own cell of a 4x4 grid (a little
+ * off the cell's centre), on a plain or noisy grey background.  The grid is
+ * what lets a vision tower trained from scratch in minutes see shapes: one
+ * cell is one patch of the tiny model's ViT, so an object is whole in one
+ * patch instead of cut anywhere (measured: with free positions, a linear
+ * probe on the trained tower's features told the shapes apart no better than
+ * on random features, about 25%).
  *
  * Contract: the same seed always gives the same scene and the same pixels
  * (a private generator; no global state).
@@ -17,6 +23,7 @@ typedef enum {
 
 #define SHAPE_N_COLORS 6
 #define SHAPE_MAX_OBJECTS 5
+#define SHAPE_GRID 4        /* cells per side */
 
 typedef struct {
     shape_kind kind;
@@ -43,7 +50,11 @@ void shape_rng_seed(shape_rng *r, uint64_t seed);
 uint32_t shape_rng_next(shape_rng *r);
 int shape_rng_int(shape_rng *r, int lo, int hi);   /* inclusive */
 
-void shape_scene_random(shape_scene *s, shape_rng *r);
+/* A scene of 1..max_objects objects (max_objects outside 1..SHAPE_MAX_OBJECTS
+ * means SHAPE_MAX_OBJECTS). */
+void shape_scene_random(shape_scene *s, shape_rng *r, int max_objects);
+/* The grid column (0 = left) an object sits in. */
+int shape_object_column(const shape_scene *s, const shape_object *o);
 /* Renders into rgb (width*height*3 bytes). noise_seed drives background noise. */
 void shape_scene_render(const shape_scene *s, uint8_t *rgb, uint64_t noise_seed);
 /* "red circle", "blue letter A" */

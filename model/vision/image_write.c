@@ -24,6 +24,8 @@ int iris_png_write(const char *path, const uint8_t *rgb, int width, int height)
 {
     iris_atomic_file af;
     if (iris_atomic_open(&af, path, "wb")) return -1;
+    af.no_sync = 1;
+    stbi_write_png_compression_level = 2;
     if (!stbi_write_png_to_func(to_file, af.f, width, height, 3, rgb, width * 3)) {
         iris_atomic_abort(&af);
         iris_set_error("%s: PNG encoding failed", path);

@@ -43,6 +43,26 @@ def test_gen_shapes_is_deterministic_and_well_formed(tmp_path):
     assert all(r["conversations"][1]["value"].startswith(("a ", "an ")) for r in caps)
 
 
+def test_gen_shapes_max_objects(tmp_path):
+    """--max-objects caps the scene (a curriculum's easy start) and rejects
+    counts outside 1..5."""
+    one = tmp_path / "one"
+    run_iris(["gen-shapes", "--seed", "5", "--count", "60", "-o", str(one), "--max-objects", "1"])
+    caps = json.load(open(one / "train_captions.json"))
+    assert all(" and " not in r["conversations"][1]["value"] and "," not in r["conversations"][1]["value"]
+               for r in caps)
+    qs = [json.loads(l) for l in open(one / "train_questions.jsonl")]
+    assert all(q["answer"] in ("0", "1") for q in qs if q["question_type"] == "count")
+    two = tmp_path / "two"
+    run_iris(["gen-shapes", "--seed", "5", "--count", "60", "-o", str(two), "--max-objects", "2"])
+    n_objects = [r["conversations"][1]["value"].count(" and ") + 1 for r in json.load(open(two / "train_captions.json"))]
+    assert max(n_objects) == 2 and min(n_objects) == 1
+    for bad in ("0", "6", "x"):
+        r = run_iris(["gen-shapes", "--seed", "5", "--count", "2", "-o", str(tmp_path / "bad"), "--max-objects", bad],
+                     check=False)
+        assert r.returncode == 2 and "--max-objects" in r.stderr
+
+
 def test_eval_on_shapes_writes_consistent_results(tmp_path):
     model_dir = tmp_path / "m"
     model_dir.mkdir()

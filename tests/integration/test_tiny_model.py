@@ -128,6 +128,34 @@ def test_new_model_init_statistics(tmp_path):
     assert abs(q.std() - want) < 0.1 * want
 
 
+def test_new_model_sincos_vision_positions(tmp_path):
+    """[init] vision_position = sincos: the class token's row is zero, each
+    patch's row is the sines and cosines of its grid row (first half of the
+    dimensions) and column (second half) at frequencies 10000^(-k/(d/4));
+    everything else is as with random codes."""
+    from safetensors.numpy import load_file
+    spec = tmp_path / "s.ini"
+    spec.write_text(SPEC.read_text() + "\n[init]\nvision_position = sincos\n")
+    m = new_model(tmp_path, "s", 3, spec)
+    r = new_model(tmp_path, "r", 3)
+    ws, wr = load_file(str(m / "model.safetensors")), load_file(str(r / "model.safetensors"))
+    key = "vision_tower.vision_model.embeddings.position_embedding.weight"
+    pos = ws[key].astype(np.float64)
+    rows, d = pos.shape
+    g = int(round((rows - 1) ** 0.5))
+    q = d // 4
+    omega = 10000.0 ** (-np.arange(q) / q)
+    want = np.zeros_like(pos)
+    for p in range(rows - 1):
+        y, x = divmod(p, g)
+        want[p + 1] = np.concatenate([np.sin(y * omega), np.cos(y * omega), np.sin(x * omega), np.cos(x * omega)])
+    assert np.abs(pos - want).max() < 1e-6
+    assert not np.allclose(wr[key], ws[key])
+    for k in ws:
+        if k != key:
+            assert np.array_equal(ws[k], wr[k]), k
+
+
 def test_tokenizer_ids_match_tokenizers_library(tmp_path):
     from tokenizers import Tokenizer
     m = new_model(tmp_path)
@@ -167,6 +195,8 @@ def test_tokenizer_ids_match_tokenizers_library(tmp_path):
     ("[projector]\ntype = linear\n", "mlp2x_gelu"),
     ("[tokenizer]\ncorpus = wikipedia\n", "corpus"),
     ("[init]\ndtype = f64\n", "dtype"),
+    ("[init]\nvision_position = learned\n", "vision_position must be random or sincos"),
+    ("[vision]\nhidden_size = 130\nheads = 2\n[init]\nvision_position = sincos\n", "divisible by 4"),
     ("[text]\nfrobnicate = 1\n", "unknown key [text] frobnicate"),
     ("[text]\ntie_word_embeddings = maybe\n", "true or false"),
     ("this is not ini\n", "not an INI line"),
