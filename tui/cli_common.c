@@ -137,19 +137,22 @@ int cli_load_model(cli_model_opts *o, iris_lm_options *lo, iris_lm *lm)
     return 0;
 }
 
+const char *cli_builtin_model(const char *name, char *path, size_t size)
+{
+    if (size < 64 + strlen(name)) return NULL;
+    ssize_t n = readlink("/proc/self/exe", path, size - 16 - strlen(name));
+    if (n <= 0) return NULL;
+    path[n] = 0;
+    char *slash = strrchr(path, '/');
+    if (!slash) return NULL;
+    snprintf(slash, size - (size_t)(slash - path), "/../assets/%s", name);
+    return iris_is_dir(path) ? path : NULL;
+}
+
 const char *cli_default_model(void)
 {
     const char *env = getenv("IRIS_MODEL");
     if (env && *env) return env;
     static char path[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 64);
-    if (n > 0) {
-        path[n] = 0;
-        char *slash = strrchr(path, '/');
-        if (slash) {
-            strcpy(slash, "/../assets/tiny-llava");
-            if (iris_is_dir(path)) return path;
-        }
-    }
-    return NULL;
+    return cli_builtin_model("tiny-llava", path, sizeof path);
 }

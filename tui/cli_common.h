@@ -53,5 +53,8 @@ int cli_parse_preprocess(const char *cmd, const char *arg, iris_lm_options *lo);
 int cli_load_model(cli_model_opts *o, iris_lm_options *lo, iris_lm *lm);
 /* The default model when -m is not given: $IRIS_MODEL, else the built-in one. */
 const char *cli_default_model(void);
+/* The built-in model bin/../assets/NAME ("tiny-llava", "tiny-flamingo"),
+ * written into path (size bytes): path when it is there, else NULL. */
+const char *cli_builtin_model(const char *name, char *path, size_t size);
 
 #endif

@@ -107,7 +107,7 @@ int cmd_run(int argc, char **argv)
     int load_rc = cli_load_model(&o, &lo_opts, &lm);
     if (load_rc) return load_rc;
     /* a vision model's questions go through its chat template unless told otherwise */
-    if ((use_chat || lm.vision) && !tpl_name) tpl = lm.default_template;
+    if ((use_chat || lm.vision || lm.flamingo) && !tpl_name) tpl = lm.default_template;
     char *text = NULL, *user = NULL;
     int rc = 1;
     int32_t *ids = NULL, *seq = NULL;

@@ -11,6 +11,7 @@
 
 #include "chat_worker.h"
 #include "core/error.h"
+#include "cli_common.h"
 #include "ui.h"
 #include "ui_input.h"
 
@@ -432,8 +433,15 @@ void ui_compare_create(ui_panel *p, ui_app *app)
         c->s[k].w.n_ctx = app->mo.n_ctx;
         c->s[k].ok = 1;
     }
-    /* models load when the panel is first used: /a and /b; -m and --compare preload */
+    /* models load when the panel is first used: /a and /b; -m and --compare
+     * preload; with neither, the two built-in designs answer side by side (the
+     * tiny LLaVA, or $IRIS_MODEL, against the tiny OpenFlamingo) */
     const char *models[2] = {app->mo.model, app->compare_b};
+    static char flamingo[4096];
+    if (!models[0] && !models[1]) {
+        models[0] = cli_default_model();
+        models[1] = cli_builtin_model("tiny-flamingo", flamingo, sizeof flamingo);
+    }
     for (int k = 0; k < 2; k++)
         if (models[k] && c->s[k].ok) {
             chat_worker_submit(&c->s[k].w, CW_LOAD, models[k], &app->mo.gen);

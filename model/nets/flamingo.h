@@ -11,7 +11,13 @@
  *                                    .safetensors file with the same names)
  *     "cross_attn_every_n_layers": 1,        optional: checked against the file
  *     "dim_head": 64, "max_images": 16,      optional
- *     "vision_ln_post": false                optional, see below
+ *     "vision_ln_post": false,               optional, see below
+ *     "preprocess": "crop",                  optional: crop (OpenFlamingo's, the
+ *                                            default), pad (LLaVA-1.5's square
+ *                                            padding) or resize
+ *     "chat_template": "openflamingo"        optional: the template chats and
+ *                                            iris run put questions in (default
+ *                                            raw: prompts as typed)
  *   }
  * Relative paths are relative to the JSON file's directory.
  *
@@ -76,6 +82,7 @@ typedef struct iris_flamingo {
     int media_token, eoc_token;
     iris_llama_config base_cfg; /* the language model's own config (before the table grew) */
     char embd_name[256];        /* the grown table's name in the checkpoint ("" when none) */
+    char head_name[256];        /* an untied LM's grown output head's name there ("" when none) */
     char (*block_prefix)[160];  /* per layer: the block's name prefix in the checkpoint */
     /* seconds the last add_pixels spent in the tower, and in the perceiver
      * with the blocks' media keys/values (benchmarks read them) */

@@ -43,7 +43,7 @@ static char *resolve(const char *file, const char *rel)
 
 typedef struct {
     char *lang, *vision, *ckpt;
-    int every_n, dim_head, max_images, ln_post;
+    int every_n, dim_head, max_images, ln_post, tpl, pre;
 } model_file;
 
 static void model_file_free(model_file *mf)
@@ -106,6 +106,18 @@ static int parse_model_file(model_file *mf, const char *file)
         goto done;
     }
     mf->ln_post = cJSON_IsTrue(lnp);
+    mf->tpl = IRIS_TPL_RAW;   /* OpenFlamingo was trained on plain interleaved text */
+    mf->pre = IRIS_PREPROC_CROP;   /* OpenFlamingo's: CLIP's resize and centre crop */
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "preprocess");
+    if (pre && (!cJSON_IsString(pre) || (mf->pre = iris_preproc_mode_from_name(pre->valuestring)) < 0)) {
+        iris_set_error("%s: \"preprocess\" must be crop, pad or resize", file);
+        goto done;
+    }
+    const cJSON *tpl = cJSON_GetObjectItemCaseSensitive(root, "chat_template");
+    if (tpl && (!cJSON_IsString(tpl) || (mf->tpl = iris_chat_template_from_name(tpl->valuestring)) < 0)) {
+        iris_set_error("%s: \"chat_template\" must name a template (openflamingo, raw, ...)", file);
+        goto done;
+    }
     if (read_path(root, "lang_model", file, &mf->lang) || read_path(root, "vision_model", file, &mf->vision) ||
         read_path(root, "checkpoint", file, &mf->ckpt) ||
         read_int(root, "cross_attn_every_n_layers", file, 1, 1 << 16, &mf->every_n) ||
@@ -273,6 +285,7 @@ static int replace_embeddings(iris_lm *lm, iris_flamingo *f, const char *path)
         snprintf(name, sizeof name, "%slang_encoder.%s", f->ckpt_prefix, head[i]);
         if (iris_weights_find(&f->ckpt, name)) {
             if (iris_llama_replace_head(&lm->net, &f->ckpt, name)) return -1;
+            snprintf(f->head_name, sizeof f->head_name, "%s", name);
             break;
         }
     }
@@ -300,6 +313,7 @@ static int open_parts(iris_lm *lm, iris_flamingo *f, const model_file *mf)
         (f->media_token = iris_tokenizer_add_special(lm->tok, "<image>")) < 0)
         return -1;
     if (open_tower(f, mf->vision)) return -1;
+    f->pre.mode = mf->pre;
     if (iris_weights_open(&f->ckpt, mf->ckpt) || find_prefix(f, mf->ckpt)) return -1;
     ckpt_view cv = {&f->ckpt, f->ckpt_prefix};
     iris_perceiver_config pc;
@@ -371,7 +385,7 @@ int iris_flamingo_load(iris_lm *lm, const char *model_file_path, const iris_back
     lm->flamingo = f;
     if (open_parts(lm, f, &mf)) goto fail;
     lm->image_token_id = f->media_token;
-    lm->default_template = IRIS_TPL_RAW;   /* OpenFlamingo was trained on plain interleaved text */
+    lm->default_template = mf.tpl;
     lm->net.pre_layer = iris_flamingo_pre_layer;
     lm->net.pre_layer_ctx = f;
     free(lm->path);

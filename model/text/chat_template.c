@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const char *const NAMES[IRIS_TPL_COUNT] = {
-    "llava-hf", "vicuna_v1", "plain", "gemma", "chatml", "raw",
+    "llava-hf", "vicuna_v1", "plain", "gemma", "chatml", "raw", "openflamingo",
 };
 
 static const char VICUNA_SYSTEM[] =
@@ -159,6 +159,43 @@ static void render_chatml(sbuf *b, const iris_chat_msg *m, int n, int gen)
     if (gen) add(b, "<|im_start|>assistant\n");
 }
 
+static void render_openflamingo(sbuf *b, const iris_chat_msg *m, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (is_role(&m[i], "assistant")) {
+            add(b, m[i].content);
+            add(b, "<|endofchunk|>");
+            continue;
+        }
+        if (!is_role(&m[i], "user") || !m[i].content) continue;
+        /* the question without its <image> markers, which go in front */
+        sbuf q = {0};
+        add(&q, "");
+        for (const char *s = m[i].content; *s;) {
+            if (!strncmp(s, "<image>", 7)) {
+                add(b, "<image>");
+                s += 7;
+                if (*s == '\n') s++;
+            } else {
+                add_n(&q, s, 1);
+                s++;
+            }
+        }
+        if (q.oom) b->oom = 1;
+        sbuf t = {0};
+        add(&t, "");
+        add_trimmed(&t, q.p);
+        if (t.oom) b->oom = 1;
+        if (t.p && *t.p) {
+            add(b, "Question:");
+            add(b, t.p);
+            add(b, " Short answer:");
+        }
+        free(q.p);
+        free(t.p);
+    }
+}
+
 char *iris_chat_render(iris_chat_template t, const iris_chat_msg *msgs, int n,
                        int add_generation_prompt)
 {
@@ -171,6 +208,7 @@ char *iris_chat_render(iris_chat_template t, const iris_chat_msg *msgs, int n,
     case IRIS_TPL_PLAIN: render_plain(&b, msgs, n, add_generation_prompt); break;
     case IRIS_TPL_GEMMA: render_gemma(&b, msgs, n, add_generation_prompt); break;
     case IRIS_TPL_CHATML: render_chatml(&b, msgs, n, add_generation_prompt); break;
+    case IRIS_TPL_OPENFLAMINGO: render_openflamingo(&b, msgs, n); break;
     default:
         for (int i = 0; i < n; i++) add(&b, msgs[i].content);
         break;

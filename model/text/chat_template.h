@@ -10,6 +10,11 @@
  *  gemma      "<start_of_turn>user\n{q}<end_of_turn>\n<start_of_turn>model\n"
  *             (contents trimmed; a system message opens the first user turn)
  *  chatml     "<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
+ *  openflamingo  "<image>Question:{q} Short answer:{a}<|endofchunk|>" (the
+ *             prompt OpenFlamingo's VQA evaluation and iris's openflamingo
+ *             training template use: a user message's "<image>" markers, with
+ *             a newline after each, go in front, the question trimmed; system
+ *             messages are dropped)
  *
  * Message contents are inserted verbatim: the caller puts "<image>\n" at the
  * start of the user message that carries the image (as LLaVA does).
@@ -28,6 +33,7 @@ typedef enum {
     IRIS_TPL_GEMMA,
     IRIS_TPL_CHATML,
     IRIS_TPL_RAW,          /* the user text as is, no decoration */
+    IRIS_TPL_OPENFLAMINGO,
     IRIS_TPL_COUNT
 } iris_chat_template;
 

@@ -30,13 +30,20 @@ static int hook_bwd(void *ctx, int l, float *dx, int n)
 }
 
 /* The decoder's embedding (and tied head) become the checkpoint's grown,
- * trainable table. */
-static int grown_embeddings(iris_flamingo_train *t, const iris_lm *lm, int trainable)
+ * trainable table.  An untied head stays frozen, as OpenFlamingo leaves it
+ * (factory.py unfreezes only the input embeddings; "TODO: investigate also
+ * training the output embeddings when untied"), but it must be the grown one
+ * the checkpoint stores, whose rows for the new tokens then stay what the
+ * checkpoint says: the model emits <|endofchunk|> through them.  With
+ * new_outputs those rows (only) train. */
+static int grown_embeddings(iris_flamingo_train *t, const iris_lm *lm, int trainable, int new_outputs)
 {
     const iris_flamingo *f = lm->flamingo;
     iris_llama_train *m = &t->m;
-    if (!m->cfg.tied_embeddings || m->lm_head != m->embed) {
-        iris_set_error("%s: training an OpenFlamingo model needs a language model with tied embeddings", lm->path);
+    int tied = m->cfg.tied_embeddings && m->lm_head == m->embed;
+    if (!trainable && !tied) {   /* mode lora writes the merged model without an untied grown head */
+        iris_set_error("%s: mode lora on an OpenFlamingo model needs a language model with tied embeddings",
+                       lm->path);
         return -1;
     }
     const char *name = f->embd_name[0] ? f->embd_name + strlen(f->ckpt_prefix) : NULL;
@@ -45,8 +52,32 @@ static int grown_embeddings(iris_flamingo_train *t, const iris_lm *lm, int train
     if (name) {
         t->base_embed = idx;
         if ((idx = iris_llama_train_add_from(m, name, &lm->net.tok_embd, IRIS_PG_LLM)) < 0) return -1;
-        m->embed = m->lm_head = idx;
+        m->embed = idx;
+        if (tied) m->lm_head = idx;
         m->cfg.vocab_size = (int)lm->net.tok_embd.shape[0];
+    }
+    if (!tied) {
+        int rows = (int)lm->net.lm_head.shape[0];
+        if (rows != lm->net.n_embd_rows) {
+            iris_set_error("%s: the language model's output head is untied and has %d rows, but the embedding "
+                           "table %d: the checkpoint must hold the grown head (lang_encoder.lm_head.weight or "
+                           "embed_out.weight), whose rows for the new tokens OpenFlamingo draws at random",
+                           lm->path, rows, lm->net.n_embd_rows);
+            return -1;
+        }
+        if (f->head_name[0]) {
+            int h = iris_llama_train_add_from(m, f->head_name + strlen(f->ckpt_prefix), &lm->net.lm_head,
+                                              IRIS_PG_LLM);
+            if (h < 0) return -1;
+            m->lm_head = h;
+            if (trainable && new_outputs && f->base_cfg.vocab_size < rows) {
+                if (iris_params_set_trainable(&m->params, h)) return -1;
+                m->params.p[h].decay = 0;   /* the frozen rows must not decay either */
+                t->head = h;
+                t->head_frozen_rows = f->base_cfg.vocab_size;
+            }
+        }
+        m->cfg.vocab_size = rows;
     }
     return trainable ? iris_params_set_trainable(&m->params, idx) : 0;
 }
@@ -79,7 +110,7 @@ static int setup_lora(iris_flamingo_train *t, const iris_flamingo_lora_opts *lo)
 }
 
 static int init_any(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops, int max_len,
-                    int max_media, const iris_flamingo_lora_opts *lo)
+                    int max_media, const iris_flamingo_lora_opts *lo, int new_outputs)
 {
     memset(t, 0, sizeof *t);
     iris_flamingo *f = lm->flamingo;
@@ -100,7 +131,7 @@ static int init_any(iris_flamingo_train *t, const iris_lm *lm, const iris_train_
     t->m_open = 1;
     t->f = f;
     t->pv_grad = 1;
-    if (grown_embeddings(t, lm, !lo)) goto fail;
+    if (grown_embeddings(t, lm, !lo, new_outputs)) goto fail;
     int cap = iris_perceiver_slot_count(&f->pv.cfg) + IRIS_XA_COUNT * f->n_blocks;
     t->xa = calloc((size_t)t->n_layers, sizeof *t->xa);
     t->has_block = calloc((size_t)t->n_layers, 1);
@@ -148,13 +179,19 @@ fail:
 int iris_flamingo_train_init(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops, int max_len,
                              int max_media)
 {
-    return init_any(t, lm, ops, max_len, max_media, NULL);
+    return init_any(t, lm, ops, max_len, max_media, NULL, 0);
+}
+
+int iris_flamingo_train_init_opts(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops,
+                                  int max_len, int max_media, int new_outputs)
+{
+    return init_any(t, lm, ops, max_len, max_media, NULL, new_outputs);
 }
 
 int iris_flamingo_train_init_lora(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops,
                                   int max_len, int max_media, const iris_flamingo_lora_opts *lo)
 {
-    return init_any(t, lm, ops, max_len, max_media, lo);
+    return init_any(t, lm, ops, max_len, max_media, lo, 0);
 }
 
 void iris_flamingo_train_free(iris_flamingo_train *t)
@@ -208,6 +245,10 @@ int iris_flamingo_train_step(iris_flamingo_train *t, const float *feats, int n_m
         be->copy(t->dmedia, t->zeros, (long)media);
     }
     if (iris_llama_train_step(&t->m, ids, NULL, labels, n, grad_scale, 1, NULL, loss_sum, n_counted)) return -1;
+    if (t->head_frozen_rows) {   /* only the new tokens' output rows learn (CPU backend: host memory) */
+        const iris_param *h = &t->m.params.p[t->head];
+        memset(h->g, 0, (size_t)t->head_frozen_rows * t->m.cfg.dim * sizeof(float));
+    }
     if (n_media && t->pv_grad && iris_perceiver_train_backward(&t->pv, t->dmedia, NULL)) return -1;
     return 0;
 }

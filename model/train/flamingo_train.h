@@ -14,8 +14,13 @@
  * the block prefixes of checkpoint.pt, "lang_encoder.transformer.wte.weight");
  * the decoder's own parameters live in m.params, the perceiver's and the
  * blocks' in p (so their bindings never move).  Gradients ACCUMULATE scaled
- * by grad_scale.  CPU backend; tied-embedding language models only (an untied
- * head would need the rows OpenFlamingo leaves random).  In mode lora
+ * by grad_scale.  CPU backend.  An untied language model's output head stays
+ * frozen, as OpenFlamingo trains it; the checkpoint must hold its grown copy
+ * (the new tokens' rows), which the trained model keeps.  With new_outputs
+ * (iris_flamingo_train_init_opts) the head's rows of the new tokens train
+ * too (without weight decay), the LM's own rows staying frozen: OpenFlamingo's
+ * "TODO: investigate also training the output embeddings when untied"; a
+ * frozen <|endofchunk|> row may be out of a small model's reach.  In mode lora
  * (iris_flamingo_train_init_lora) only the adapters and modules_to_save
  * train.
  */
@@ -45,6 +50,7 @@ typedef struct iris_flamingo_train {
      * (it trains, or has adapters) */
     int has_lora, pv_grad;
     iris_flamingo_lora lora;
+    int head, head_frozen_rows;            /* new_outputs: the head's index, rows kept */
 } iris_flamingo_train;
 
 /* Mode lora (flamingo_lora.h): adapters on the modules lc->spec (or, with
@@ -59,6 +65,9 @@ typedef struct {
 
 int iris_flamingo_train_init(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops,
                              int max_len, int max_media);
+/* new_outputs: see above (0: iris_flamingo_train_init). */
+int iris_flamingo_train_init_opts(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops,
+                                  int max_len, int max_media, int new_outputs);
 /* The same in mode lora. */
 int iris_flamingo_train_init_lora(iris_flamingo_train *t, const iris_lm *lm, const iris_train_ops *ops,
                                   int max_len, int max_media, const iris_flamingo_lora_opts *lo);

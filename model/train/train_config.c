@@ -53,6 +53,7 @@ static const keydef keys[] = {
     {"train", "threads", K_INT, O(threads), 0, 4096},
     {"train", "vision_tower", K_BOOL, O(vision_tower), 0, 1},
     {"train", "vision_lr", K_FLOAT, O(vision_lr), 0, 10},
+    {"train", "new_token_outputs", K_BOOL, O(new_token_outputs), 0, 1},
     {"lora", "r", K_INT, O(lora_r), 1, 4096},
     {"lora", "alpha", K_FLOAT, O(lora_alpha), 1e-9, 1e9},
     {"lora", "dropout", K_FLOAT, O(lora_dropout), 0, 0.99},

@@ -30,6 +30,8 @@ typedef struct {
     uint64_t seed;
     int gradient_checkpointing, threads;
     int vision_tower;      /* train the vision tower too (modes full, scratch) */
+    int new_token_outputs; /* OpenFlamingo, untied LM: the output-head rows of the new
+                            * tokens train too (OpenFlamingo leaves them as initialised) */
     float vision_lr;       /* its learning rate (0: lr) */
     /* [lora] */
     int lora_r;

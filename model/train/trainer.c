@@ -85,7 +85,8 @@ static int open_flamingo(iris_train_session *s, const iris_train_config *cfg)
             return -1;
     } else {
         s->is_flamingo = 1;
-        if (iris_flamingo_train_init(&s->fl, &s->lm, iris_cpu_train_ops(), cfg->max_length, f->max_media))
+        if (iris_flamingo_train_init_opts(&s->fl, &s->lm, iris_cpu_train_ops(), cfg->max_length, f->max_media,
+                                          cfg->new_token_outputs))
             return -1;
     }
     s->ops = iris_cpu_train_ops();
@@ -389,8 +390,10 @@ static int write_flamingo_model(iris_train_session *s, const char *dir)
         /* every perceiver / block weight with its adapter merged, and the grown table */
         if (flamingo_merged_tensors(s, names, ts, &n)) goto done;
     } else {
+        /* the trained parts, and the grown tables even when frozen (an untied
+         * LM's head: its new tokens' rows live only in the checkpoint) */
         for (int i = 0; i < ps->n; i++)
-            if (ps->p[i].g) {
+            if (ps->p[i].g || !strncmp(ps->p[i].name, "lang_encoder.", 13)) {
                 names[n] = ps->p[i].name;
                 ts[n] = ps->p[i].t;
                 ts[n++].owns_data = 0;

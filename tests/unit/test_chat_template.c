@@ -72,6 +72,18 @@ static void test_chatml(void **s)
     check(IRIS_TPL_CHATML, m + 1, 1, 0, "<|im_start|>user\nQ<|im_end|>\n");
 }
 
+static void test_openflamingo(void **s)
+{
+    (void)s;
+    /* the <image> markers (and LLaVA's newline after them) go in front */
+    check(IRIS_TPL_OPENFLAMINGO, two, 3, 1,
+          "<image>Question:What is shown? Short answer:A cat.<|endofchunk|>Question:Colour? Short answer:");
+    const iris_chat_msg m[] = {{"system", "ignored"}, {"user", "  <image><image>\n Which one? "}};
+    check(IRIS_TPL_OPENFLAMINGO, m, 2, 1, "<image><image>Question:Which one? Short answer:");
+    const iris_chat_msg img[] = {{"user", "<image>\n"}};
+    check(IRIS_TPL_OPENFLAMINGO, img, 1, 1, "<image>");
+}
+
 static void test_raw_and_names(void **s)
 {
     (void)s;
@@ -92,6 +104,7 @@ int main(void)
         cmocka_unit_test(test_plain),
         cmocka_unit_test(test_gemma),
         cmocka_unit_test(test_chatml),
+        cmocka_unit_test(test_openflamingo),
         cmocka_unit_test(test_raw_and_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
