@@ -170,3 +170,79 @@ def test_bad_inputs(tmp_path):
     make_biogpt_dir(other, 5)
     (other / "tokenizer_config.json").unlink()
     assert "BioGPT" in fails(other)
+
+
+def biogpt_model(path, seed):
+    """A random BioGptForCausalLM saved next to the tokenizer files."""
+    import torch
+    from transformers import BioGptConfig, BioGptForCausalLM
+    from llm_fixtures import randomize_
+    tok = make_biogpt_dir(path, seed)
+    cfg = BioGptConfig(vocab_size=len(tok.get_vocab()), hidden_size=64, num_attention_heads=4,
+                       num_hidden_layers=2, intermediate_size=160, max_position_embeddings=512)
+    torch.manual_seed(seed)
+    model = BioGptForCausalLM(cfg).eval()
+    randomize_(model, seed)
+    model.save_pretrained(str(path))
+    assert not (path / "tokenizer.json").exists()
+    return model, tok
+
+
+def greedy(model, ids, n, eos):
+    import torch
+    cur, gen = list(ids), []
+    for _ in range(n):
+        with torch.no_grad():
+            t = int(model(torch.tensor([cur])).logits[0, -1].argmax())
+        if t == eos:
+            break
+        gen.append(t)
+        cur.append(t)
+    return gen
+
+
+def test_run_biogpt_model_with_its_tokenizer(tmp_path):
+    """iris run on a BioGPT directory without tokenizer.json: the prompt's ids
+    (</s> first, as BioGptTokenizer adds it) give transformers' logits, and the
+    greedy continuation comes out as tokenizer.decode writes it."""
+    import torch
+    from llm_fixtures import read_f32, rel_err
+    model, tok = biogpt_model(tmp_path, SEED % 1000)
+    prompt = SENTENCES[0]
+    ids = tok.encode(prompt)
+    with torch.no_grad():
+        ref = model(torch.tensor([ids])).logits[0, -1].numpy()
+    out = tmp_path / "logits.f32"
+    run_iris(["run", "-m", str(tmp_path), "-p", prompt, "-n", "0", "--dump-logits", str(out), "--threads", "2"])
+    assert rel_err(read_f32(out), ref) <= 1e-4
+    gen = greedy(model, ids, 10, model.config.eos_token_id)
+    p = run_iris(["run", "-m", str(tmp_path), "-p", prompt, "-n", "10", "--temp", "0", "--threads", "2"])
+    assert p.stdout.rstrip("\n") == tok.decode(gen, skip_special_tokens=True), f"seed {SEED}"
+
+
+PUBMEDQA = {
+    "201": {"QUESTION": "Does IL-6 rise after surgery?", "CONTEXTS": ["Dr. Lee measured IL-6 (pg/mL).",
+                                                                       "Levels rose 2-fold, e.g. at 24 h."],
+            "final_decision": "yes"},
+    "202": {"QUESTION": "Is α-tubulin reduced?", "CONTEXTS": ["We found no change (p = 0.4)."],
+            "final_decision": "no"},
+}
+
+
+def test_eval_pubmedqa_on_biogpt(tmp_path):
+    """iris eval (PubMedQA) on the BioGPT directory: each prediction is
+    transformers' greedy continuation of the raw prompt, decoded by
+    BioGptTokenizer."""
+    model, tok = biogpt_model(tmp_path, SEED % 1000 + 1)
+    data = tmp_path / "ori_pqal.json"
+    data.write_text(json.dumps(PUBMEDQA))
+    res = tmp_path / "r.json"
+    run_iris(["eval", "-m", str(tmp_path), "--data", str(data), "--template", "raw", "-n", "5", "-o", str(res)])
+    r = json.load(open(res))
+    assert r["n"] == 2 and r["format"] == "pubmedqa"
+    for key, x in zip(PUBMEDQA, r["predictions"]):
+        rec = PUBMEDQA[key]
+        prompt = "Context: " + " ".join(rec["CONTEXTS"]) + "\nQuestion: " + rec["QUESTION"]
+        gen = greedy(model, tok.encode(prompt), 5, model.config.eos_token_id)
+        ref = tok.decode(gen, skip_special_tokens=True)
+        assert x["prediction"].strip() == ref.strip(), (key, f"seed {SEED}")
