@@ -153,7 +153,8 @@ static int mosaic_gpt(iris_llama_config *c, const cJSON *o, const char *file)
     c->clip_qkv = (float)jnum(o, "attn_clip_qkv", 0);
     c->attn_scale = (float)jnum(o, "softmax_scale", 0);
     if (jbool(o, "attn_qk_ln", 0)) {
-        iris_set_error("%s: mosaic_gpt attn_qk_ln (LayerNorm on queries and keys) is not implemented in iris", file);
+        iris_set_error("%s: mosaic_gpt attn_qk_ln (LayerNorm on queries and keys, as MPT-1B RedPajama-200B "
+                       "uses) is not implemented in iris", file);
         return -1;
     }
     if (!jbool(o, "no_bias", 0)) {
