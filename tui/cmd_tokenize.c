@@ -168,6 +168,7 @@ int cmd_tokenize(int argc, char **argv)
                 memcpy(text + n, argv[k], l);
                 n += l;
             }
+            text[n] = 0;   /* --decode reads it with strtok */
             len = n;
         }
     }

@@ -21,6 +21,11 @@ typedef iris_decoder_names arch_names;
 static const arch_names MPT = {"transformer.", "wte.weight", NULL, "norm_f", "lm_head.weight",
                                "blocks.%d.", "norm_1", "attn.Wqkv", NULL, NULL, NULL,
                                "attn.out_proj", "norm_2", "ffn.up_proj", "ffn.down_proj"};
+/* MosaicML's older "mosaic_gpt" checkpoints (OpenFlamingo-3B's MPT-1B): the
+ * same blocks as MPT under other names; the output is always the embedding. */
+static const arch_names MOSAIC = {"transformer.", "wte.weight", NULL, "ln_f", "lm_head.weight",
+                                  "blocks.%d.", "ln_1", "attn.Wqkv", NULL, NULL, NULL,
+                                  "attn.out_proj", "ln_2", "mlp.mlp_up", "mlp.mlp_down"};
 static const arch_names NEOX = {"gpt_neox.", "embed_in.weight", NULL, "final_layer_norm", "embed_out.weight",
                                 "layers.%d.", "input_layernorm", "attention.query_key_value", NULL, NULL,
                                 NULL, "attention.dense", "post_attention_layernorm",
@@ -141,7 +146,8 @@ static int bind_attention_inputs(ctx *x, const arch_names *N, iris_llama_layer *
 
 const iris_decoder_names *iris_decoder_names_of(iris_arch arch)
 {
-    return arch == IRIS_ARCH_MPT ? &MPT : arch == IRIS_ARCH_GPTNEOX ? &NEOX : arch == IRIS_ARCH_BIOGPT ? &BIOGPT : NULL;
+    return arch == IRIS_ARCH_MPT ? &MPT : arch == IRIS_ARCH_GPTNEOX ? &NEOX : arch == IRIS_ARCH_BIOGPT ? &BIOGPT
+         : arch == IRIS_ARCH_MOSAIC_GPT ? &MOSAIC : NULL;
 }
 
 /* Finds the outer prefix in front of the model level ("" for a plain

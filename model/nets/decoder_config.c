@@ -1,5 +1,6 @@
 /* decoder_config.c — config.json readers for the OpenFlamingo language models
- * that are not LLaMA-shaped: MPT (model_type "mpt"), GPT-NeoX ("gpt_neox",
+ * that are not LLaMA-shaped: MPT (model_type "mpt", and MosaicML's older
+ * "mosaic_gpt" format of the same network), GPT-NeoX ("gpt_neox",
  * RedPajama-INCITE) and BioGPT ("biogpt").
  *
  * Each fills the shared iris_llama_config with the sizes and the switches its
@@ -122,6 +123,61 @@ static int mpt(iris_llama_config *c, const cJSON *o, const char *file)
     return 0;
 }
 
+/* MosaicML's MosaicGPTConfig (remote code of OpenFlamingo-3B's MPT-1B
+ * RedPajama-200B): the MPT network with flat keys -- d_model, n_heads,
+ * n_layers, mlp_ratio, max_seq_len, vocab_size, alibi, alibi_bias_max,
+ * attn_clip_qkv, attn_qk_ln, softmax_scale, no_bias, logit_scale, prefix_lm.
+ * Its defaults differ from MptConfig's (alibi and no_bias off).  The output
+ * layer is always the token embedding; LayerNorms use nn.LayerNorm's eps.
+ * Options that only matter for training (dropouts, attn_impl, init_*,
+ * embedding_fraction, low_precision_layernorm) are ignored. */
+static int mosaic_gpt(iris_llama_config *c, const cJSON *o, const char *file)
+{
+    c->arch = IRIS_ARCH_MOSAIC_GPT;
+    c->dim = jint(o, "d_model", 2048);
+    c->n_heads = jint(o, "n_heads", 16);
+    c->n_kv_heads = c->n_heads;
+    c->n_layers = jint(o, "n_layers", 24);
+    c->ffn_dim = jint(o, "mlp_ratio", 4) * c->dim;
+    c->max_ctx = jint(o, "max_seq_len", 2048);
+    c->vocab_size = jint(o, "vocab_size", 50368);
+    c->norm_eps = 1e-5f;
+    c->act = IRIS_FFN_GELU;
+    c->tied_embeddings = 1;
+    if (!jbool(o, "alibi", 0)) {
+        iris_set_error("%s: mosaic_gpt without ALiBi (learned positions, alibi false) is not supported", file);
+        return -1;
+    }
+    c->pos = IRIS_POS_ALIBI;
+    c->alibi_max_bias = (float)jnum(o, "alibi_bias_max", 8);
+    c->clip_qkv = (float)jnum(o, "attn_clip_qkv", 0);
+    c->attn_scale = (float)jnum(o, "softmax_scale", 0);
+    if (jbool(o, "attn_qk_ln", 0)) {
+        iris_set_error("%s: mosaic_gpt attn_qk_ln (LayerNorm on queries and keys, as MPT-1B RedPajama-200B "
+                       "uses) is not implemented in iris", file);
+        return -1;
+    }
+    if (!jbool(o, "no_bias", 0)) {
+        iris_set_error("%s: mosaic_gpt with biases (no_bias false or absent) is not supported: iris runs the "
+                       "bias-free MPT", file);
+        return -1;
+    }
+    if (jbool(o, "prefix_lm", 0)) {
+        iris_set_error("%s: mosaic_gpt prefix_lm (bidirectional prefix attention) is not supported", file);
+        return -1;
+    }
+    const cJSON *ls = item(o, "logit_scale");
+    if (ls && !cJSON_IsNull(ls)) {
+        iris_set_error("%s: mosaic_gpt logit_scale is not supported", file);
+        return -1;
+    }
+    if (c->clip_qkv < 0 || c->attn_scale < 0 || !(c->alibi_max_bias > 0)) {
+        iris_set_error("%s: attn_clip_qkv, softmax_scale and alibi_bias_max must be positive", file);
+        return -1;
+    }
+    return 0;
+}
+
 /* transformers' GPTNeoXConfig: one fused query_key_value laid out per head,
  * rotary on the first rotary_pct of each head, biases, parallel residual. */
 static int gptneox(iris_llama_config *c, const cJSON *o, const char *file)
@@ -192,6 +248,7 @@ int iris_decoder_config_from_json(iris_llama_config *c, const cJSON *o, const ch
 {
     int (*fill)(iris_llama_config *, const cJSON *, const char *);
     if (!strcmp(type, "mpt")) fill = mpt;
+    else if (!strcmp(type, "mosaic_gpt")) fill = mosaic_gpt;
     else if (!strcmp(type, "gpt_neox")) fill = gptneox;
     else if (!strcmp(type, "biogpt")) fill = biogpt;
     else return 1;

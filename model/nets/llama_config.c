@@ -57,7 +57,7 @@ int iris_llama_config_from_json(iris_llama_config *c, const cJSON *o, const char
     else if (!strcmp(type, "gemma")) c->arch = IRIS_ARCH_GEMMA;
     else if (!strcmp(type, "qwen2")) c->arch = IRIS_ARCH_QWEN2;
     else {
-        iris_set_error("%s: unsupported architecture '%s' (supported: llama, mistral, gemma, qwen2, mpt, gpt_neox, biogpt)",
+        iris_set_error("%s: unsupported architecture '%s' (supported: llama, mistral, gemma, qwen2, mpt, mosaic_gpt, gpt_neox, biogpt)",
                        file, type);
         return -1;
     }

@@ -29,6 +29,7 @@ typedef enum {
     IRIS_ARCH_MPT,         /* from here on: decoder_block.c, not the LLaMA block */
     IRIS_ARCH_GPTNEOX,
     IRIS_ARCH_BIOGPT,
+    IRIS_ARCH_MOSAIC_GPT,  /* MPT in MosaicML's older "mosaic_gpt" format (own key and tensor names) */
 } iris_arch;
 
 /* True for the archs that run through decoder_block.c. */
@@ -83,7 +84,7 @@ int iris_llama_config_from_json(iris_llama_config *c, const struct cJSON *obj,
 /* From a config.json path; for LLaVA configs the "text_config" is used. */
 int iris_llama_config_load_json(iris_llama_config *c, const char *path);
 int iris_llama_config_from_gguf(iris_llama_config *c, const iris_gguf *g);
-/* MPT, GPT-NeoX and BioGPT config.json objects (decoder_config.c); type is
+/* MPT (also "mosaic_gpt"), GPT-NeoX and BioGPT config.json objects (decoder_config.c); type is
  * the model_type.  Returns 1 when type is none of them (nothing set). */
 int iris_decoder_config_from_json(iris_llama_config *c, const struct cJSON *obj,
                                   const char *type, const char *file);

@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "moses.h"
+
 void iris_detok_init(iris_detok *d, const iris_tokenizer *t, int show_special)
 {
     memset(d, 0, sizeof *d);
@@ -96,11 +98,45 @@ static int drain(iris_detok *d, sink *s)
     return 1;
 }
 
+/* ---- word BPE (BioGPT): pieces are joined into words at "</w>", each
+ * word goes through the Moses detokeniser as soon as it is complete. */
+
+static void word_done(iris_detok *d, sink *s)
+{
+    iris_moses_detok *m = &d->moses;
+    if (!m->word_len) return;
+    char text[sizeof m->word + 8];
+    size_t n = tok_moses_detok_word(m, m->word, m->word_len, text);
+    m->word_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s->cap < s->n + FEED_ROOM) return;   /* cannot happen with the 256-byte minimum */
+        feed(d, s, (unsigned char)text[i]);
+    }
+}
+
+static void word_piece(iris_detok *d, sink *s, const char *p, uint32_t len)
+{
+    iris_moses_detok *m = &d->moses;
+    for (uint32_t i = 0; i < len; ) {
+        if (i + 4 <= len && !memcmp(p + i, "</w>", 4)) { word_done(d, s); i += 4; continue; }
+        if (p[i] != ' ') {
+            if (m->word_len == sizeof m->word) word_done(d, s);   /* an endless word: cut it */
+            m->word[m->word_len++] = p[i];
+        }
+        i++;
+    }
+}
+
 int iris_detok_push(iris_detok *d, int32_t id, char *out, size_t cap)
 {
     sink s = {out, cap, 0};
     const iris_tokenizer *t = d->tok;
     if (cap) out[0] = 0;
+    if (t && t->kind == TOK_WORD_BPE) {
+        if (id >= 0 && id < t->n_vocab && (!(t->attr[id] & TOKA_SPECIAL) || d->show_special))
+            word_piece(d, &s, t->dec[id], t->dec_len[id]);
+        return (int)s.n;
+    }
     if (t && id >= 0 && id < t->n_vocab && (!(t->attr[id] & TOKA_SPECIAL) || d->show_special)) {
         const char *p = t->dec[id];
         uint32_t skip = d->n_tokens == 0 && t->strip_leading_space && t->dec_len[id] && p[0] == ' ' &&
@@ -124,6 +160,7 @@ int iris_detok_flush(iris_detok *d, char *out, size_t cap)
 {
     sink s = {out, cap, 0};
     if (cap) out[0] = 0;
+    if (d->tok && d->tok->kind == TOK_WORD_BPE) word_done(d, &s);
     if (d->tok && !drain(d, &s)) return (int)s.n;
     if (d->n_pending && s.cap >= s.n + 4) {
         put_fffd(&s);

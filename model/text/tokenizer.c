@@ -12,6 +12,8 @@
 
 #include "../core/error.h"
 #include "../formats/gguf.h"
+#include "moses.h"
+#include "word_bpe.h"
 
 /* ---------------------------------------------------------------- building */
 
@@ -118,6 +120,8 @@ static int set_dec(iris_tokenizer *t, int id)
     int b;
     if (t->attr[id] & (TOKA_SPECIAL | TOKA_ADDED)) {
         memcpy(d, p, len); n = len;
+    } else if (t->kind == TOK_WORD_BPE) {
+        memcpy(d, p, len); n = len;   /* "</w>" is resolved by the detokeniser */
     } else if (t->kind == TOK_SPM && (b = byte_piece(p, len)) >= 0) {
         d[n++] = (char)b;
     } else if (t->kind == TOK_SPM) {
@@ -244,6 +248,9 @@ void iris_tokenizer_free(iris_tokenizer *t)
     free(t->piece); free(t->piece_len); free(t->dec); free(t->dec_len); free(t->attr);
     tok_str_map_free(&t->vocab);
     tok_pair_map_free(&t->merges);
+    tok_str_map_free(&t->bpe_ranks);
+    free(t->bpe_keys);
+    tok_moses_free(t->moses);
     for (int i = 0; i < t->n_norm; i++) {
         free(t->norm[i].a); free(t->norm[i].b);
         if (t->norm[i].re) tok_regex_free(t->norm[i].re);
@@ -514,6 +521,15 @@ static const tok_added *match_added(const iris_tokenizer *t, const char *text, s
     return NULL;
 }
 
+static int push_id_cb(void *ctx, int32_t id) { return push_id(((enc_ctx *)ctx)->out, id); }
+
+/* One stretch of text between added tokens, through the tokenizer's algorithm. */
+static int segment(const iris_tokenizer *t, const char *text, size_t len, int first, enc_ctx *c)
+{
+    if (t->kind == TOK_WORD_BPE) return tok_word_bpe_segment(t, text, len, push_id_cb, c);
+    return tok_pretokenize(t, text, len, first, encode_word, c);
+}
+
 int iris_tokenize(const iris_tokenizer *t, const char *text, size_t len,
                   int add_bos, int parse_special, int32_t *ids, int cap)
 {
@@ -530,7 +546,7 @@ int iris_tokenize(const iris_tokenizer *t, const char *text, size_t len,
         size_t seg_end = i;
         if (a->lstrip)
             for (size_t w; seg_end > seg && (w = ws_before(text, seg, seg_end)); ) seg_end -= w;
-        if (seg_end > seg && tok_pretokenize(t, text + seg, seg_end - seg, seg == 0, encode_word, &c))
+        if (seg_end > seg && segment(t, text + seg, seg_end - seg, seg == 0, &c))
             goto done;
         if (push_id(&out, a->id)) goto done;
         i += a->len;
@@ -538,7 +554,7 @@ int iris_tokenize(const iris_tokenizer *t, const char *text, size_t len,
             for (size_t w; i < len && (w = ws_at(text, len, i)); ) i += w;
         seg = i;
     }
-    if (len > seg && tok_pretokenize(t, text + seg, len - seg, seg == 0, encode_word, &c)) goto done;
+    if (len > seg && segment(t, text + seg, len - seg, seg == 0, &c)) goto done;
     if (out.n > 0x7fffffff) goto done;
     size_t copy = cap > 0 ? (out.n < (size_t)cap ? out.n : (size_t)cap) : 0;
     if (ids && copy) memcpy(ids, out.v, copy * sizeof *ids);
@@ -596,12 +612,13 @@ iris_tokenizer *iris_tokenizer_load(const char *model_path)
         snprintf(p, n, "%s/tokenizer.json", model_path);
         if (stat(p, &st) != 0) {
             snprintf(p, n, "%s/merges.txt", model_path);
-            if (stat(p, &st) == 0)  /* a slow tokenizer only, e.g. BioGPT's Moses + BPE */
-                iris_set_error("%s: no tokenizer.json, only vocab.json + merges.txt (a Python-only tokenizer "
-                               "such as BioGPT's Moses + BPE, which iris does not read yet)", model_path);
-            else
-                iris_set_error("%s: no tokenizer.json in this model directory", model_path);
+            int slow = stat(p, &st) == 0;
+            snprintf(p, n, "%s/vocab.json", model_path);
+            slow |= stat(p, &st) == 0;
             free(p);
+            if (slow)   /* a Python-only tokenizer: BioGPT's Moses + BPE */
+                return iris_tokenizer_from_word_bpe(model_path);
+            iris_set_error("%s: no tokenizer.json in this model directory", model_path);
             return NULL;
         }
         iris_tokenizer *t = iris_tokenizer_from_json(p);

@@ -7,6 +7,10 @@
  *    <0xNN> tokens.
  *  - Byte-level BPE (GPT-2, GPT-NeoX / MPT, Falcon, Qwen2): bytes mapped to
  *    printable code points, the model's pre-tokenizer regex split, ranked merges.
+ *  - Word BPE after Moses tokenisation (BioGPT: vocab.json + merges.txt, no
+ *    tokenizer.json): each Moses token split into characters, the last one
+ *    marked "</w>", ranked merges; decoding joins the words again and runs the
+ *    Moses detokeniser.
  * Added / special tokens (e.g. "<image>", "<s>", "<start_of_turn>") are matched
  * before the algorithm runs when parse_special is set.
  *
@@ -26,7 +30,10 @@ typedef struct iris_tokenizer iris_tokenizer;
 
 iris_tokenizer *iris_tokenizer_from_json(const char *path);
 iris_tokenizer *iris_tokenizer_from_gguf(const struct iris_gguf *g);
-/* Loads tokenizer.json from a model directory, or the vocabulary of a .gguf. */
+/* BioGPT's tokenizer from a directory holding vocab.json and merges.txt. */
+iris_tokenizer *iris_tokenizer_from_word_bpe(const char *dir);
+/* Loads tokenizer.json from a model directory (vocab.json + merges.txt of a
+ * Moses + BPE tokenizer when there is none), or the vocabulary of a .gguf. */
 iris_tokenizer *iris_tokenizer_load(const char *model_path);
 void iris_tokenizer_free(iris_tokenizer *t);
 
@@ -52,6 +59,21 @@ int iris_tokenizer_add_special(iris_tokenizer *t, const char *piece);
 const char *iris_tokenizer_piece(const iris_tokenizer *t, int id);
 int iris_tokenizer_is_special(const iris_tokenizer *t, int id);
 
+/* State of the Moses detokeniser between the words of a word-BPE tokenizer
+ * (BioGPT): the word being assembled from its pieces, and what the rules
+ * need of the tokens before (quote parity, the previous token's end). */
+typedef struct {
+    char word[200];            /* pieces of a word not yet ended by "</w>" */
+    uint32_t word_len;
+    uint8_t started;           /* a token was written (the first gets no space) */
+    uint8_t no_space;          /* the next token attaches to the previous one */
+    uint8_t glue;              /* the last token was "@-@" (a hyphen in a word) */
+    uint8_t prev_s, prev_cjk;  /* the previous token ends with 's' / a CJK character */
+    uint8_t n_quotes;
+    char quote_key[6][8];      /* quote tokens seen, with their counts */
+    uint32_t quote_count[6];
+} iris_moses_detok;
+
 /* Streaming detokeniser: feed ids one at a time, get back only complete UTF-8.
  * The leading space SentencePiece adds is dropped for the first token. */
 typedef struct {
@@ -66,6 +88,7 @@ typedef struct {
     int32_t queue[8];
     uint32_t queue_off[8];
     int n_queue;
+    iris_moses_detok moses;    /* word-BPE (BioGPT) tokenizers only */
 } iris_detok;
 
 void iris_detok_init(iris_detok *d, const iris_tokenizer *t, int show_special);

@@ -46,7 +46,7 @@ int tok_pair_map_put(tok_pair_map *m, int32_t a, int32_t b, int32_t result, floa
 int tok_pair_map_get(const tok_pair_map *m, int32_t a, int32_t b, int32_t *result, float *prio);
 
 /* ---- pipeline descriptions */
-enum tok_kind { TOK_SPM = 0, TOK_BYTE_LEVEL = 1 };
+enum tok_kind { TOK_SPM = 0, TOK_BYTE_LEVEL = 1, TOK_WORD_BPE = 2 /* BioGPT: Moses + BPE with </w> */ };
 
 enum tok_norm_kind { NORM_PREPEND, NORM_REPLACE, NORM_NFC, NORM_NFKC, NORM_NFD,
                      NORM_NFKD, NORM_LOWERCASE, NORM_STRIP };
@@ -115,6 +115,12 @@ struct iris_tokenizer {
     int32_t eog[8];
     int n_eog;
     int strip_leading_space;  /* detok drops the first token's leading space */
+
+    /* TOK_WORD_BPE (word_bpe.h): the compiled Moses rules and the merge
+     * ranks keyed "first second" (keys live in bpe_keys). */
+    struct tok_moses *moses;
+    tok_str_map bpe_ranks;
+    char *bpe_keys;
 };
 
 /* ---- helpers implemented across the module */

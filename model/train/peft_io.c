@@ -111,7 +111,7 @@ int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_
         int b = m->lora.layer_last >= 0 ? m->lora.layer_last : m->cfg.n_layers - 1;
         for (int l = a; lt && l <= b && l < m->cfg.n_layers; l++) cJSON_AddItemToArray(lt, cJSON_CreateNumber(l));
         /* the module list holding the layers (MPT: transformer.blocks) */
-        cJSON_AddStringToObject(cfg, "layers_pattern", m->cfg.arch == IRIS_ARCH_MPT ? "blocks" : "layers");
+        cJSON_AddStringToObject(cfg, "layers_pattern", (m->cfg.arch == IRIS_ARCH_MPT || m->cfg.arch == IRIS_ARCH_MOSAIC_GPT) ? "blocks" : "layers");
     } else {
         cJSON_AddNullToObject(cfg, "layers_to_transform");
         cJSON_AddNullToObject(cfg, "layers_pattern");

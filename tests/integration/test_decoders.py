@@ -166,13 +166,12 @@ def test_refusals(tmp_path):
     (neox / "config.json").write_text(json.dumps(ncfg))
     p = run_iris(["run", "-m", str(neox), "-p", "hi"], check=False)
     assert p.returncode == 1 and "rotary" in p.stderr
-    # BioGPT's own tokenizer (Moses + BPE from vocab.json / merges.txt) is not read
+    # BioGPT's own tokenizer (Moses + BPE) needs merges.txt beside vocab.json
     bio = tmp_path / "bio"
     bio.mkdir()
     build("biogpt", bio, seed=3)
     (bio / "tokenizer.json").unlink()
     (bio / "vocab.json").write_text(json.dumps({"<s>": 0, "<pad>": 1, "</s>": 2}))
-    (bio / "merges.txt").write_text("#version: 0.2\n")
     p = run_iris(["run", "-m", str(bio), "-p", "hi"], check=False)
     assert p.returncode == 1 and "merges.txt" in p.stderr and p.stderr.count("\n") == 1
 
