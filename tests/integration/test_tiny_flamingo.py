@@ -452,7 +452,7 @@ def test_short_recipe_learns(tmp_path):
     # the shipped layout: relative paths, loads from anywhere
     moved = tmp_path / "moved"
     shutil.copytree(tmp_path / "out", moved)
-    run_iris(["run", "-m", str(moved), "-i", str(ROOT / "assets" / "shapes-diamond.png"), "-p",
+    run_iris(["run", "-m", str(moved), "-i", str(ROOT / "assets" / "shapes-two-objects.png"), "-p",
               "What color is the diamond?", "-n", "4", "--temp", "0"])
 
 
