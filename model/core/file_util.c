@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "atomic_file.h"
 #include "error.h"
 
 char *iris_read_file(const char *path, size_t *len, size_t max_bytes)
@@ -77,4 +78,50 @@ int iris_has_suffix(const char *path, const char *suffix)
 {
     size_t a = strlen(path), b = strlen(suffix);
     return a >= b && strcasecmp(path + a - b, suffix) == 0;
+}
+
+int iris_mkdir_p(const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
+        iris_set_error("%s: path too long", path);
+        return -1;
+    }
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) && errno != EEXIST) goto fail;
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) && errno != EEXIST) goto fail;
+    if (!iris_is_dir(path)) {
+        errno = ENOTDIR;
+        goto fail;
+    }
+    return 0;
+fail:
+    iris_set_error("%s: cannot create the directory: %s", tmp, strerror(errno));
+    return -1;
+}
+
+int iris_write_text_file(const char *dir, const char *file, const char *text)
+{
+    char *path = iris_path_join(dir, file);
+    if (!path) {
+        iris_set_error("out of memory");
+        return -1;
+    }
+    iris_atomic_file af;
+    int rc = iris_atomic_open(&af, path, "w");
+    if (!rc) {
+        if (fputs(text, af.f) < 0 || fputc('\n', af.f) < 0) {
+            iris_atomic_abort(&af);
+            iris_set_error("%s: write failed", path);
+            rc = -1;
+        } else {
+            rc = iris_atomic_commit(&af);
+        }
+    }
+    free(path);
+    return rc;
 }

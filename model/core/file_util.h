@@ -15,5 +15,9 @@ int iris_file_exists(const char *path);
 char *iris_path_join(const char *dir, const char *name);
 /* True when path ends with suffix (case-insensitive). */
 int iris_has_suffix(const char *path, const char *suffix);
+/* Creates path and its missing parents (0755); 0 when it exists as a directory. */
+int iris_mkdir_p(const char *path);
+/* Writes text and a newline as dir/file, atomically (core/atomic_file.h). */
+int iris_write_text_file(const char *dir, const char *file, const char *text);
 
 #endif

@@ -320,52 +320,6 @@ static int grown(tlist *l, const char *name, const iris_tensor *src, int64_t row
 
 /* ---- files ---- */
 
-static int mkdir_p(const char *path)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
-        iris_set_error("%s: path too long", path);
-        return -1;
-    }
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) && errno != EEXIST) goto fail;
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) && errno != EEXIST) goto fail;
-    if (!iris_is_dir(path)) {
-        errno = ENOTDIR;
-        goto fail;
-    }
-    return 0;
-fail:
-    iris_set_error("%s: cannot create the directory: %s", tmp, strerror(errno));
-    return -1;
-}
-
-static int write_text(const char *dir, const char *file, const char *text)
-{
-    char *path = iris_path_join(dir, file);
-    if (!path) {
-        iris_set_error("out of memory");
-        return -1;
-    }
-    iris_atomic_file af;
-    int rc = iris_atomic_open(&af, path, "w");
-    if (!rc) {
-        if (fputs(text, af.f) < 0 || fputc('\n', af.f) < 0) {
-            iris_atomic_abort(&af);
-            iris_set_error("%s: write failed", path);
-            rc = -1;
-        } else {
-            rc = iris_atomic_commit(&af);
-        }
-    }
-    free(path);
-    return rc;
-}
-
 /* Writes j (consumed) as dir/file. */
 static int write_json(const char *dir, const char *file, cJSON *j)
 {
@@ -375,7 +329,7 @@ static int write_json(const char *dir, const char *file, cJSON *j)
         iris_set_error("out of memory");
         return -1;
     }
-    int rc = write_text(dir, file, text);
+    int rc = iris_write_text_file(dir, file, text);
     free(text);
     return rc;
 }
@@ -587,7 +541,7 @@ int iris_new_flamingo(const iris_flamingo_spec *s, const char *out_dir, uint64_t
         goto done;
     }
 
-    if (mkdir_p(out_dir) || mkdir_p(lm_dir) || mkdir_p(clip_dir)) goto done;
+    if (iris_mkdir_p(out_dir) || iris_mkdir_p(lm_dir) || iris_mkdir_p(clip_dir)) goto done;
     /* lm/: LlamaForCausalLM */
     if (write_part(&w, "language_model.", "", keep_all, 0, lm_dir, &n_part) ||
         write_json(lm_dir, "config.json", part_config(tc, "LlamaForCausalLM", dtype)) ||

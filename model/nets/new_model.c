@@ -424,24 +424,6 @@ static int build_weights(const iris_model_spec *s, int vocab, tlist *l)
 
 /* ---- the JSON files ---- */
 
-static int write_text(const char *dir, const char *file, const char *text)
-{
-    char *path = iris_path_join(dir, file);
-    if (!path) {
-        iris_set_error("out of memory");
-        return -1;
-    }
-    iris_atomic_file af;
-    int rc = iris_atomic_open(&af, path, "w");
-    if (!rc) {
-        fputs(text, af.f);
-        fputc('\n', af.f);
-        rc = iris_atomic_commit(&af);
-    }
-    free(path);
-    return rc;
-}
-
 static int write_json(const char *dir, const char *file, cJSON *j)
 {
     char *text = j ? cJSON_Print(j) : NULL;
@@ -450,7 +432,7 @@ static int write_json(const char *dir, const char *file, cJSON *j)
         iris_set_error("out of memory");
         return -1;
     }
-    int rc = write_text(dir, file, text);
+    int rc = iris_write_text_file(dir, file, text);
     free(text);
     return rc;
 }
@@ -593,30 +575,6 @@ static cJSON *processor_json(const iris_model_spec *s)
 
 /* ---- the model ---- */
 
-static int mkdir_p(const char *path)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
-        iris_set_error("%s: path too long", path);
-        return -1;
-    }
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) && errno != EEXIST) goto fail;
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) && errno != EEXIST) goto fail;
-    if (!iris_is_dir(path)) {
-        errno = ENOTDIR;
-        goto fail;
-    }
-    return 0;
-fail:
-    iris_set_error("%s: cannot create the directory: %s", tmp, strerror(errno));
-    return -1;
-}
-
 /* Text the chat templates put around the world's words (llava-hf and plain). */
 static const char *const TEMPLATE_TEXTS[] = {"USER: ", " ASSISTANT:", "\n"};
 
@@ -638,7 +596,7 @@ int iris_new_model(const iris_model_spec *s, const char *out_dir, uint64_t seed)
                               .max_vocab = s->max_vocab};
     if (!(tok_json = iris_bpe_build_json(&bo, &vocab))) goto done;
     if (build_weights(s, vocab, &l)) goto done;
-    if (mkdir_p(out_dir)) goto done;
+    if (iris_mkdir_p(out_dir)) goto done;
     char *st_path = iris_path_join(out_dir, "model.safetensors");
     if (!st_path) {
         iris_set_error("out of memory");
@@ -646,7 +604,7 @@ int iris_new_model(const iris_model_spec *s, const char *out_dir, uint64_t seed)
     }
     int st_rc = iris_st_write(st_path, l.n, (const char *const *)l.names, l.ts, "{\"format\":\"pt\"}");
     free(st_path);
-    if (st_rc || write_text(out_dir, "tokenizer.json", tok_json) ||
+    if (st_rc || iris_write_text_file(out_dir, "tokenizer.json", tok_json) ||
         write_json(out_dir, "config.json", config_json(s, vocab)) ||
         write_json(out_dir, "tokenizer_config.json", tokenizer_config_json(s)) ||
         write_json(out_dir, "special_tokens_map.json", special_tokens_map_json()) ||

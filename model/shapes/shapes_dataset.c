@@ -9,6 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_util.h"
 #include "shapes_qa.h"
 #include "vision/image_write.h"
 
@@ -17,15 +18,6 @@ static uint64_t split_hash(const char *s)
     uint64_t h = 1469598103934665603ULL;
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
-}
-
-static int mkdir_p(const char *path)
-{
-    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-        iris_set_error("%s: cannot create: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
 }
 
 static cJSON *turn(const char *from, const char *value)
@@ -94,7 +86,7 @@ int shapes_write_dataset(const shapes_dataset_opts *o)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/images", o->out_dir);
-    if (mkdir_p(o->out_dir) || mkdir_p(path)) return -1;
+    if (iris_mkdir_p(path)) return -1;   /* DIR/images and DIR */
     iris_atomic_file cap = {0}, qa = {0}, qs = {0};
     if (open_out(&cap, o->out_dir, o->split, "captions.json") || open_out(&qa, o->out_dir, o->split, "qa.json") ||
         open_out(&qs, o->out_dir, o->split, "questions.jsonl")) {

@@ -188,24 +188,12 @@ void iris_train_session_close(iris_train_session *s)
 
 /* ---- run directory helpers ---- */
 
-static int mkdir_p(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-    return 0;
-}
-
 static int prepare_run_dir(const char *dir)
 {
-    if (mkdir_p(dir)) {
-        iris_set_error("run directory %s: cannot create it: %s", dir, strerror(errno));
+    if (iris_mkdir_p(dir)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", iris_last_error());
+        iris_set_error("run directory: %s", why);
         return -1;
     }
     if (access(dir, W_OK | X_OK)) {
@@ -382,10 +370,7 @@ static int write_flamingo_model(iris_train_session *s, const char *dir)
         if (!mf) iris_set_error("%s: no OpenFlamingo model file", s->cfg.base);
         goto done;
     }
-    if (mkdir_p(dir)) {
-        iris_set_error("%s: cannot create it: %s", dir, strerror(errno));
-        goto done;
-    }
+    if (iris_mkdir_p(dir)) goto done;
     if (lora) {
         /* every perceiver / block weight with its adapter merged, and the grown table */
         if (flamingo_merged_tensors(s, names, ts, &n)) goto done;
