@@ -209,6 +209,10 @@ int iris_decoder_bind_all(iris_llama *m, iris_llama_binder *b)
         snprintf(x.layer + len, sizeof x.layer - (size_t)len, N->layer, l);
         if (bind_norm(&x, &L->attn_norm, &L->attn_norm_b, N->attn_norm) ||
             bind_attention_inputs(&x, N, L) ||
+            (c->qk_norm && (bind_part(&x, &L->q_norm, "attn.q_ln", "weight", 1, d, 0, 0) ||
+                            bind_part(&x, &L->q_norm_b, "attn.q_ln", "bias", 1, d, 0, 1) ||
+                            bind_part(&x, &L->k_norm, "attn.k_ln", "weight", 1, d, 0, 0) ||
+                            bind_part(&x, &L->k_norm_b, "attn.k_ln", "bias", 1, d, 0, 1))) ||
             bind_part(&x, &L->wo, N->o, "weight", 2, d, d, 0) ||
             (c->out_bias && bind_part(&x, &L->bo, N->o, "bias", 1, d, 0, 0)) ||
             bind_norm(&x, &L->ffn_norm, &L->ffn_norm_b, N->ffn_norm) ||

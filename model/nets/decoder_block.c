@@ -3,7 +3,7 @@
  * llama.c, untouched by these switches.
  *
  *   h = norm1(x);  q, k, v = h W + b  (k, v straight into the cache rows)
- *   [clamp q, k, v]  [RoPE on the first rot_dim of each head]
+ *   [clamp q, k, v]  [LayerNorm over all of q and of k]  [RoPE on the first rot_dim of each head]
  *   a = attention(q, K, V) [+ ALiBi]  o = a Wo + bo
  *   sequential: x += o;  x += ffn(norm2(x))
  *   parallel:   x += ffn(norm2(x)) + o      (both read the block's input)
@@ -53,6 +53,10 @@ void iris_decoder_block_forward(iris_llama *m, int l, int n)
         be->clamp(m->q, m->q, -c->clip_qkv, c->clip_qkv, (long)n * qd);
         be->clamp(kc, kc, -c->clip_qkv, c->clip_qkv, (long)n * kvd);
         be->clamp(vc, vc, -c->clip_qkv, c->clip_qkv, (long)n * kvd);
+    }
+    if (c->qk_norm) {  /* in place: both backends' LayerNorm read a row before writing it */
+        be->layernorm(m->q, m->q, &L->q_norm, opt(&L->q_norm_b), n, qd, c->norm_eps);
+        be->layernorm(kc, kc, &L->k_norm, opt(&L->k_norm_b), n, kvd, c->norm_eps);
     }
     if (c->pos == IRIS_POS_ROPE) {
         int rot = c->rot_dim ? c->rot_dim : c->head_dim;

@@ -127,6 +127,9 @@ static int mpt(iris_llama_config *c, const cJSON *o, const char *file)
  * RedPajama-200B): the MPT network with flat keys -- d_model, n_heads,
  * n_layers, mlp_ratio, max_seq_len, vocab_size, alibi, alibi_bias_max,
  * attn_clip_qkv, attn_qk_ln, softmax_scale, no_bias, logit_scale, prefix_lm.
+ * attn_qk_ln puts a LayerNorm over the whole width of q and of k (after the
+ * clamp, before the split into heads): attn.q_ln / attn.k_ln, bias-free when
+ * no_bias strips every bias, which iris requires anyway.
  * Its defaults differ from MptConfig's (alibi and no_bias off).  The output
  * layer is always the token embedding; LayerNorms use nn.LayerNorm's eps.
  * Options that only matter for training (dropouts, attn_impl, init_*,
@@ -152,11 +155,7 @@ static int mosaic_gpt(iris_llama_config *c, const cJSON *o, const char *file)
     c->alibi_max_bias = (float)jnum(o, "alibi_bias_max", 8);
     c->clip_qkv = (float)jnum(o, "attn_clip_qkv", 0);
     c->attn_scale = (float)jnum(o, "softmax_scale", 0);
-    if (jbool(o, "attn_qk_ln", 0)) {
-        iris_set_error("%s: mosaic_gpt attn_qk_ln (LayerNorm on queries and keys, as MPT-1B RedPajama-200B "
-                       "uses) is not implemented in iris", file);
-        return -1;
-    }
+    c->qk_norm = jbool(o, "attn_qk_ln", 0);  /* MPT-1B RedPajama-200B has it on */
     if (!jbool(o, "no_bias", 0)) {
         iris_set_error("%s: mosaic_gpt with biases (no_bias false or absent) is not supported: iris runs the "
                        "bias-free MPT", file);

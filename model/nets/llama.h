@@ -29,6 +29,7 @@ typedef struct {
     iris_tensor ffn_norm, w_gate, w_up, w_down;
     /* generic decoders (MPT, GPT-NeoX, BioGPT): absent (data NULL) otherwise */
     iris_tensor attn_norm_b, ffn_norm_b, bo, b_up, b_down;
+    iris_tensor q_norm, k_norm, q_norm_b, k_norm_b;   /* mosaic_gpt attn_qk_ln */
     void *fused_copy[2];  /* GPT-NeoX: per-head QKV rows regrouped (weight, bias) */
 } iris_llama_layer;
 
@@ -36,7 +37,8 @@ typedef struct {
 #define IRIS_LLAMA_LAYER_TENSORS(L)                                                       \
     {&(L)->attn_norm, &(L)->wq, &(L)->wk, &(L)->wv, &(L)->wo, &(L)->bq, &(L)->bk, &(L)->bv, \
      &(L)->ffn_norm, &(L)->w_gate, &(L)->w_up, &(L)->w_down, &(L)->attn_norm_b,            \
-     &(L)->ffn_norm_b, &(L)->bo, &(L)->b_up, &(L)->b_down}
+     &(L)->ffn_norm_b, &(L)->bo, &(L)->b_up, &(L)->b_down, &(L)->q_norm, &(L)->k_norm,      \
+     &(L)->q_norm_b, &(L)->k_norm_b}
 
 typedef struct iris_llama {
     iris_llama_config cfg;

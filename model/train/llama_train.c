@@ -68,8 +68,9 @@ int iris_llama_train_init(iris_llama_train *m, const iris_weights *w, const iris
                        ops ? ops->name : be->name);
         return -1;
     }
-    if (IRIS_ARCH_IS_GENERIC(cfg->arch) && (strcmp(be->name, "cpu") != 0 || cfg->clip_qkv > 0)) {
+    if (IRIS_ARCH_IS_GENERIC(cfg->arch) && (strcmp(be->name, "cpu") != 0 || cfg->clip_qkv > 0 || cfg->qk_norm)) {
         iris_set_error(cfg->clip_qkv > 0 ? "training %s with clip_qkv is not supported yet"
+                       : cfg->qk_norm    ? "training %s with QK LayerNorm (attn_qk_ln) is not supported yet"
                                          : "training %s language models runs on the CPU backend only (for now)",
                        cfg->arch_name);
         return -1;

@@ -51,18 +51,78 @@ def mosaic_config(cfg, **over):
     return out
 
 
-def write_mosaic(model, out_dir, fmt="bin", **over):
+def write_mosaic(model, out_dir, fmt="bin", extra=None, **over):
     """The model's weights under mosaic_gpt names (lm_head dropped: the
-    format always reads out through wte) and a mosaic_gpt config.json."""
+    format always reads out through wte), `extra` tensors, and a mosaic_gpt
+    config.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
     sd = {mosaic_name(k): v.detach().clone().contiguous() for k, v in model.state_dict().items()
           if k != "lm_head.weight"}
+    sd.update(extra or {})
     if fmt == "bin":
         torch.save(sd, str(out_dir / "pytorch_model.bin"))
     else:
         from safetensors.torch import save_file
         save_file(sd, str(out_dir / "model.safetensors"))
     (out_dir / "config.json").write_text(json.dumps(mosaic_config(model.config, **over)))
+
+
+def add_qk_layernorms(model, seed, bias=False, blocks=None):
+    """mosaic_gpt's attn_qk_ln on a transformers MPT: torch LayerNorms over the
+    whole width of q and of k, applied to Wqkv's output (mosaic_gpt applies
+    them after its optional clamp; these tests leave clip_qkv off, where the
+    two orders agree), as forward hooks.  Random weights (and biases); returns
+    them under mosaic_gpt's names."""
+    g = torch.Generator().manual_seed(seed)
+    d, extra = model.config.d_model, {}
+    for i, blk in enumerate(blocks if blocks is not None else model.transformer.blocks):
+        lns = []
+        for part in ("q_ln", "k_ln"):
+            ln = torch.nn.LayerNorm(d, eps=1e-5)
+            with torch.no_grad():
+                ln.weight.copy_(1 + 0.5 * torch.randn(d, generator=g))
+                ln.bias.copy_(0.2 * torch.randn(d, generator=g) if bias else torch.zeros(d))
+            extra[f"transformer.blocks.{i}.attn.{part}.weight"] = ln.weight.detach().clone()
+            if bias:
+                extra[f"transformer.blocks.{i}.attn.{part}.bias"] = ln.bias.detach().clone()
+            lns.append(ln)
+
+        def hook(_mod, _inp, out, q_ln=lns[0], k_ln=lns[1]):
+            q, k, v = out.chunk(3, dim=-1)
+            return torch.cat([q_ln(q), k_ln(k), v], dim=-1)
+        blk.attn.Wqkv.register_forward_hook(hook)
+    return extra
+
+
+@pytest.mark.parametrize("bias", [False, True], ids=["no-bias", "bias"])
+def test_mosaic_gpt_qk_layernorm_matches_reference(tmp_path, bias):
+    """attn_qk_ln (MPT-1B RedPajama-200B, OpenFlamingo-3B's language model):
+    transformers' MPT has no QK LayerNorm, so the reference is transformers'
+    MptForCausalLM with torch LayerNorms hooked onto q and k where
+    mosaic_gpt's attention puts them.  The long prompt crosses a chunk, so
+    normalised keys must be what the cache keeps."""
+    seed = (SEED + 5 + bias) % 100000
+    hf_dir, mdir = tmp_path / "hf", tmp_path / "mosaic"
+    hf_dir.mkdir()
+    model, tok = build("mpt", hf_dir, seed)
+    plain = hf_logits(model, tok.encode("fox").ids)
+    extra = add_qk_layernorms(model, seed, bias)
+    write_mosaic(model, mdir, "safetensors", extra=extra, attn_qk_ln=True)
+    relocate(hf_dir, mdir)
+    for prompt in prompts(seed, tok):
+        ref = hf_logits(model, tok.encode(prompt).ids)
+        got = iris_logits(mdir, tmp_path, prompt=prompt)
+        err = rel_err(got, ref)
+        assert err <= 1e-4, (bias, err, f"seed {SEED}")
+    # the norms are really read: without them the logits move
+    assert rel_err(iris_logits(mdir, tmp_path, prompt="fox"), plain) > 1e-2
+    # a missing q_ln weight is named
+    from safetensors.torch import load_file, save_file
+    sd = load_file(str(mdir / "model.safetensors"))
+    del sd["transformer.blocks.1.attn.k_ln.weight"]
+    save_file(sd, str(mdir / "model.safetensors"))
+    p = run_iris(["run", "-m", str(mdir), "-p", "fox", "-n", "0"], check=False)
+    assert p.returncode == 1 and "transformer.blocks.1.attn.k_ln.weight" in p.stderr, p.stderr
 
 
 def relocate(src, dst):
@@ -100,7 +160,6 @@ def test_mosaic_gpt_logits_match_transformers_mpt(tmp_path, over, fmt):
 
 
 REFUSALS = [
-    ({"attn_qk_ln": True}, "attn_qk_ln"),
     ({"no_bias": False}, "no_bias"),
     ({"alibi": False}, "ALiBi"),
     ({"prefix_lm": True}, "prefix_lm"),
@@ -135,9 +194,12 @@ def test_mosaic_gpt_missing_tensor_named(tmp_path):
     assert p.returncode == 1 and "transformer.blocks.1.mlp.mlp_up.weight" in p.stderr, p.stderr
 
 
-def test_openflamingo_with_mosaic_gpt_lang_model(tmp_path):
+@pytest.mark.parametrize("qk_ln", [False, True], ids=["plain", "qk-ln"])
+def test_openflamingo_with_mosaic_gpt_lang_model(tmp_path, qk_ln):
     """open_flamingo's Flamingo around MptForCausalLM against iris reading the
-    same language model from a mosaic_gpt directory."""
+    same language model from a mosaic_gpt directory (with attn_qk_ln, as
+    OpenFlamingo-3B's MPT-1B has it: then MptForCausalLM with the hooked
+    LayerNorms of add_qk_layernorms)."""
     import test_flamingo_model as tf
     seed = (SEED + 11) % 100000
     model, tok, _ = tf.build(tmp_path, seed, every_n=2)
@@ -148,7 +210,11 @@ def test_openflamingo_with_mosaic_gpt_lang_model(tmp_path):
     for f in ("model.safetensors", "pytorch_model.bin"):
         if (lm_dir / f).exists():
             (lm_dir / f).unlink()
-    write_mosaic(base, lm_dir, "bin")
+    extra = {}
+    if qk_ln:
+        layers = [fl.decoder_layer for fl in model.lang_encoder.transformer.blocks]
+        extra = add_qk_layernorms(model.lang_encoder, seed, blocks=layers)
+    write_mosaic(base, lm_dir, "bin", extra=extra, attn_qk_ln=qk_ln)
     paths, vision_x = tf.images(tmp_path, seed)
     ids = tok.encode(tf.PROMPT).ids
     with torch.no_grad():
@@ -159,3 +225,22 @@ def test_openflamingo_with_mosaic_gpt_lang_model(tmp_path):
     assert got.shape == ref.shape
     err = rel_err(got, ref)
     assert err <= 1e-4, f"seed {SEED}: {err}"
+
+
+def test_training_through_qk_layernorm_refused(tmp_path):
+    """iris has no backward for QK LayerNorm yet: training an OpenFlamingo
+    whose language model has it says so in one line instead of training on
+    wrong gradients."""
+    import test_flamingo_train as tt
+    from transformers import MptForCausalLM
+    *_, cfg = tt.setup(tmp_path, 17)
+    lm_dir = tmp_path / "lm"
+    base = MptForCausalLM.from_pretrained(str(lm_dir)).eval()
+    for f in ("model.safetensors", "pytorch_model.bin"):
+        if (lm_dir / f).exists():
+            (lm_dir / f).unlink()
+    write_mosaic(base, lm_dir, "bin", extra=add_qk_layernorms(base, 17), attn_qk_ln=True)
+    p = run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run")], check=False)
+    assert p.returncode == 1, p.stderr
+    msg = p.stderr.strip()
+    assert len(msg.splitlines()) == 1 and "QK LayerNorm" in msg, msg
