@@ -45,7 +45,8 @@ struct tok_moses {
 };
 
 /* English non-breaking prefixes (Moses' nonbreaking_prefix.en): a word
- * before a period that does not end a sentence.  The second list only
+ * before a period that does not end a sentence; every single capital letter
+ * ("J. Smith", "vitamin B.") is one too, tested apart.  The second list only
  * before a number ("No. 5"). */
 static const char *const PREFIXES[] = {
     "Adj", "Adm", "Adv", "Asst", "Bart", "Bldg", "Brig", "Bros", "Capt", "Cmdr", "Col", "Comdr", "Con", "Corp",
@@ -254,6 +255,7 @@ static int nonbreaking(const tok_moses *m, str *s)
             int has_dot = memchr(p, '.', pl) != NULL;
             int keep = (has_dot && matches(m->alpha, p, pl)) ||
                        in_list(PREFIXES, sizeof PREFIXES / sizeof *PREFIXES, p, pl) ||
+                       (pl == 1 && *p >= 'A' && *p <= 'Z') ||
                        (nx < end && matches(m->lower, nx, (size_t)(nxe - nx)));
             if (!keep) {
                 int numeric = in_list(NUMERIC_ONLY, sizeof NUMERIC_ONLY / sizeof *NUMERIC_ONLY, p, pl);

@@ -16,10 +16,7 @@ import pytest
 from llm_fixtures import run_iris
 
 pytest.importorskip("sacremoses")
-# A fixed seed by default: a random one found a divergence (seed 63988641, a
-# word ending "O." at the end of a sentence; see the closing note of #9);
-# IRIS_TEST_SEED explores others.
-SEED = int(os.environ.get("IRIS_TEST_SEED", "1"))
+SEED = int(os.environ.get("IRIS_TEST_SEED", random.randrange(1 << 30)))
 
 SENTENCES = [
     "Dr. Smith et al. reported a 12.5% decrease (p < 0.05) in IL-6 levels.",
@@ -35,6 +32,8 @@ SENTENCES = [
     "The 5'-UTR and 3' end of the mRNA were sequenced at St. Jude's hospital.",
     "Serum levels >200 mg/dL and <50 mg/dL were excluded [see Table 2].",
     "These results suggest that... well, the ß-cells' response isn't clear!",
+    # single capital letters are non-breaking prefixes, at the end too (seed 63988641 found it)
+    "J. Smith took vitamin B. The dose was given by Dr. K. O.",
 ]
 
 
