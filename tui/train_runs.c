@@ -11,6 +11,27 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "nets/flamingo.h"
+
+static const char LLAMA_TARGETS[] = "q_proj,k_proj,v_proj,o_proj", FLAMINGO_TARGETS[] = "attn";
+
+static int is_flamingo(const char *base)
+{
+    char *mf = iris_flamingo_model_file(base);
+    free(mf);
+    return mf != NULL;
+}
+
+const char *train_default_targets(const char *base)
+{
+    return is_flamingo(base) ? FLAMINGO_TARGETS : LLAMA_TARGETS;
+}
+
+int train_targets_are_foreign_default(const char *base, const char *targets)
+{
+    const char *other = is_flamingo(base) ? LLAMA_TARGETS : FLAMINGO_TARGETS;
+    return !strcmp(targets, other);
+}
 
 const char *const train_presets[3] = {"projector", "lora", "full"};
 const char *const train_schedules[4] = {"constant", "linear", "cosine", "exponential"};
@@ -22,7 +43,7 @@ void train_form_defaults(train_form_values *v, int preset)
     v->preset = preset;
     v->lora_r = 8;
     v->lora_alpha = 16;
-    snprintf(v->lora_targets, sizeof v->lora_targets, "q_proj,k_proj,v_proj,o_proj");
+    snprintf(v->lora_targets, sizeof v->lora_targets, "%s", LLAMA_TARGETS);
     v->schedule = 2;
     v->warmup_steps = 3;
     v->max_steps = 100;
@@ -38,6 +59,7 @@ int train_write_ini(const train_form_values *v, FILE *f)
     fprintf(f, "[model]\nbase = %s\n\n", v->base);
     fprintf(f, "[data]\ndata = %s\n", v->data);
     if (v->image_folder[0]) fprintf(f, "image_folder = %s\n", v->image_folder);
+    if (is_flamingo(v->base)) fprintf(f, "template = openflamingo\n");
     fprintf(f, "\n[train]\nmode = %s\nlr = %g\nschedule = %s\nwarmup_steps = %d\n", train_presets[v->preset], v->lr,
             train_schedules[v->schedule], v->warmup_steps);
     if (v->max_steps > 0) fprintf(f, "max_steps = %d\n", v->max_steps);

@@ -27,7 +27,15 @@ extern const char *const train_presets[3];     /* projector, lora, full */
 extern const char *const train_schedules[4];   /* constant, linear, cosine, exponential */
 
 void train_form_defaults(train_form_values *v, int preset);
-/* Writes the INI the trainer reads (man iris, TRAINING CONFIGURATION). */
+/* The LoRA targets the form offers for a base model: OpenFlamingo's
+ * attention groups ("attn": self- and cross-attention) for an OpenFlamingo
+ * model, LLaMA's attention projections otherwise. */
+const char *train_default_targets(const char *base);
+/* 1 when the form's targets are the other family's default (the base field
+ * changed after the form opened), so the base's own default applies. */
+int train_targets_are_foreign_default(const char *base, const char *targets);
+/* Writes the INI the trainer reads (man iris, TRAINING CONFIGURATION); an
+ * OpenFlamingo base gets data.template = openflamingo, the one it trains on. */
 int train_write_ini(const train_form_values *v, FILE *f);
 /* Creates runs_dir/name, writes config.ini there and starts the trainer;
  * resume continues an existing run.  Returns the child's pid or -1. */

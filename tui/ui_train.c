@@ -138,7 +138,7 @@ static void open_form(train_state *s)
     s->sched = v.schedule;
     snprintf(s->text[F_R], 64, "%d", v.lora_r);
     snprintf(s->text[F_ALPHA], 64, "%g", v.lora_alpha);
-    snprintf(s->text[F_TARGETS], sizeof s->text[F_TARGETS], "%s", v.lora_targets);
+    snprintf(s->text[F_TARGETS], sizeof s->text[F_TARGETS], "%s", train_default_targets(s->text[F_BASE]));
     snprintf(s->text[F_LR], 64, "%g", v.lr);
     snprintf(s->text[F_WARMUP], 64, "%d", v.warmup_steps);
     snprintf(s->text[F_STEPS], 64, "%d", v.max_steps);
@@ -178,7 +178,9 @@ static void submit_form(train_state *s)
     snprintf(v.base, sizeof v.base, "%s", s->text[F_BASE]);
     snprintf(v.data, sizeof v.data, "%s", s->text[F_DATA]);
     snprintf(v.image_folder, sizeof v.image_folder, "%s", s->text[F_IMAGES]);
-    snprintf(v.lora_targets, sizeof v.lora_targets, "%.255s", s->text[F_TARGETS]);
+    snprintf(v.lora_targets, sizeof v.lora_targets, "%.255s",
+             train_targets_are_foreign_default(v.base, s->text[F_TARGETS]) ? train_default_targets(v.base)
+                                                                            : s->text[F_TARGETS]);
     int bad = -1;
     if (!v.base[0]) bad = F_BASE;
     else if (!v.data[0]) bad = F_DATA;

@@ -75,6 +75,7 @@ def test_form_start_plot_stop_resume_and_survive_exit(tmp_path):
         assert ini["train"]["schedule"] == "cosine" and ini["train"]["warmup_steps"] == "3"
         assert ini["train"]["max_steps"] == "40"
         assert ini["lora"]["r"] == "8" and float(ini["lora"]["alpha"]) == 16
+        assert ini["lora"]["targets"] == "q_proj,k_proj,v_proj,o_proj" and "template" not in ini["data"]
         s = t.wait_for(lambda s: "running" in row(s, "first") and step_of(s, "first") >= 3, timeout=20)
         assert "/40" in row(s, "first")
         assert re.search(r"\d+s\s*$", row(s, "first").rstrip())          # an ETA
@@ -134,6 +135,48 @@ def test_form_start_plot_stop_resume_and_survive_exit(tmp_path):
             except OSError:
                 pass
         t.close()
+
+
+def start_one_run(tmp_path, base, name, data, env, edit_base=None):
+    """Opens the form on base, fills the dataset (and, given edit_base, types
+    a new base model), starts the run; returns its config.ini."""
+    t = Tui(["--panel", "train", "-m", str(base)], tmp_path, 100, 30, env=env)
+    try:
+        t.wait_for(lambda s: "no runs in" in s or "step/total" in s)
+        t.type("n")
+        t.wait_for("new training run")
+        t.send("C-u")
+        t.type(str(data))
+        t.send("Up", "Up", "C-u")
+        t.type(name)
+        if edit_base is not None:
+            t.send("Down", "C-u")
+            t.type(str(edit_base))
+        t.send("Enter")
+        t.wait_for("started " + name, timeout=10)
+        ini = configparser.ConfigParser(inline_comment_prefixes=(";",))
+        ini.read(Path(env["IRIS_RUNS"]) / name / "config.ini")
+        return ini
+    finally:
+        t.close()
+
+
+def test_form_defaults_for_an_openflamingo_base(tmp_path):
+    """An OpenFlamingo model trains on its own template, and its LoRA
+    targets are OpenFlamingo's groups, not LLaMA's projection names -- also
+    when the base field is changed to one after the form opened."""
+    of = tmp_path / "of-model"
+    of.mkdir()
+    (of / "openflamingo.json").write_text("{}")
+    data = tmp_path / "data.json"
+    data.write_text("[]")
+    env = {"IRIS_TRAIN_EXE": str(fake_exe(tmp_path)), "IRIS_RUNS": str(tmp_path / "runs")}
+    ini = start_one_run(tmp_path, of, "of", data, env)
+    assert ini["model"]["base"] == str(of)
+    assert ini["data"]["template"] == "openflamingo" and ini["lora"]["targets"] == "attn"
+    ini = start_one_run(tmp_path, tmp_path / "llava", "edited", data, env, edit_base=of)
+    assert ini["model"]["base"] == str(of)
+    assert ini["data"]["template"] == "openflamingo" and ini["lora"]["targets"] == "attn"
 
 
 def test_form_refuses_bad_values(tmp_path):
