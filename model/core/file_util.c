@@ -7,6 +7,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
+
 #include "atomic_file.h"
 #include "error.h"
 
@@ -123,5 +125,18 @@ int iris_write_text_file(const char *dir, const char *file, const char *text)
         }
     }
     free(path);
+    return rc;
+}
+
+int iris_write_json_file(const char *dir, const char *file, cJSON *j)
+{
+    char *text = j ? cJSON_Print(j) : NULL;
+    cJSON_Delete(j);
+    if (!text) {
+        iris_set_error("out of memory writing %s", file);
+        return -1;
+    }
+    int rc = iris_write_text_file(dir, file, text);
+    free(text);
     return rc;
 }

@@ -19,5 +19,9 @@ int iris_has_suffix(const char *path, const char *suffix);
 int iris_mkdir_p(const char *path);
 /* Writes text and a newline as dir/file, atomically (core/atomic_file.h). */
 int iris_write_text_file(const char *dir, const char *file, const char *text);
+/* The same for a cJSON tree, printed indented; takes j (freed, also on error;
+ * NULL counts as out of memory, so a failed build can be passed straight in). */
+struct cJSON;
+int iris_write_json_file(const char *dir, const char *file, struct cJSON *j);
 
 #endif

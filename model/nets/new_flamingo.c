@@ -320,20 +320,6 @@ static int grown(tlist *l, const char *name, const iris_tensor *src, int64_t row
 
 /* ---- files ---- */
 
-/* Writes j (consumed) as dir/file. */
-static int write_json(const char *dir, const char *file, cJSON *j)
-{
-    char *text = j ? cJSON_Print(j) : NULL;
-    cJSON_Delete(j);
-    if (!text) {
-        iris_set_error("out of memory");
-        return -1;
-    }
-    int rc = iris_write_text_file(dir, file, text);
-    free(text);
-    return rc;
-}
-
 static cJSON *read_json(const char *dir, const char *file)
 {
     char *path = iris_path_join(dir, file);
@@ -368,7 +354,7 @@ static int copy_json(const char *dir, const char *file, const char *out, int req
     cJSON *j = read_json(dir, file);
     if (!j) return -1;
     cJSON_DeleteItemFromObjectCaseSensitive(j, "processor_class");
-    return write_json(out, file, j);
+    return iris_write_json_file(out, file, j);
 }
 
 /* A config object from the LLaVA's, with the architecture and dtype added. */
@@ -479,7 +465,7 @@ static int write_model_file(const iris_flamingo_spec *s, const char *out_dir)
     cJSON_AddStringToObject(j, "preprocess", s->preprocess);
     /* chats and iris run ask in the format the model is trained on */
     cJSON_AddStringToObject(j, "chat_template", "openflamingo");
-    return write_json(out_dir, "openflamingo.json", j);
+    return iris_write_json_file(out_dir, "openflamingo.json", j);
 }
 
 int iris_new_flamingo(const iris_flamingo_spec *s, const char *out_dir, uint64_t seed)
@@ -544,7 +530,7 @@ int iris_new_flamingo(const iris_flamingo_spec *s, const char *out_dir, uint64_t
     if (iris_mkdir_p(out_dir) || iris_mkdir_p(lm_dir) || iris_mkdir_p(clip_dir)) goto done;
     /* lm/: LlamaForCausalLM */
     if (write_part(&w, "language_model.", "", keep_all, 0, lm_dir, &n_part) ||
-        write_json(lm_dir, "config.json", part_config(tc, "LlamaForCausalLM", dtype)) ||
+        iris_write_json_file(lm_dir, "config.json", part_config(tc, "LlamaForCausalLM", dtype)) ||
         copy_json(s->llava, "tokenizer.json", lm_dir, 1) || copy_json(s->llava, "tokenizer_config.json", lm_dir, 0) ||
         copy_json(s->llava, "special_tokens_map.json", lm_dir, 0))
         goto done;
@@ -552,7 +538,7 @@ int iris_new_flamingo(const iris_flamingo_spec *s, const char *out_dir, uint64_t
     cJSON *vcfg = part_config(vc, "CLIPVisionModel", dtype);
     if (vcfg) cJSON_ReplaceItemInObjectCaseSensitive(vcfg, "num_hidden_layers", cJSON_CreateNumber(keep));
     if (write_part(&w, "vision_tower.", "", keep_layers, keep, clip_dir, &n_part) ||
-        write_json(clip_dir, "config.json", vcfg) || copy_json(s->llava, "preprocessor_config.json", clip_dir, 1))
+        iris_write_json_file(clip_dir, "config.json", vcfg) || copy_json(s->llava, "preprocessor_config.json", clip_dir, 1))
         goto done;
     /* the new parts */
     if (perceiver(&l, s, v_hidden) || blocks(&l, s, t_layers, t_hidden, v_hidden) ||

@@ -424,19 +424,6 @@ static int build_weights(const iris_model_spec *s, int vocab, tlist *l)
 
 /* ---- the JSON files ---- */
 
-static int write_json(const char *dir, const char *file, cJSON *j)
-{
-    char *text = j ? cJSON_Print(j) : NULL;
-    cJSON_Delete(j);
-    if (!text) {
-        iris_set_error("out of memory");
-        return -1;
-    }
-    int rc = iris_write_text_file(dir, file, text);
-    free(text);
-    return rc;
-}
-
 static const char *const SPECIALS[] = {"<s>", "</s>", "<pad>", "<image>"};
 enum { BOS_ID, EOS_ID, PAD_ID, IMAGE_ID };
 
@@ -605,11 +592,11 @@ int iris_new_model(const iris_model_spec *s, const char *out_dir, uint64_t seed)
     int st_rc = iris_st_write(st_path, l.n, (const char *const *)l.names, l.ts, "{\"format\":\"pt\"}");
     free(st_path);
     if (st_rc || iris_write_text_file(out_dir, "tokenizer.json", tok_json) ||
-        write_json(out_dir, "config.json", config_json(s, vocab)) ||
-        write_json(out_dir, "tokenizer_config.json", tokenizer_config_json(s)) ||
-        write_json(out_dir, "special_tokens_map.json", special_tokens_map_json()) ||
-        write_json(out_dir, "preprocessor_config.json", preprocessor_json(s)) ||
-        write_json(out_dir, "processor_config.json", processor_json(s)))
+        iris_write_json_file(out_dir, "config.json", config_json(s, vocab)) ||
+        iris_write_json_file(out_dir, "tokenizer_config.json", tokenizer_config_json(s)) ||
+        iris_write_json_file(out_dir, "special_tokens_map.json", special_tokens_map_json()) ||
+        iris_write_json_file(out_dir, "preprocessor_config.json", preprocessor_json(s)) ||
+        iris_write_json_file(out_dir, "processor_config.json", processor_json(s)))
         goto done;
     rc = 0;
 done:

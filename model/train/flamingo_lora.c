@@ -277,7 +277,6 @@ int iris_flamingo_lora_save(const iris_flamingo_lora *fl, const iris_flamingo_tr
     char **names = calloc((size_t)cap, sizeof *names);
     iris_tensor *ts = calloc((size_t)cap, sizeof *ts);
     cJSON *cfg = NULL;
-    char *json = NULL;
     if (!names || !ts) goto oom;
     for (int i = 0; i < fl->n; i++) {
         if (!fl->sel[i]) continue;
@@ -327,16 +326,8 @@ int iris_flamingo_lora_save(const iris_flamingo_lora *fl, const iris_flamingo_tr
     } else {
         cJSON_AddNullToObject(cfg, "modules_to_save");
     }
-    if (!(json = cJSON_Print(cfg))) goto oom;
-    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
-    iris_atomic_file af;
-    if (iris_atomic_open(&af, path, "w")) goto done;
-    if (fputs(json, af.f) < 0) {
-        iris_atomic_abort(&af);
-        iris_set_error("%s: write failed", path);
-        goto done;
-    }
-    rc = iris_atomic_commit(&af);
+    rc = iris_write_json_file(dir, "adapter_config.json", cfg);
+    cfg = NULL;
     goto done;
 oom:
     iris_set_error("out of memory writing the adapter to %s", dir);
@@ -345,7 +336,6 @@ done:
     free(names);
     free(ts);
     cJSON_Delete(cfg);
-    free(json);
     return rc;
 }
 

@@ -23,18 +23,6 @@ static int ensure_dir(const char *dir)
     return 0;
 }
 
-static int write_text(const char *path, const char *text)
-{
-    iris_atomic_file af;
-    if (iris_atomic_open(&af, path, "w")) return -1;
-    if (fputs(text, af.f) < 0) {
-        iris_atomic_abort(&af);
-        iris_set_error("%s: write failed", path);
-        return -1;
-    }
-    return iris_atomic_commit(&af);
-}
-
 /* What an adapter holds: the LoRA matrices and, as PEFT's modules_to_save,
  * a projector trained beside them (LLaVA's stage 2). */
 static int in_adapter(const iris_param *p)
@@ -67,7 +55,6 @@ int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_
     iris_tensor *ts = calloc((size_t)n + 1, sizeof *ts);
     int k = 0, rc = -1;
     cJSON *cfg = NULL;
-    char *json = NULL;
     if (!names || !ts) goto oom;
     for (int i = 0; i < s->n; i++) {
         const iris_param *p = &s->p[i];
@@ -125,10 +112,8 @@ int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_
     } else {
         cJSON_AddNullToObject(cfg, "modules_to_save");
     }
-    json = cJSON_Print(cfg);
-    if (!json) goto oom;
-    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
-    rc = write_text(path, json);
+    rc = iris_write_json_file(dir, "adapter_config.json", cfg);
+    cfg = NULL;
     goto done;
 oom:
     iris_set_error("out of memory writing the adapter to %s", dir);
@@ -137,7 +122,6 @@ done:
     free(names);
     free(ts);
     cJSON_Delete(cfg);
-    free(json);
     return rc;
 }
 
