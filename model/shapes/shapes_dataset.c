@@ -10,6 +10,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/file_util.h"
+#include "eval/vqa_metric.h"
 #include "shapes_qa.h"
 #include "vision/image_write.h"
 
@@ -143,8 +144,19 @@ int shapes_write_dataset(const shapes_dataset_opts *o)
             cJSON_AddStringToObject(j, "image", rel);
             cJSON_AddStringToObject(j, "question", q.question);
             cJSON_AddStringToObject(j, "answer", q.answer);
-            /* ten identical human answers, as a unanimous VQAv2 question has */
-            for (int k = 0; k < 10; k++) cJSON_AddItemToArray(ans, cJSON_CreateString(q.answer));
+            /* Ten identical human answers, as a unanimous VQAv2 question has,
+             * in the processed form VQAv2's annotations hold: the official
+             * metric lower-cases the prediction but leaves unanimous answers
+             * as they are, so a raw "K" could never be matched. */
+            char *gt = iris_vqa_normalize_prediction(q.answer);
+            for (int k = 0; gt && k < 10; k++) cJSON_AddItemToArray(ans, cJSON_CreateString(gt));
+            free(gt);
+            if (!gt) {
+                cJSON_Delete(j);
+                cJSON_Delete(ans);
+                iris_set_error("out of memory");
+                goto done;
+            }
             cJSON_AddItemToObject(j, "answers", ans);
             cJSON_AddStringToObject(j, "question_type", shape_qa_type_names[q.type]);
             if (emit(qs.f, j, "") ) goto done;

@@ -174,7 +174,7 @@ int shapes_questions_of_type(const shape_scene *s, shape_qa_type t, shape_rng *r
             shape_object f = *o;
             f.color = shape_rng_int(r, 0, SHAPE_N_COLORS - 1);
             f.kind = (shape_kind)shape_rng_int(r, 0, SHAPE_KIND_COUNT - 1);
-            f.letter = f.kind == SHAPE_LETTER ? (char)('A' + shape_rng_int(r, 0, 25)) : 0;
+            f.letter = f.kind == SHAPE_LETTER ? shape_random_letter(r) : 0;
             if (count_color_kind(s, f.color, &f)) continue;
             shape_object_name(&f, name, sizeof name);
             snprintf(q, sizeof q, "Is there %s %s?", article(name), name);

@@ -10,6 +10,7 @@
 const char *const shape_kind_names[SHAPE_KIND_COUNT] = {
     "circle", "square", "triangle", "star", "diamond", "cross", "letter",
 };
+const char shape_letters[SHAPE_N_LETTERS + 1] = "CEHKLSTZ";
 const char *const shape_color_names[SHAPE_N_COLORS] = {
     "red", "green", "blue", "yellow", "purple", "orange",
 };
@@ -59,7 +60,7 @@ void shape_scene_random(shape_scene *s, shape_rng *r, int max_objects)
     for (int k = 0; k < want; k++) {
         shape_object o;
         o.kind = (shape_kind)shape_rng_int(r, 0, SHAPE_KIND_COUNT - 1);
-        o.letter = o.kind == SHAPE_LETTER ? (char)('A' + shape_rng_int(r, 0, 25)) : 0;
+        o.letter = o.kind == SHAPE_LETTER ? shape_random_letter(r) : 0;
         o.color = shape_rng_int(r, 0, SHAPE_N_COLORS - 1);
         o.large = shape_rng_int(r, 0, 1);
         o.r = cell * (o.large ? 44 : 32) / 100;
@@ -72,6 +73,11 @@ void shape_scene_random(shape_scene *s, shape_rng *r, int max_objects)
 int shape_object_column(const shape_scene *s, const shape_object *o)
 {
     return o->cx * SHAPE_GRID / s->width;
+}
+
+char shape_random_letter(shape_rng *r)
+{
+    return shape_letters[shape_rng_int(r, 0, SHAPE_N_LETTERS - 1)];
 }
 
 /* Is (x, y), relative to the centre and scaled so the object spans [-1, 1], ink? */

@@ -27,7 +27,7 @@ typedef enum {
 
 typedef struct {
     shape_kind kind;
-    char letter;       /* 'A'..'Z' for SHAPE_LETTER */
+    char letter;       /* one of shape_letters for SHAPE_LETTER */
     int color;         /* index into shape_color_names */
     int large;         /* size class */
     int cx, cy, r;     /* centre and half-size in pixels */
@@ -42,6 +42,12 @@ typedef struct {
 } shape_scene;
 
 extern const char *const shape_kind_names[SHAPE_KIND_COUNT];
+/* The world's capital letters: eight that look unlike each other and unlike
+ * the shapes (no O, no X) in a 5x7 font at 10-28 px, and no A, which the
+ * VQAv2 metric drops as an article.  With all 26 a letter was seen about
+ * 1/180 as often as a colour. */
+extern const char shape_letters[];
+#define SHAPE_N_LETTERS 8
 extern const char *const shape_color_names[SHAPE_N_COLORS];
 
 /* xorshift64* generator shared by the world's modules. */
@@ -55,6 +61,8 @@ int shape_rng_int(shape_rng *r, int lo, int hi);   /* inclusive */
 void shape_scene_random(shape_scene *s, shape_rng *r, int max_objects);
 /* The grid column (0 = left) an object sits in. */
 int shape_object_column(const shape_scene *s, const shape_object *o);
+/* A letter drawn from shape_letters. */
+char shape_random_letter(shape_rng *r);
 /* Renders into rgb (width*height*3 bytes). noise_seed drives background noise. */
 void shape_scene_render(const shape_scene *s, uint8_t *rgb, uint64_t noise_seed);
 /* "red circle", "blue letter A" */

@@ -63,6 +63,65 @@ def test_gen_shapes_max_objects(tmp_path):
         assert r.returncode == 2 and "--max-objects" in r.stderr
 
 
+NAMED_COLORS = {"red": (255, 0, 0), "green": (0, 160, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0),
+                "purple": (128, 0, 128), "orange": (255, 140, 0)}
+
+
+def cell_colors(path):
+    """What the pixels say, cell by cell of the 4x4 grid: the nearest named
+    colour of the cell's saturated pixels, or None for an empty cell."""
+    from PIL import Image
+    im = Image.open(path).convert("RGB")
+    px, c = im.load(), im.width // 4
+    grid = [[None] * 4 for _ in range(4)]
+    for r in range(4):
+        for k in range(4):
+            ink = [px[x, y] for y in range(r * c, (r + 1) * c) for x in range(k * c, (k + 1) * c)
+                   if max(px[x, y]) - min(px[x, y]) > 60]
+            if len(ink) >= 4:
+                mean = [sum(p[i] for p in ink) / len(ink) for i in range(3)]
+                grid[r][k] = min(NAMED_COLORS, key=lambda n: sum((a - b) ** 2 for a, b in
+                                                                 zip(NAMED_COLORS[n], mean)))
+    return grid
+
+
+def test_gen_shapes_spatial_answers_and_letters_agree_with_the_pixels(tmp_path):
+    """"What is left of the red circle?" is the object in the nearest grid
+    column on its left that holds any, and it must be alone there: checked
+    from the rendered pixels (some red cell has, as the nearest non-empty
+    column on that side, one holding a single cell, of the answer's colour).
+    Letters come from the world's eight; the eval file's answers are in the
+    metric's processed form (lower case), as VQAv2's annotations are."""
+    run_iris(["gen-shapes", "--seed", "9", "--count", "300", "--turns", "8", "-o", str(tmp_path)])
+    recs = json.load(open(tmp_path / "train_qa.json"))
+    n_spatial = 0
+    for rec in recs:
+        conv = rec["conversations"]
+        grid = None
+        for q, a in zip(conv[0::2], conv[1::2]):
+            text, ans = q["value"].replace("<image>\n", ""), a["value"]
+            if text.startswith("Which letter"):
+                assert ans in list("CEHKLSTZ"), ans
+            if not text.startswith(("What is left of the ", "What is right of the ")):
+                continue
+            n_spatial += 1
+            grid = grid or cell_colors(tmp_path / rec["image"])
+            left = text.startswith("What is left")
+            ref_color, ans_color = text.split(" the ")[1].split()[0], ans.split()[0]
+            columns = [[grid[r][k] for r in range(4) if grid[r][k]] for k in range(4)]
+            ok = False
+            for k in range(4):
+                if ref_color not in columns[k]:
+                    continue
+                side = [c for c in (columns[:k][::-1] if left else columns[k + 1:]) if c]
+                ok = ok or (bool(side) and side[0] == [ans_color])
+            assert ok, (rec["image"], text, ans, grid)
+    assert n_spatial >= 100
+    qs = [json.loads(l) for l in open(tmp_path / "train_questions.jsonl")]
+    assert all(q["answers"] == [q["answer"].lower()] * 10 for q in qs)
+    assert any(q["answer"] != q["answers"][0] for q in qs)   # some letters among 300
+
+
 def test_eval_on_shapes_writes_consistent_results(tmp_path):
     model_dir = tmp_path / "m"
     model_dir.mkdir()

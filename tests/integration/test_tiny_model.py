@@ -177,8 +177,8 @@ def test_tokenizer_ids_match_tokenizers_library(tmp_path):
         assert p.returncode == 0, p.stderr.decode()
         assert [int(x) for x in p.stdout.split()] == want, repr(text)
     # the world's words are single tokens
-    enc = tok.encode("What color is the triangle? purple letter Q", add_special_tokens=False)
-    assert len(enc.ids) == 9, enc.tokens   # What color is the triangle ? purple letter Q
+    enc = tok.encode("What color is the triangle? purple letter K", add_special_tokens=False)
+    assert len(enc.ids) == 9, enc.tokens   # What color is the triangle ? purple letter K
     ids = {tok.token_to_id(s): s for s in ["<s>", "</s>", "<pad>", "<image>"]}
     assert sorted(ids) == [0, 1, 2, 3]
 
