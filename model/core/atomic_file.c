@@ -86,3 +86,15 @@ void iris_atomic_abort(iris_atomic_file *af)
     free(af->path);
     memset(af, 0, sizeof *af);
 }
+
+int iris_atomic_write(const char *path, int (*fill)(FILE *f, void *ctx), void *ctx)
+{
+    iris_atomic_file af;
+    if (iris_atomic_open(&af, path, "w")) return -1;
+    if (fill(af.f, ctx) || ferror(af.f)) {
+        iris_atomic_abort(&af);
+        iris_set_error("%s: write failed", path);
+        return -1;
+    }
+    return iris_atomic_commit(&af);
+}

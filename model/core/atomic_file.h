@@ -25,5 +25,8 @@ typedef struct {
 int iris_atomic_open(iris_atomic_file *af, const char *path, const char *mode);
 int iris_atomic_commit(iris_atomic_file *af);
 void iris_atomic_abort(iris_atomic_file *af);
+/* The whole cycle for a writer callback: fill returns 0 when it wrote all
+ * (anything else, or a stream error, discards the file: "PATH: write failed"). */
+int iris_atomic_write(const char *path, int (*fill)(FILE *f, void *ctx), void *ctx);
 
 #endif

@@ -106,6 +106,11 @@ fail:
     return -1;
 }
 
+static int put_line(FILE *f, void *text)
+{
+    return fputs(text, f) < 0 || fputc('\n', f) < 0 ? -1 : 0;
+}
+
 int iris_write_text_file(const char *dir, const char *file, const char *text)
 {
     char *path = iris_path_join(dir, file);
@@ -113,17 +118,7 @@ int iris_write_text_file(const char *dir, const char *file, const char *text)
         iris_set_error("out of memory");
         return -1;
     }
-    iris_atomic_file af;
-    int rc = iris_atomic_open(&af, path, "w");
-    if (!rc) {
-        if (fputs(text, af.f) < 0 || fputc('\n', af.f) < 0) {
-            iris_atomic_abort(&af);
-            iris_set_error("%s: write failed", path);
-            rc = -1;
-        } else {
-            rc = iris_atomic_commit(&af);
-        }
-    }
+    int rc = iris_atomic_write(path, put_line, (void *)text);
     free(path);
     return rc;
 }

@@ -210,22 +210,17 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
+static int put_config(FILE *f, void *c)
+{
+    fprintf(f, "; iris train: the settings this run used\n");
+    return iris_train_config_write(c, f);
+}
+
 static int write_config(const iris_train_config *c, const char *dir)
 {
     char *path = join(dir, "config.ini");
     if (!path) return -1;
-    iris_atomic_file af;
-    int rc = iris_atomic_open(&af, path, "w");
-    if (!rc) {
-        fprintf(af.f, "; iris train: the settings this run used\n");
-        if (iris_train_config_write(c, af.f)) {
-            iris_atomic_abort(&af);
-            iris_set_error("%s: write failed", path);
-            rc = -1;
-        } else {
-            rc = iris_atomic_commit(&af);
-        }
-    }
+    int rc = iris_atomic_write(path, put_config, (void *)c);
     free(path);
     return rc;
 }
