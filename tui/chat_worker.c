@@ -22,6 +22,7 @@ static void post(chat_worker *w, chat_event_kind kind, const char *text, size_t 
     t[n] = 0;
     e->kind = kind;
     e->text = t;
+    e->len = n;
     if (kind != CW_EV_TEXT) {
         /* a job's outcome becomes visible together with busy = 0, so the UI
          * never sees "loaded" while the worker still refuses a new job */
@@ -33,12 +34,13 @@ static void post(chat_worker *w, chat_event_kind kind, const char *text, size_t 
     pthread_mutex_lock(&w->mu);
     /* consecutive text pieces are merged so a long answer is one event */
     if (kind == CW_EV_TEXT && w->tail && w->tail->kind == CW_EV_TEXT) {
-        size_t old = strlen(w->tail->text);
+        size_t old = w->tail->len;
         char *m = realloc(w->tail->text, old + n + 1);
         if (m) {
             memcpy(m + old, text, n);
             m[old + n] = 0;
             w->tail->text = m;
+            w->tail->len = old + n;
         }
         free(t);
         free(e);

@@ -20,7 +20,8 @@ typedef enum { CW_EV_TEXT, CW_EV_INFO, CW_EV_ERROR, CW_EV_DONE, CW_EV_LOADED, CW
 
 typedef struct chat_event {
     chat_event_kind kind;
-    char *text;
+    char *text;      /* NUL-terminated for messages; a model's text may hold NUL bytes, */
+    size_t len;      /* so answers are read with len */
     struct chat_event *next;
 } chat_event;
 

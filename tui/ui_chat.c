@@ -58,12 +58,12 @@ static entry *add_entry(chat_state *s, entry_kind k, const char *text)
     return e;
 }
 
-static void append_text(entry *e, const char *t)
+static void append_text(entry *e, const char *t, size_t n)
 {
-    size_t n = strlen(t);
     char *p = realloc(e->text, e->len + n + 1);
     if (!p) return;
-    memcpy(p + e->len, t, n + 1);
+    memcpy(p + e->len, t, n);
+    p[e->len + n] = 0;
     e->text = p;
     e->len += n;
 }
@@ -300,7 +300,7 @@ static void chat_tick(ui_panel *p, ui_app *app)
     for (chat_event *e = ev; e; e = e->next) {
         switch (e->kind) {
         case CW_EV_TEXT:
-            if (s->answering && s->n && s->e[s->n - 1].kind == E_ASSISTANT) append_text(&s->e[s->n - 1], e->text);
+            if (s->answering && s->n && s->e[s->n - 1].kind == E_ASSISTANT) append_text(&s->e[s->n - 1], e->text, e->len);
             break;
         case CW_EV_DONE:
             s->answering = 0;

@@ -53,12 +53,12 @@ static const char *base(const char *p)
     return b && b[1] ? b + 1 : p;
 }
 
-static void append(answer *a, const char *t)
+static void append(answer *a, const char *t, size_t n)
 {
-    size_t n = strlen(t);
     char *p = realloc(a->text, a->len + n + 1);
     if (!p) return;
-    memcpy(p + a->len, t, n + 1);
+    memcpy(p + a->len, t, n);
+    p[a->len + n] = 0;
     a->text = p;
     a->len += n;
 }
@@ -138,7 +138,7 @@ static void compare_tick(ui_panel *p, ui_app *app)
             answer *a = sd->a && sd->q < c->n_q ? &sd->a[sd->q] : NULL;
             switch (e->kind) {
             case CW_EV_TEXT:
-                if (a) append(a, e->text);
+                if (a) append(a, e->text, e->len);
                 break;
             case CW_EV_DONE:
                 if (a) {
@@ -154,8 +154,8 @@ static void compare_tick(ui_panel *p, ui_app *app)
                 break;
             case CW_EV_ERROR:
                 if (a && sd->step >= 1) {
-                    append(a, "error: ");
-                    append(a, e->text);
+                    append(a, "error: ", 7);
+                    append(a, e->text, e->len);
                     a->failed = a->done = 1;
                     sd->q++;
                     sd->step = 0;
