@@ -1,5 +1,6 @@
 """Drives the real iris binary in a private tmux server: send-keys to type,
 capture-pane to read the screen (with colours when asked)."""
+import itertools
 import os
 import shutil
 import subprocess
@@ -15,12 +16,17 @@ def need_tmux():
         pytest.skip("tmux is not installed (tools/debian-packages.txt lists it)")
 
 
+_SESSIONS = itertools.count()
+
+
 class Tui:
     def __init__(self, args, tmp_path, width=80, height=24, env=None, builtin=True):
         """builtin=False runs a copy of the binary with no assets/ beside it or
         in the working directory: an install without the built-in model."""
         need_tmux()
-        self.sock = f"iris-test-{os.getpid()}-{id(self)}"
+        # a counter, not id(self): a closed session's object id comes back at once,
+        # while its tmux server may still hold the socket
+        self.sock = f"iris-test-{os.getpid()}-{next(_SESSIONS)}"
         self.tmp = tmp_path
         e = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color", "ESCDELAY": "40",
              "HOME": str(tmp_path), "IRIS_RUNS": str(tmp_path / "runs")}
