@@ -300,18 +300,8 @@ int iris_flamingo_lora_save(const iris_flamingo_lora *fl, const iris_flamingo_tr
     char path[2048];
     snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
     if (iris_st_write(path, k, (const char *const *)names, ts, "{\"format\":\"pt\"}")) goto done;
-    if (!(cfg = cJSON_CreateObject())) goto oom;
-    cJSON_AddStringToObject(cfg, "peft_type", "LORA");
-    cJSON_AddNullToObject(cfg, "task_type");
-    cJSON_AddStringToObject(cfg, "base_model_name_or_path", base_name ? base_name : "");
-    cJSON_AddNumberToObject(cfg, "r", fl->lc.r);
-    cJSON_AddNumberToObject(cfg, "lora_alpha", fl->lc.alpha);
-    cJSON_AddNumberToObject(cfg, "lora_dropout", fl->lc.dropout);
-    cJSON_AddBoolToObject(cfg, "use_rslora", fl->lc.rslora);
-    cJSON_AddStringToObject(cfg, "bias", "none");
-    cJSON_AddBoolToObject(cfg, "fan_in_fan_out", 0);
-    cJSON_AddBoolToObject(cfg, "inference_mode", 1);
-    cJSON_AddBoolToObject(cfg, "init_lora_weights", 1);
+    /* task_type null: an OpenFlamingo is not a PEFT task model */
+    if (!(cfg = iris_peft_config_common(&fl->lc, base_name, NULL))) goto oom;
     cJSON_AddNullToObject(cfg, "layers_to_transform");
     cJSON_AddNullToObject(cfg, "layers_pattern");
     /* full module names: PEFT selects exactly these */

@@ -41,6 +41,25 @@ static void projector_module(const char *name, char *out, size_t cap)
     }
 }
 
+cJSON *iris_peft_config_common(const iris_lora_config *lc, const char *base_name, const char *task_type)
+{
+    cJSON *cfg = cJSON_CreateObject();
+    if (!cfg) return NULL;
+    cJSON_AddStringToObject(cfg, "peft_type", "LORA");
+    if (task_type) cJSON_AddStringToObject(cfg, "task_type", task_type);
+    else cJSON_AddNullToObject(cfg, "task_type");
+    cJSON_AddStringToObject(cfg, "base_model_name_or_path", base_name ? base_name : "");
+    cJSON_AddNumberToObject(cfg, "r", lc->r);
+    cJSON_AddNumberToObject(cfg, "lora_alpha", lc->alpha);
+    cJSON_AddNumberToObject(cfg, "lora_dropout", lc->dropout);
+    cJSON_AddBoolToObject(cfg, "use_rslora", lc->rslora);
+    cJSON_AddStringToObject(cfg, "bias", "none");
+    cJSON_AddBoolToObject(cfg, "fan_in_fan_out", 0);
+    cJSON_AddBoolToObject(cfg, "inference_mode", 1);
+    cJSON_AddBoolToObject(cfg, "init_lora_weights", 1);
+    return cfg;
+}
+
 int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_name)
 {
     if (!m->has_lora) {
@@ -70,19 +89,7 @@ int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_
     snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
     if (iris_st_write(path, k, (const char *const *)names, ts, "{\"format\":\"pt\"}")) goto done;
 
-    cfg = cJSON_CreateObject();
-    if (!cfg) goto oom;
-    cJSON_AddStringToObject(cfg, "peft_type", "LORA");
-    cJSON_AddStringToObject(cfg, "task_type", "CAUSAL_LM");
-    cJSON_AddStringToObject(cfg, "base_model_name_or_path", base_name ? base_name : "");
-    cJSON_AddNumberToObject(cfg, "r", m->lora.r);
-    cJSON_AddNumberToObject(cfg, "lora_alpha", m->lora.alpha);
-    cJSON_AddNumberToObject(cfg, "lora_dropout", m->lora.dropout);
-    cJSON_AddBoolToObject(cfg, "use_rslora", m->lora.rslora);
-    cJSON_AddStringToObject(cfg, "bias", "none");
-    cJSON_AddBoolToObject(cfg, "fan_in_fan_out", 0);
-    cJSON_AddBoolToObject(cfg, "inference_mode", 1);
-    cJSON_AddBoolToObject(cfg, "init_lora_weights", 1);
+    if (!(cfg = iris_peft_config_common(&m->lora, base_name, "CAUSAL_LM"))) goto oom;
     cJSON *tm = cJSON_AddArrayToObject(cfg, "target_modules");
     /* The module's last name component ("Wqkv", "q_proj"): PEFT matches a
      * target against the end of each module path. */

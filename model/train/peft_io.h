@@ -29,6 +29,12 @@
 
 /* Writes m's LoRA adapters (m->has_lora) to dir (created when missing). */
 int iris_peft_save(const iris_llama_train *m, const char *dir, const char *base_name);
+/* A new adapter_config.json object with the fields every iris adapter
+ * shares (peft_type LORA, the base, r, lora_alpha, lora_dropout,
+ * use_rslora, bias "none", ...); task_type NULL is written as null.  The
+ * caller adds target_modules, the layers and modules_to_save.  NULL when
+ * out of memory. */
+struct cJSON *iris_peft_config_common(const iris_lora_config *lc, const char *base_name, const char *task_type);
 /* Reads dir/adapter_config.json into lc (r, alpha, rslora, targets, layers). */
 int iris_peft_read_config(const char *dir, iris_lora_config *lc);
 /* Only r, lora_alpha, use_rslora and lora_dropout of dir/adapter_config.json
