@@ -214,6 +214,11 @@ int iris_lm_is_end(const iris_lm *lm, int32_t t)
 {
     if (t == lm->net.cfg.eos_id) return 1;
     if (lm->flamingo && t == lm->flamingo->eoc_token) return 1;   /* OpenFlamingo's generate stops there */
+    /* A generated <image> asks for an image nobody can supply; open_flamingo
+     * gives the text after it whichever image its bookkeeping lands on (the
+     * first under generate(), none when the sequence is recomputed), so iris
+     * ends the answer there rather than pick one of those accidents. */
+    if (lm->flamingo && t == lm->flamingo->media_token) return 1;
     int32_t eog[8];
     int n = iris_tokenizer_eog_ids(lm->tok, eog, 8);
     for (int i = 0; i < n; i++)

@@ -47,11 +47,12 @@ def open_flamingo_src():
         # Debian's torch 1.13 cannot import FSDP under Python 3.11; flamingo.py
         # only names it for wrap_fsdp, which these tests never call
         fsdp = types.ModuleType("torch.distributed.fsdp")
-        fsdp.FullyShardedDataParallel = object
+        fsdp.FullyShardedDataParallel = type("FullyShardedDataParallel", (), {})
         wrap = types.ModuleType("torch.distributed.fsdp.wrap")
         wrap.enable_wrap = wrap.wrap = None
         sys.modules["torch.distributed.fsdp"] = fsdp
         sys.modules["torch.distributed.fsdp.wrap"] = wrap
+        sys.modules["torch.distributed"].fsdp = fsdp   # transformers' generate() asks isinstance of it
     if "open_flamingo" not in sys.modules:
         pkg = types.ModuleType("open_flamingo")
         pkg.__path__ = [str(base)]
@@ -267,7 +268,10 @@ def test_greedy_generation_matches_open_flamingo(tmp_path):
     model, tok, (eoc, _) = build(tmp_path, seed, every_n=2)
     paths, vision_x = images(tmp_path, seed)
     cur, gen = tok.encode(PROMPT).ids, []
-    ends = {eoc, tok.token_to_id("</s>")}
+    # a generated <image> ends the answer in iris: open_flamingo gives the text
+    # after one no well-defined image (generate() the first, a recomputed
+    # sequence none), so the reference stops there too
+    ends = {eoc, tok.token_to_id("</s>"), tok.token_to_id("<image>")}
     for _ in range(10):
         with torch.no_grad():
             t = int(model(vision_x=vision_x, lang_x=torch.tensor([cur])).logits[0, -1].argmax())
@@ -277,6 +281,30 @@ def test_greedy_generation_matches_open_flamingo(tmp_path):
         cur.append(t)
     p = run_iris(iris_args(tmp_path, paths, PROMPT, ["-n", "10", "--temp", "0"]))
     assert p.stdout.rstrip("\n") == tok.decode(gen, skip_special_tokens=True), f"seed {SEED}: {gen}"
+
+
+def test_generated_image_token_ends_the_answer(tmp_path):
+    """A model whose first pick is <image> (its tied row made large): iris
+    generates that one token, prints nothing and stops."""
+    seed = SEED % 1000 + 13
+    model, tok, (_, media) = build(tmp_path, seed, every_n=2)
+    paths, vision_x = images(tmp_path, seed)
+    row = model.lang_encoder.get_input_embeddings().weight[media]
+    last = {}
+    hook = model.lang_encoder.transformer.norm_f.register_forward_hook(
+        lambda mod, inp, out: last.update(h=out[0, -1].detach().clone()))
+    for _ in range(6):   # point the row at the last hidden state until that settles
+        with torch.no_grad():
+            logits = model(vision_x=vision_x, lang_x=torch.tensor([tok.encode(PROMPT).ids])).logits[0, -1]
+            if int(logits.argmax()) == media:
+                break
+            row.copy_(3 * last["h"] / last["h"].norm())
+    hook.remove()
+    assert int(logits.argmax()) == media, f"seed {SEED}: the reference does not pick <image>"
+    torch.save(trainable_state(model), str(tmp_path / "checkpoint.pt"))
+    p = run_iris(iris_args(tmp_path, paths, PROMPT, ["-n", "5", "--temp", "0"]))
+    assert p.stdout.strip() == ""
+    assert "generated 1 tokens" in p.stderr, p.stderr
 
 
 def test_text_only_and_single_image(tmp_path):
