@@ -248,6 +248,7 @@ static void on_answer_text(const char *text, int len, void *ud)
         a->cap = cap;
     }
     memcpy(a->s + a->len, text, (size_t)len);
+    iris_text_mask_nul(a->s + a->len, (size_t)len);
     a->len += (size_t)len;
     a->s[a->len] = 0;
     if (memchr(text, '\n', (size_t)len) || (a->outer_stop && *a->outer_stop)) a->stop = 1;

@@ -188,8 +188,9 @@ static int32_t argmax(const float *x, int n)
     return best;
 }
 
-static int add_text(slot *s, const char *text, int len)
+static int add_text(slot *s, char *text, int len)
 {
+    if (len > 0) iris_text_mask_nul(text, (size_t)len);
     if (len > 0 && iris_strbuf_add(&s->text, text, (size_t)len)) {
         iris_set_error("out of memory");
         return -1;

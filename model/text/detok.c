@@ -168,3 +168,8 @@ int iris_detok_flush(iris_detok *d, char *out, size_t cap)
     }
     return (int)s.n;
 }
+
+void iris_text_mask_nul(char *s, size_t n)
+{
+    for (char *p = s; (p = memchr(p, 0, n - (size_t)(p - s))) != NULL; p++) *p = '?';
+}

@@ -100,5 +100,8 @@ int iris_detok_push(iris_detok *d, int32_t id, char *out, size_t cap);
  * U+FFFD); when more is queued than fits, returns cap - 1: call again until
  * it returns 0. */
 int iris_detok_flush(iris_detok *d, char *out, size_t cap);
+/* For text kept as a C string (eval's answers): a NUL byte a model emits
+ * would end it early, so each becomes '?', as the chat panels show it. */
+void iris_text_mask_nul(char *s, size_t n);
 
 #endif

@@ -376,6 +376,19 @@ static void test_random_bytes(void **s)
     }
 }
 
+static void test_mask_nul(void **s)
+{
+    (void)s;
+    char text[] = {'\0', 'a', '\0', '\0', 'b', '\0'};
+    iris_text_mask_nul(text, sizeof text);
+    assert_memory_equal(text, "?a??b?", sizeof text);
+    char none[] = "ab";
+    iris_text_mask_nul(none, 2);   /* the terminator past n stays */
+    assert_string_equal(none, "ab");
+    iris_text_mask_nul(none, 0);
+    assert_string_equal(none, "ab");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_byte_level),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_mask_nul),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
