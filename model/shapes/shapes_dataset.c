@@ -116,23 +116,30 @@ int shapes_write_dataset(const shapes_dataset_opts *o)
         snprintf(path, sizeof path, "%s/%s", o->out_dir, rel);
         if (iris_png_write(path, rgb, s.width, s.height)) goto done;
 
+        /* the questions draw from their own stream: how they are chosen can
+         * change without changing any image or caption */
+        shape_rng qr;
+        shape_rng_seed(&qr, (uint64_t)shape_rng_next(&r) << 32 | shape_rng_next(&r));
         shape_qa c;
-        shapes_questions_of_type(&s, QA_CAPTION, &r, &c, 1);
+        shapes_questions_of_type(&s, QA_CAPTION, &qr, &c, 1);
         if (emit(cap.f, llava_record(id, rel, &c, 1), i ? ",\n" : "")) goto done;
 
         shape_qa turns[8];
-        int nt = shape_rng_int(&r, 1, max_turns), k = 0;
-        for (int tries = 0; k < nt && tries < 20; tries++) {
+        char told[8 * 2 * (sizeof turns[0].question + sizeof turns[0].answer)] = "";
+        int nt = shape_rng_int(&qr, 1, max_turns), k = 0;
+        for (int tries = 0; k < nt && tries < 30; tries++) {
             shape_qa q;
-            if (shapes_random_question(&s, &r, &q)) break;
-            int dup = 0;
+            if (shapes_random_question(&s, &qr, &q)) break;
+            int dup = shapes_qa_told(&q, told);
             for (int j = 0; j < k; j++) dup |= !strcmp(turns[j].question, q.question);
-            if (!dup) turns[k++] = q;
+            if (dup) continue;
+            turns[k++] = q;
+            shapes_qa_tell(&q, told, sizeof told);
         }
         if (emit(qa.f, llava_record(id, rel, turns, k), i ? ",\n" : "")) goto done;
 
         shape_qa q;
-        if (shapes_random_question(&s, &r, &q) == 0) {
+        if (shapes_random_question(&s, &qr, &q) == 0) {
             cJSON *j = cJSON_CreateObject(), *ans = cJSON_CreateArray();
             if (!j || !ans) {
                 cJSON_Delete(j);

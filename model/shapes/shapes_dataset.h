@@ -1,13 +1,17 @@
 /* shapes_dataset.h — writes a split of the shapes world to disk:
  *   DIR/images/SPLIT_NNNNNN.png
  *   DIR/SPLIT_captions.json   LLaVA format, one caption per image (stage 1)
- *   DIR/SPLIT_qa.json         LLaVA format, 1-3 question turns per image (stage 2)
+ *   DIR/SPLIT_qa.json         LLaVA format, 1-max_turns question turns per image
+ *                             (stage 2), none given away by the turns before
+ *                             it (shapes_qa_told)
  *   DIR/SPLIT_questions.jsonl one question per image for `iris eval`:
  *                             {question_id, image, question, answer, answers,
  *                              question_type}
  * Image paths are relative to DIR.  The same seed, split and count always
  * give byte-identical files; the split name is mixed into the seed, so train
- * and test drawn with one seed differ.
+ * and test drawn with one seed differ.  Each image's questions come from a
+ * stream seeded by the scene stream, so the question policy and max_turns
+ * change no image or caption.
  */
 #ifndef IRIS_SHAPES_DATASET_H
 #define IRIS_SHAPES_DATASET_H

@@ -202,3 +202,71 @@ int shapes_random_question(const shape_scene *s, shape_rng *r, shape_qa *out)
     *out = cand[t][shape_rng_int(r, 0, count[t] - 1)];
     return 0;
 }
+
+/* The text between prefix and the final "?" of a question, into out. */
+static int subject(const char *question, const char *prefix, char *out, size_t cap)
+{
+    size_t lp = strlen(prefix), lq = strlen(question);
+    if (lq < lp + 1 || strncmp(question, prefix, lp) || question[lq - 1] != '?' || lq - lp - 1 >= cap) return -1;
+    memcpy(out, question + lp, lq - lp - 1);
+    out[lq - lp - 1] = 0;
+    return 0;
+}
+
+int shapes_qa_told(const shape_qa *q, const char *told)
+{
+    char sub[96], needle[sizeof sub + sizeof q->answer + 16];
+    switch (q->type) {
+    case QA_COLOR:   /* "What color is the {kind}?" -> "{color} {kind}" */
+        if (subject(q->question, "What color is the ", sub, sizeof sub)) return 0;
+        snprintf(needle, sizeof needle, "%s %s", q->answer, sub);
+        return strstr(told, needle) != NULL;
+    case QA_LETTER:  /* "Which letter is {color}?" -> "{color} letter {L}" */
+        if (subject(q->question, "Which letter is ", sub, sizeof sub)) return 0;
+        snprintf(needle, sizeof needle, "%s letter %s", sub, q->answer);
+        return strstr(told, needle) != NULL;
+    case QA_SHAPE:   /* "What shape is {color}?" -> "{color} {shape}" */
+        if (subject(q->question, "What shape is ", sub, sizeof sub)) return 0;
+        snprintf(needle, sizeof needle, "%s %s", sub, q->answer);
+        return strstr(told, needle) != NULL;
+    case QA_SPATIAL: /* both the object asked about and its neighbour named */
+        if (subject(q->question, "What is left of the ", sub, sizeof sub) &&
+            subject(q->question, "What is right of the ", sub, sizeof sub))
+            return 0;
+        return strstr(told, sub) && strstr(told, q->answer);
+    case QA_COUNT: { /* "How many {kind}s are there?": any mention of the kind */
+        if (subject(q->question, "How many ", sub, sizeof sub) || !strstr(sub, " are there")) return 0;
+        *strstr(sub, " are there") = 0;
+        if (!strcmp(sub, "objects")) return 0;
+        size_t l = strlen(sub);
+        sub[l - (l > 2 && !strcmp(sub + l - 2, "es") && sub[l - 3] == 's' ? 2 : 1)] = 0;
+        return strstr(told, sub) != NULL;
+    }
+    case QA_YESNO: { /* "Is there a {color} {kind}?": its colour or its kind named */
+        if (subject(q->question, "Is there a ", sub, sizeof sub) &&
+            subject(q->question, "Is there an ", sub, sizeof sub))
+            return 0;
+        char *kind = strchr(sub, ' ');
+        if (!kind) return 0;
+        *kind++ = 0;
+        char *kind_end = strchr(kind, ' ');   /* "letter K": the word "letter" */
+        if (kind_end) *kind_end = 0;
+        return strstr(told, sub) || strstr(told, kind);
+    }
+    default:
+        return 0;
+    }
+}
+
+void shapes_qa_tell(const shape_qa *q, char *told, size_t cap)
+{
+    char sub[96], fact[sizeof sub + sizeof q->answer + 16] = "";
+    if (q->type == QA_COLOR && !subject(q->question, "What color is the ", sub, sizeof sub))
+        snprintf(fact, sizeof fact, "%s %s", q->answer, sub);
+    else if (q->type == QA_LETTER && !subject(q->question, "Which letter is ", sub, sizeof sub))
+        snprintf(fact, sizeof fact, "%s letter %s", sub, q->answer);
+    else if (q->type == QA_SHAPE && !subject(q->question, "What shape is ", sub, sizeof sub))
+        snprintf(fact, sizeof fact, "%s %s", sub, q->answer);
+    size_t l = strlen(told);
+    if (l < cap) snprintf(told + l, cap - l, "%s\n%s\n%s\n", q->question, q->answer, fact);
+}

@@ -8,6 +8,8 @@
 #ifndef IRIS_SHAPES_QA_H
 #define IRIS_SHAPES_QA_H
 
+#include <stddef.h>
+
 #include "shapes_scene.h"
 
 typedef enum {
@@ -29,5 +31,15 @@ int shapes_questions_of_type(const shape_scene *s, shape_qa_type t, shape_rng *r
 /* One question of a type drawn uniformly among the types (other than caption)
  * that have a question for this scene; 0 on success, -1 if none. */
 int shapes_random_question(const shape_scene *s, shape_rng *r, shape_qa *out);
+/* Whether told (the earlier turns of a conversation, questions and answers)
+ * gives q's answer away: "What color is the cross?" after "purple cross" was
+ * said, a count of circles after a circle was named, "Is there a red star?"
+ * after red things or stars came up, a neighbour after both objects were
+ * named.  Such a turn teaches copying from the text instead of looking, and
+ * the held-out questions are asked alone. */
+int shapes_qa_told(const shape_qa *q, const char *told);
+/* Appends q, its answer and what they tell together ("purple cross" for
+ * "What color is the cross?" / "purple") to told, which holds cap bytes. */
+void shapes_qa_tell(const shape_qa *q, char *told, size_t cap);
 
 #endif

@@ -63,6 +63,50 @@ def test_gen_shapes_max_objects(tmp_path):
         assert r.returncode == 2 and "--max-objects" in r.stderr
 
 
+def test_gen_shapes_turns_give_nothing_away(tmp_path):
+    """No turn of a conversation is answered by the turns before it (the
+    held-out questions are asked alone, so a model must learn to look), read
+    from the files: a colour, letter or shape asked after that object was
+    named with it; a count of a kind already named; and --turns changes no
+    image or caption (the questions draw from their own stream)."""
+    many, few = tmp_path / "many", tmp_path / "few"
+    run_iris(["gen-shapes", "--seed", "4", "--count", "400", "--turns", "8", "-o", str(many)])
+    run_iris(["gen-shapes", "--seed", "4", "--count", "400", "--turns", "2", "-o", str(few)])
+    assert (many / "train_captions.json").read_bytes() == (few / "train_captions.json").read_bytes()
+    assert all((many / "images" / p.name).read_bytes() == p.read_bytes() for p in (few / "images").iterdir())
+    n_turns = n_checked = 0
+    for rec in json.load(open(many / "train_qa.json")):
+        conv = [t["value"].replace("<image>\n", "") for t in rec["conversations"]]
+        for i in range(0, len(conv), 2):
+            q, a, before = conv[i], conv[i + 1], " | ".join(conv[:i])
+            n_turns += 1
+            # what earlier turns said as "colour thing", questions and answers paired
+            facts = set()
+            for pq, pa in zip(conv[0:i:2], conv[1:i:2]):
+                if pq.startswith("What color is the "):
+                    facts.add(f"{pa} {pq[len('What color is the '):-1]}")
+                elif pq.startswith("What shape is "):
+                    facts.add(f"{pq[len('What shape is '):-1]} {pa}")
+                elif pq.startswith("Which letter is "):
+                    facts.add(f"{pq[len('Which letter is '):-1]} letter {pa}")
+            said = before + " | " + " | ".join(facts)
+            if q.startswith("What color is the "):
+                assert f"{a} {q[len('What color is the '):-1]}" not in said, (q, a, conv[:i])
+                n_checked += 1
+            elif q.startswith("What shape is "):
+                assert f"{q[len('What shape is '):-1]} {a}" not in said, (q, a, conv[:i])
+                n_checked += 1
+            elif q.startswith("Which letter is "):
+                assert f"{q[len('Which letter is '):-1]} letter {a}" not in said, (q, a, conv[:i])
+                n_checked += 1
+            elif q.startswith("How many ") and not q.startswith("How many objects"):
+                kind = q.split()[2][:-1]
+                kind = kind[:-1] if kind.endswith("sse") else kind   # crosses -> cross
+                assert kind not in before, (q, conv[:i])
+                n_checked += 1
+    assert n_turns >= 1000 and n_checked >= 300
+
+
 NAMED_COLORS = {"red": (255, 0, 0), "green": (0, 160, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0),
                 "purple": (128, 0, 128), "orange": (255, 140, 0)}
 
