@@ -106,6 +106,12 @@ static int inside(const shape_object *o, double x, double y)
     }
 }
 
+/* Is pixel (x, y) of the image ink of o? */
+static int ink(const shape_object *o, int x, int y)
+{
+    return inside(o, (x + 0.5 - o->cx) / o->r, (y + 0.5 - o->cy) / o->r);
+}
+
 void shape_scene_render(const shape_scene *s, uint8_t *rgb, uint64_t noise_seed)
 {
     shape_rng nr;
@@ -116,14 +122,24 @@ void shape_scene_render(const shape_scene *s, uint8_t *rgb, uint64_t noise_seed)
         v = v < 0 ? 0 : v > 255 ? 255 : v;
         rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = (uint8_t)v;
     }
+    /* Each object is filled and edged in near-black: the edge is the same
+     * whatever the fill, so a patch carries its object's outline apart from
+     * its colour.  Without it a shape reached the model only as a pattern of
+     * its colour, and "What color is the square?" (find by shape) stayed far
+     * below "What shape is red?" (find by colour). */
+    static const uint8_t edge[3] = {40, 40, 40};
     for (int k = 0; k < s->n; k++) {
         const shape_object *o = &s->obj[k];
-        for (int y = o->cy - o->r; y <= o->cy + o->r; y++)
-            for (int x = o->cx - o->r; x <= o->cx + o->r; x++) {
+        for (int y = o->cy - o->r - 1; y <= o->cy + o->r + 1; y++)
+            for (int x = o->cx - o->r - 1; x <= o->cx + o->r + 1; x++) {
                 if (x < 0 || y < 0 || x >= s->width || y >= s->height) continue;
-                double ux = (x + 0.5 - o->cx) / o->r, uy = (y + 0.5 - o->cy) / o->r;
-                if (!inside(o, ux, uy)) continue;
-                memcpy(rgb + 3 * ((size_t)y * s->width + x), palette[o->color], 3);
+                uint8_t *px = rgb + 3 * ((size_t)y * s->width + x);
+                if (ink(o, x, y)) {
+                    memcpy(px, palette[o->color], 3);
+                    continue;
+                }
+                if (ink(o, x - 1, y) || ink(o, x + 1, y) || ink(o, x, y - 1) || ink(o, x, y + 1))
+                    memcpy(px, edge, 3);
             }
     }
 }

@@ -187,7 +187,7 @@ def test_tokenizer_ids_match_tokenizers_library(tmp_path):
     ("[vision]\nimage_size = 60\npatch_size = 8\n", "multiple of patch_size"),
     ("[vision]\nheads = 3\n", "hidden_size 128 is not a multiple of heads 3"),
     ("[text]\nheads = 5\n", "heads"),
-    ("[text]\nkv_heads = 2\n", "kv_heads"),
+    ("[text]\nkv_heads = 4\n", "kv_heads"),
     ("[text]\nlayers = 0\n", "layers"),
     ("[text]\nlayers = many\n", "layers"),
     ("[vision]\nfeature_layer = 9\n", "feature_layer"),
