@@ -32,6 +32,8 @@ SIMPLE_STEPS=${SIMPLE_STEPS:-800}
 STAGE1_STEPS=${STAGE1_STEPS:-2500}
 STAGE2_STEPS=${STAGE2_STEPS:-4000}
 EVAL_N=${EVAL_N:-1000}
+CAPTIONS=${CAPTIONS:-both}
+TURNS=${TURNS:-8}
 THREADS=${THREADS:-0}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SPEC=${SPEC:-$HERE/config/tiny/tiny-llava.ini}
@@ -43,8 +45,8 @@ step() { awk -v a="$(now)" -v b="$2" -v n="$1" 'BEGIN { printf "train-tiny: %-34
 rm -rf "$WORK"
 mkdir -p "$WORK"
 t=$(now)
-"$IRIS" gen-shapes --seed "$TRAIN_SEED" --count "$TRAIN_IMAGES" --turns 8 -o "$WORK/data" >/dev/null 2>&1
-"$IRIS" gen-shapes --seed $((TRAIN_SEED + 1)) --count "$SIMPLE_IMAGES" --max-objects 1 -o "$WORK/simple" >/dev/null 2>&1
+"$IRIS" gen-shapes --seed "$TRAIN_SEED" --count "$TRAIN_IMAGES" --turns "$TURNS" --captions "$CAPTIONS" -o "$WORK/data" >/dev/null 2>&1
+"$IRIS" gen-shapes --seed $((TRAIN_SEED + 1)) --count "$SIMPLE_IMAGES" --max-objects 1 --captions "$CAPTIONS" -o "$WORK/simple" >/dev/null 2>&1
 step "gen-shapes ($TRAIN_IMAGES + $SIMPLE_IMAGES images)" "$t"
 
 t=$(now)

@@ -15,10 +15,12 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: iris gen-shapes --seed S --count N -o DIR [--split train|val|test] [--turns K]\n"
-        "                       [--max-objects K]\n"
+        "                       [--max-objects K] [--captions both|left-to-right|by-kind]\n"
         "Writes DIR/images/*.png, DIR/SPLIT_captions.json and DIR/SPLIT_qa.json (LLaVA\n"
         "training format) and DIR/SPLIT_questions.jsonl (for iris eval).  The same seed\n"
-        "gives the same data; the split name is mixed into the seed.\n");
+        "gives the same data; the split name is mixed into the seed.  Captions name the\n"
+        "objects left to right (\"a red circle and a blue star\") or kind by kind (\"the\n"
+        "circle is red and the star is blue\"); by default each image gets one of the two.\n");
 }
 
 static void progress(int done, int total, void *ud)
@@ -34,7 +36,7 @@ int cmd_gen_shapes(int argc, char **argv)
     int have_seed = 0, have_count = 0;
     static const struct option lo[] = {
         {"seed", 1, 0, 's'}, {"count", 1, 0, 'n'}, {"output", 1, 0, 'o'}, {"split", 1, 0, 'S'},
-        {"turns", 1, 0, 'k'}, {"max-objects", 1, 0, 'm'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"turns", 1, 0, 'k'}, {"max-objects", 1, 0, 'm'}, {"captions", 1, 0, 'c'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, "s:n:o:h", lo, NULL)) != -1) {
@@ -60,6 +62,15 @@ int cmd_gen_shapes(int argc, char **argv)
             break;
         case 'k': bad = cli_parse_int("gen-shapes", "--turns", optarg, 1, 8, &o.max_turns); break;
         case 'm': bad = cli_parse_int("gen-shapes", "--max-objects", optarg, 1, SHAPE_MAX_OBJECTS, &o.max_objects); break;
+        case 'c':
+            if (!strcmp(optarg, "both")) o.captions = SHAPES_CAPTIONS_BOTH;
+            else if (!strcmp(optarg, "left-to-right")) o.captions = SHAPES_CAPTIONS_LEFT_TO_RIGHT;
+            else if (!strcmp(optarg, "by-kind")) o.captions = SHAPES_CAPTIONS_BY_KIND;
+            else {
+                fprintf(stderr, "iris gen-shapes: --captions must be both, left-to-right or by-kind\n");
+                bad = 1;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: bad = 1;
         }

@@ -42,6 +42,9 @@ char **shapes_corpus(int n_scenes, uint64_t seed, int *n)
                 if (push(&t, "", qa[j].question) || push(&t, "", qa[j].answer) || push(&t, " ", qa[j].answer))
                     goto oom;
         }
+        char by_kind[160];
+        shapes_caption_by_kind(&sc, by_kind, sizeof by_kind);
+        if (push(&t, "", by_kind) || push(&t, " ", by_kind)) goto oom;
     }
     *n = t.n;
     return t.s;

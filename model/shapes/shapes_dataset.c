@@ -118,10 +118,15 @@ int shapes_write_dataset(const shapes_dataset_opts *o)
 
         /* the questions draw from their own stream: how they are chosen can
          * change without changing any image or caption */
-        shape_rng qr;
-        shape_rng_seed(&qr, (uint64_t)shape_rng_next(&r) << 32 | shape_rng_next(&r));
-        shape_qa c;
-        shapes_questions_of_type(&s, QA_CAPTION, &qr, &c, 1);
+        shape_rng qr, cr;
+        uint64_t qseed = (uint64_t)shape_rng_next(&r) << 32 | shape_rng_next(&r);
+        shape_rng_seed(&qr, qseed);
+        shape_rng_seed(&cr, qseed ^ 0x9e3779b97f4a7c15ULL);   /* the caption style's own stream */
+        shape_qa c = {.type = QA_CAPTION};
+        snprintf(c.question, sizeof c.question, "What can be seen in the image?");
+        int by_kind = o->captions == SHAPES_CAPTIONS_BY_KIND ||
+                      (o->captions == SHAPES_CAPTIONS_BOTH && shape_rng_int(&cr, 0, 1));
+        (by_kind ? shapes_caption_by_kind : shapes_caption)(&s, c.answer, sizeof c.answer);
         if (emit(cap.f, llava_record(id, rel, &c, 1), i ? ",\n" : "")) goto done;
 
         shape_qa turns[8];

@@ -1,6 +1,7 @@
 /* shapes_dataset.h — writes a split of the shapes world to disk:
  *   DIR/images/SPLIT_NNNNNN.png
- *   DIR/SPLIT_captions.json   LLaVA format, one caption per image (stage 1)
+ *   DIR/SPLIT_captions.json   LLaVA format, one caption per image (stage 1),
+ *                             left to right or by kind (captions)
  *   DIR/SPLIT_qa.json         LLaVA format, 1-max_turns question turns per image
  *                             (stage 2), none given away by the turns before
  *                             it (shapes_qa_told)
@@ -10,13 +11,21 @@
  * Image paths are relative to DIR.  The same seed, split and count always
  * give byte-identical files; the split name is mixed into the seed, so train
  * and test drawn with one seed differ.  Each image's questions come from a
- * stream seeded by the scene stream, so the question policy and max_turns
- * change no image or caption.
+ * stream seeded by the scene stream, and the caption style from another, so
+ * the question policy and max_turns change no image or caption, and the
+ * caption style no image or question.
  */
 #ifndef IRIS_SHAPES_DATASET_H
 #define IRIS_SHAPES_DATASET_H
 
 #include <stdint.h>
+
+/* Which caption each image gets in SPLIT_captions.json. */
+typedef enum {
+    SHAPES_CAPTIONS_BOTH,          /* each image one of the two, at random (default) */
+    SHAPES_CAPTIONS_LEFT_TO_RIGHT, /* "a red circle and a blue star" */
+    SHAPES_CAPTIONS_BY_KIND,       /* "the circle is red and the star is blue" */
+} shapes_caption_style;
 
 typedef struct {
     const char *out_dir;
@@ -25,6 +34,7 @@ typedef struct {
     int count;              /* images */
     int max_objects;        /* objects per image at most (default 5) */
     int max_turns;          /* question turns per image in SPLIT_qa.json (default 3) */
+    shapes_caption_style captions;
     void (*progress)(int done, int total, void *ud);
     void *ud;
 } shapes_dataset_opts;

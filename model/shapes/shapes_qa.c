@@ -74,6 +74,51 @@ void shapes_caption(const shape_scene *s, char *out, int cap)
     }
 }
 
+/* Where an object's kind comes in the kind-ordered caption: the shapes in
+ * shape_kind order, then the letters in shape_letters order. */
+static int kind_rank(const shape_object *o)
+{
+    if (o->kind != SHAPE_LETTER) return (int)o->kind;
+    const char *p = strchr(shape_letters, o->letter);
+    return SHAPE_LETTER + (p ? (int)(p - shape_letters) : SHAPE_N_LETTERS);
+}
+
+void shapes_caption_by_kind(const shape_scene *s, char *out, int cap)
+{
+    int idx[SHAPE_MAX_OBJECTS], done[SHAPE_MAX_OBJECTS] = {0};
+    order_left_to_right(s, idx);
+    out[0] = 0;
+    int groups = 0;
+    for (;;) {
+        int best = -1;
+        for (int i = 0; i < s->n; i++)
+            if (!done[i] && (best < 0 || kind_rank(&s->obj[i]) < kind_rank(&s->obj[best]))) best = i;
+        if (best < 0) break;
+        const shape_object *o = &s->obj[best];
+        int n = count_kind(s, o), left = 0;
+        for (int i = 0; i < s->n; i++) left += !done[i] && !same_kind(&s->obj[i], o);
+        char kn[32];
+        kind_name(o, kn, sizeof kn);
+        size_t l = strlen(out);
+        const char *sep = groups == 0 ? "" : left == 0 ? " and " : ", ";
+        if (n == 1) snprintf(out + l, (size_t)cap - l, "%sthe %s is", sep, kn);
+        else if (o->kind == SHAPE_LETTER) snprintf(out + l, (size_t)cap - l, "%sthe letters %c are", sep, o->letter);
+        else snprintf(out + l, (size_t)cap - l, "%sthe %s%s are", sep, kn, kn[strlen(kn) - 1] == 's' ? "es" : "s");
+        /* the colours of the kind's objects, left to right */
+        int said = 0;
+        for (int p = 0; p < s->n; p++) {
+            const shape_object *q = &s->obj[idx[p]];
+            if (!same_kind(q, o)) continue;
+            done[idx[p]] = 1;
+            l = strlen(out);
+            snprintf(out + l, (size_t)cap - l, "%s%s", said == 0 ? " " : said == n - 1 ? " and " : ", ",
+                     shape_color_names[q->color]);
+            said++;
+        }
+        groups++;
+    }
+}
+
 static int add(shape_qa *out, int n, int cap, shape_qa_type t, const char *q, const char *a)
 {
     if (n >= cap) return n;

@@ -26,6 +26,12 @@ typedef struct {
 
 /* The caption: "a red circle, a blue letter A and a green star" (left to right). */
 void shapes_caption(const shape_scene *s, char *out, int cap);
+/* The caption by kind: "the circle is red, the letters K are blue and green
+ * and the star is yellow": kinds in shape_kind order (letters last, in
+ * shape_letters order), each kind's colours left to right.  Saying it means
+ * finding each kind in the image and reading its colour, the lookup that the
+ * left-to-right caption never asks for. */
+void shapes_caption_by_kind(const shape_scene *s, char *out, int cap);
 /* All questions of type t about s (at most cap); returns how many. */
 int shapes_questions_of_type(const shape_scene *s, shape_qa_type t, shape_rng *r, shape_qa *out, int cap);
 /* One question of a type drawn uniformly among the types (other than caption)

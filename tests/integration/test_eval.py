@@ -3,6 +3,7 @@ results JSON) driven through the binary."""
 import hashlib
 import json
 import os
+import re
 
 import pytest
 
@@ -40,7 +41,72 @@ def test_gen_shapes_is_deterministic_and_well_formed(tmp_path):
     assert all(r["conversations"][0]["value"].startswith("<image>\n") for r in recs)
     assert all(len(r["conversations"]) % 2 == 0 for r in recs)
     caps = json.load(open(a / "test_captions.json"))
-    assert all(r["conversations"][1]["value"].startswith(("a ", "an ")) for r in caps)
+    assert all(r["conversations"][1]["value"].startswith(("a ", "an ", "the ")) for r in caps)
+
+
+KINDS = ["circle", "square", "triangle", "star", "diamond", "cross"] + [f"letter {c}" for c in "CEHKLSTZ"]
+
+
+def left_to_right_objects(caption):
+    """"a red circle, an orange letter K and a blue star" -> [(red, circle), ...]"""
+    items = re.split(r", | and ", caption)
+    out = []
+    for it in items:
+        art, color, kind = it.split(" ", 2)
+        assert art == ("an" if color[0] in "aeiou" else "a"), caption
+        out.append((color, kind))
+    return out
+
+
+def by_kind_groups(caption):
+    """"the circles are red and blue and the star is green" -> [(circle, [red, blue]), (star, [green])]"""
+    out = []
+    for g in re.split(r"(?:, | and )(?=the )", caption):
+        m = re.fullmatch(r"the (.+?) (is|are) (.+)", g)
+        assert m, (caption, g)
+        kind, verb, colors = m.group(1), m.group(2), re.split(r", | and ", m.group(3))
+        if verb == "are":
+            kind = re.sub(r"^letters (\w)$", r"letter \1", kind)
+            kind = kind[:-2] if kind.endswith("sses") else kind if kind.startswith("letter ") else kind[:-1]
+        assert (verb == "is") == (len(colors) == 1), caption
+        out.append((kind, colors))
+    return out
+
+
+def test_gen_shapes_caption_styles(tmp_path):
+    """--captions left-to-right / by-kind / both: the same images and questions;
+    the by-kind caption names the same objects as the left-to-right one, kinds
+    in the world's order (letters last), each kind's colours left to right;
+    "both" (the default) gives each image one of the two, both in use; a bad
+    style is refused."""
+    dirs = {}
+    for style in ("left-to-right", "by-kind", "both", None):
+        d = tmp_path / (style or "default")
+        run_iris(["gen-shapes", "--seed", "6", "--count", "200", "-o", str(d)] + (["--captions", style] if style else []))
+        dirs[style] = d
+    qa = {(dirs[s] / "train_qa.json").read_bytes() for s in dirs}
+    assert len(qa) == 1
+    assert all((dirs["by-kind"] / "images" / p.name).read_bytes() == p.read_bytes()
+               for p in (dirs["left-to-right"] / "images").iterdir())
+    assert (dirs["both"] / "train_captions.json").read_bytes() == (dirs[None] / "train_captions.json").read_bytes()
+    caps = {s: [r["conversations"][1]["value"] for r in json.load(open(dirs[s] / "train_captions.json"))]
+            for s in ("left-to-right", "by-kind", "both")}
+    n_repeated = 0
+    for ltr, kind, both in zip(caps["left-to-right"], caps["by-kind"], caps["both"]):
+        objects, groups = left_to_right_objects(ltr), by_kind_groups(kind)
+        assert [KINDS.index(k) for k, _ in groups] == sorted(KINDS.index(k) for k, _ in groups), kind
+        assert len({k for k, _ in groups}) == len(groups), kind
+        for k, colors in groups:
+            assert colors == [c for c, ok in objects if ok == k], (ltr, kind)
+            n_repeated += len(colors) > 1
+        assert sum(len(c) for _, c in groups) == len(objects), (ltr, kind)
+        assert both in (ltr, kind)
+    n_kind = sum(b == k != l for b, k, l in zip(caps["both"], caps["by-kind"], caps["left-to-right"]))
+    n_ltr = sum(b == l != k for b, k, l in zip(caps["both"], caps["by-kind"], caps["left-to-right"]))
+    assert n_kind >= 60 and n_ltr >= 60 and n_repeated >= 5
+    r = run_iris(["gen-shapes", "--seed", "6", "--count", "2", "-o", str(tmp_path / "bad"), "--captions", "kind"],
+                 check=False)
+    assert r.returncode == 2 and "--captions must be" in r.stderr
 
 
 def test_gen_shapes_max_objects(tmp_path):

@@ -1,7 +1,8 @@
-/* The shapes world's multi-turn conversations: which earlier turns give a
- * question's answer away (shapes_qa_told after shapes_qa_tell), by hand-made
- * cases of every question type, each with a history that tells and one that
- * names the same words without telling. */
+/* The shapes world's text: the two captions of a hand-made scene, and which
+ * earlier turns of a conversation give a question's answer away
+ * (shapes_qa_told after shapes_qa_tell), by hand-made cases of every question
+ * type, each with a history that tells and one that names the same words
+ * without telling. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,6 +105,46 @@ static void test_yesno(void **s)
     assert_false(told_after(&an, &other, 1));
 }
 
+static shape_object object(shape_kind kind, char letter, int color, int column, int row)
+{
+    shape_object o = {.kind = kind, .letter = letter, .color = color, .r = 8};
+    o.cx = 32 * column + 16;
+    o.cy = 32 * row + 16;
+    return o;
+}
+
+enum { RED, GREEN, BLUE, YELLOW, PURPLE, ORANGE };
+
+static void test_captions(void **s)
+{
+    (void)s;
+    shape_scene sc = {.width = 128, .height = 128, .n = 5};
+    sc.obj[0] = object(SHAPE_LETTER, 'K', PURPLE, 3, 2);
+    sc.obj[1] = object(SHAPE_CIRCLE, 0, BLUE, 2, 0);
+    sc.obj[2] = object(SHAPE_STAR, 0, YELLOW, 3, 0);
+    sc.obj[3] = object(SHAPE_LETTER, 'K', RED, 0, 1);
+    sc.obj[4] = object(SHAPE_CIRCLE, 0, GREEN, 1, 3);
+    char out[160];
+    shapes_caption(&sc, out, sizeof out);
+    assert_string_equal(out, "a red letter K, a green circle, a blue circle, a yellow star and a purple letter K");
+    /* kinds in their order, letters last; a kind's colours left to right */
+    shapes_caption_by_kind(&sc, out, sizeof out);
+    assert_string_equal(out, "the circles are green and blue, the star is yellow and the letters K are red and purple");
+
+    shape_scene two = {.width = 64, .height = 64, .n = 3};
+    two.obj[0] = object(SHAPE_LETTER, 'K', ORANGE, 0, 0);
+    two.obj[1] = object(SHAPE_LETTER, 'E', BLUE, 1, 0);
+    two.obj[2] = object(SHAPE_CROSS, 0, RED, 1, 1);
+    for (int i = 0; i < 3; i++) two.obj[i].cx /= 2;   /* a 64 px image: 16 px cells */
+    shapes_caption_by_kind(&two, out, sizeof out);
+    assert_string_equal(out, "the cross is red, the letter E is blue and the letter K is orange");
+    two.n = 1;
+    shapes_caption_by_kind(&two, out, sizeof out);
+    assert_string_equal(out, "the letter K is orange");
+    shapes_caption(&two, out, sizeof out);
+    assert_string_equal(out, "an orange letter K");
+}
+
 static void test_malformed_questions_are_not_told(void **s)
 {
     (void)s;
@@ -117,6 +158,7 @@ static void test_malformed_questions_are_not_told(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_captions),
         cmocka_unit_test(test_color),
         cmocka_unit_test(test_letter_and_shape),
         cmocka_unit_test(test_spatial),
