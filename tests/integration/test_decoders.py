@@ -229,7 +229,7 @@ def test_full_finetune_learns_and_saves_a_transformers_checkpoint(tmp_path, arch
     base.mkdir()
     build(arch, base, seed=SEED % 1000 + 9)
     cfg = write_config(tmp_path / "c.ini", base, write_data(tmp_path / "d.json", n=4),
-                       **{"train.mode": "full", "train.lr": "1e-3", "train.max_steps": 30,
+                       **{"train.mode": "full", "train.lr": "1e-3", "train.max_steps": 60,
                           "train.schedule": "cosine", "train.warmup_ratio": 0.05, "run.save_steps": 0})
     run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"], timeout=900)
     m = metrics(tmp_path / "run")
