@@ -4,16 +4,17 @@
  *                             left to right or by kind (captions)
  *   DIR/SPLIT_qa.json         LLaVA format, 1-max_turns question turns per image
  *                             (stage 2), none given away by the turns before
- *                             it (shapes_qa_told)
+ *                             it (shapes_qa_told), later turns answering
+ *                             yes/no and counts as first turns do
  *   DIR/SPLIT_questions.jsonl one question per image for `iris eval`:
  *                             {question_id, image, question, answer, answers,
  *                              question_type}
  * Image paths are relative to DIR.  The same seed, split and count always
  * give byte-identical files; the split name is mixed into the seed, so train
- * and test drawn with one seed differ.  Each image's questions come from a
- * stream seeded by the scene stream, and the caption style from another, so
- * the question policy and max_turns change no image or caption, and the
- * caption style no image or question.
+ * and test drawn with one seed differ.  Each image's turns come from a
+ * stream seeded by the scene stream, its held-out question and its caption
+ * style from two more, so the turn policy and max_turns change no image,
+ * caption or held-out question, and the caption style no image or question.
  */
 #ifndef IRIS_SHAPES_DATASET_H
 #define IRIS_SHAPES_DATASET_H
