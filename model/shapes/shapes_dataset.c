@@ -83,62 +83,6 @@ static int open_out(iris_atomic_file *af, const char *dir, const char *split, co
     return iris_atomic_open(af, path, "w");
 }
 
-static int asked(const shape_qa *turns, int k, const shape_qa *q)
-{
-    for (int j = 0; j < k; j++)
-        if (!strcmp(turns[j].question, q->question)) return 1;
-    return 0;
-}
-
-/* "no" and "0": the answers about what is absent. */
-static int negative(const shape_qa *q)
-{
-    return !strcmp(q->answer, "no") || !strcmp(q->answer, "0");
-}
-
-/* An untold, unasked question of type t whose answer is negative or not
- * (neg; -1: either), first want when that one will do. */
-static int untold_of_type(const shape_scene *s, shape_rng *qr, const shape_qa *want, int neg, const char *told,
-                          const shape_qa *turns, int k, shape_qa *out)
-{
-    for (int tries = 0; tries < 30; tries++) {
-        shape_qa q = *want;
-        if (tries && shapes_random_question_of_type(s, want->type, qr, &q)) return -1;
-        if (neg >= 0 && negative(&q) != neg) continue;
-        if (shapes_qa_told(&q, told) || asked(turns, k, &q)) continue;
-        *out = q;
-        return 0;
-    }
-    return -1;
-}
-
-/* The next turn of a conversation, one that the turns before it do not give
- * away.  Skipping told questions alone skews the later turns: once the
- * objects in view are named, what stays untold is mostly about things that
- * are absent (measured: 84% of later yes/no turns were "no" against 49% of
- * first turns; 76% of later counts of a kind were 0 against 33%).  So a turn
- * draws the question a first turn would get and keeps its type; for yes/no
- * and counts it goes on only where both a negative and a positive untold
- * question exist, and takes the one that shares the draw's, so whether a
- * conversation goes on never depends on the answer.  0 on success, -1 when
- * it cannot go on. */
-static int next_turn(const shape_scene *s, shape_rng *qr, const char *told, const shape_qa *turns, int k,
-                     shape_qa *out)
-{
-    shape_qa want;
-    if (shapes_random_question(s, qr, &want)) return -1;
-    if (k == 0) {   /* nothing told yet: the first turn is the draw itself */
-        *out = want;
-        return 0;
-    }
-    if (want.type != QA_YESNO && want.type != QA_COUNT) return untold_of_type(s, qr, &want, -1, told, turns, k, out);
-    shape_qa by_sign[2];
-    for (int neg = 0; neg < 2; neg++)
-        if (untold_of_type(s, qr, &want, neg, told, turns, k, &by_sign[neg])) return -1;
-    *out = by_sign[negative(&want)];
-    return 0;
-}
-
 int shapes_write_dataset(const shapes_dataset_opts *o)
 {
     char path[4096];
@@ -188,7 +132,15 @@ int shapes_write_dataset(const shapes_dataset_opts *o)
         shape_qa turns[8];
         char told[8 * 2 * (sizeof turns[0].question + sizeof turns[0].answer)] = "";
         int nt = shape_rng_int(&qr, 1, max_turns), k = 0;
-        while (k < nt && next_turn(&s, &qr, told, turns, k, &turns[k]) == 0) shapes_qa_tell(&turns[k++], told, sizeof told);
+        for (int tries = 0; k < nt && tries < 30; tries++) {
+            shape_qa q;
+            if (shapes_random_question(&s, &qr, &q)) break;
+            int dup = shapes_qa_told(&q, told);
+            for (int j = 0; j < k; j++) dup |= !strcmp(turns[j].question, q.question);
+            if (dup) continue;
+            turns[k++] = q;
+            shapes_qa_tell(&q, told, sizeof told);
+        }
         if (emit(qa.f, llava_record(id, rel, turns, k), i ? ",\n" : "")) goto done;
 
         shape_rng er;   /* the held-out question's own stream: no turn policy moves it */

@@ -4,8 +4,7 @@
  *                             left to right or by kind (captions)
  *   DIR/SPLIT_qa.json         LLaVA format, 1-max_turns question turns per image
  *                             (stage 2), none given away by the turns before
- *                             it (shapes_qa_told), later turns answering
- *                             yes/no and counts as first turns do
+ *                             it (shapes_qa_told)
  *   DIR/SPLIT_questions.jsonl one question per image for `iris eval`:
  *                             {question_id, image, question, answer, answers,
  *                              question_type}

@@ -248,15 +248,6 @@ int shapes_random_question(const shape_scene *s, shape_rng *r, shape_qa *out)
     return 0;
 }
 
-int shapes_random_question_of_type(const shape_scene *s, shape_qa_type t, shape_rng *r, shape_qa *out)
-{
-    shape_qa cand[24];
-    int n = shapes_questions_of_type(s, t, r, cand, 24);
-    if (n <= 0) return -1;
-    *out = cand[shape_rng_int(r, 0, n - 1)];
-    return 0;
-}
-
 /* The text between prefix and the final "?" of a question, into out. */
 static int subject(const char *question, const char *prefix, char *out, size_t cap)
 {

@@ -37,9 +37,6 @@ int shapes_questions_of_type(const shape_scene *s, shape_qa_type t, shape_rng *r
 /* One question of a type drawn uniformly among the types (other than caption)
  * that have a question for this scene; 0 on success, -1 if none. */
 int shapes_random_question(const shape_scene *s, shape_rng *r, shape_qa *out);
-/* One question of type t about s, drawn uniformly; 0 on success, -1 if t
- * has none for this scene. */
-int shapes_random_question_of_type(const shape_scene *s, shape_qa_type t, shape_rng *r, shape_qa *out);
 /* Whether told (the earlier turns of a conversation, questions and answers)
  * gives q's answer away: "What color is the cross?" after "purple cross" was
  * said, a count of circles after a circle was named, "Is there a red star?"

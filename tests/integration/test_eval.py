@@ -134,11 +134,12 @@ def test_gen_shapes_turns_give_nothing_away(tmp_path):
     held-out questions are asked alone, so a model must learn to look), read
     from the files: a colour, letter or shape asked after that object was
     named with it; a count of a kind already named; and --turns changes no
-    image or caption (the questions draw from their own stream)."""
+    image, caption or held-out question (each draws from its own stream)."""
     many, few = tmp_path / "many", tmp_path / "few"
-    run_iris(["gen-shapes", "--seed", "4", "--count", "500", "--turns", "8", "-o", str(many)])
-    run_iris(["gen-shapes", "--seed", "4", "--count", "500", "--turns", "2", "-o", str(few)])
+    run_iris(["gen-shapes", "--seed", "4", "--count", "400", "--turns", "8", "-o", str(many)])
+    run_iris(["gen-shapes", "--seed", "4", "--count", "400", "--turns", "2", "-o", str(few)])
     assert (many / "train_captions.json").read_bytes() == (few / "train_captions.json").read_bytes()
+    assert (many / "train_questions.jsonl").read_bytes() == (few / "train_questions.jsonl").read_bytes()
     assert all((many / "images" / p.name).read_bytes() == p.read_bytes() for p in (few / "images").iterdir())
     n_turns = n_checked = 0
     for rec in json.load(open(many / "train_qa.json")):
@@ -173,34 +174,6 @@ def test_gen_shapes_turns_give_nothing_away(tmp_path):
     assert n_turns >= 1000 and n_checked >= 300
 
 
-def test_gen_shapes_later_turns_answer_like_first_turns(tmp_path):
-    """Skipping what earlier turns told must not leave later turns asking
-    mostly about what is absent (it did: 84% of later yes/no answers were
-    "no" and 76% of later counts of a kind "0", while the held-out questions,
-    asked alone, are half "yes"): later turns answer "no" / "0" about as often
-    as first turns.  And --turns moves no held-out question."""
-    many, few = tmp_path / "many", tmp_path / "few"
-    run_iris(["gen-shapes", "--seed", "5", "--count", "3000", "--turns", "8", "-o", str(many)])
-    run_iris(["gen-shapes", "--seed", "5", "--count", "3000", "--turns", "1", "-o", str(few)])
-    assert (many / "train_questions.jsonl").read_bytes() == (few / "train_questions.jsonl").read_bytes()
-    share = {}   # (first or later, yes/no or count of a kind) -> [negative, all]
-    for rec in json.load(open(many / "train_qa.json")):
-        conv = [t["value"].replace("<image>\n", "") for t in rec["conversations"]]
-        assert conv, rec["id"]
-        for i in range(0, len(conv), 2):
-            q, a = conv[i], conv[i + 1]
-            kind = "yesno" if q.startswith("Is there ") else \
-                "count" if q.startswith("How many ") and q.split()[2] not in ("objects", "letters") else None
-            if kind:
-                c = share.setdefault(("first" if i == 0 else "later", kind), [0, 0])
-                c[0] += a in ("no", "0")
-                c[1] += 1
-    for kind in ("yesno", "count"):
-        first, later = (share[(p, kind)][0] / share[(p, kind)][1] for p in ("first", "later"))
-        assert share[("later", kind)][1] >= 500, share
-        assert abs(later - first) < 0.08, (kind, first, later, share)
-
-
 NAMED_COLORS = {"red": (255, 0, 0), "green": (0, 160, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0),
                 "purple": (128, 0, 128), "orange": (255, 140, 0)}
 
@@ -230,7 +203,7 @@ def test_gen_shapes_spatial_answers_and_letters_agree_with_the_pixels(tmp_path):
     column on that side, one holding a single cell, of the answer's colour).
     Letters come from the world's eight; the eval file's answers are in the
     metric's processed form (lower case), as VQAv2's annotations are."""
-    run_iris(["gen-shapes", "--seed", "9", "--count", "400", "--turns", "8", "-o", str(tmp_path)])
+    run_iris(["gen-shapes", "--seed", "9", "--count", "300", "--turns", "8", "-o", str(tmp_path)])
     recs = json.load(open(tmp_path / "train_qa.json"))
     n_spatial = 0
     for rec in recs:
@@ -257,7 +230,7 @@ def test_gen_shapes_spatial_answers_and_letters_agree_with_the_pixels(tmp_path):
     assert n_spatial >= 100
     qs = [json.loads(l) for l in open(tmp_path / "train_questions.jsonl")]
     assert all(q["answers"] == [q["answer"].lower()] * 10 for q in qs)
-    assert any(q["answer"] != q["answers"][0] for q in qs)   # some letters among 400
+    assert any(q["answer"] != q["answers"][0] for q in qs)   # some letters among 300
 
 
 def test_eval_on_shapes_writes_consistent_results(tmp_path):
