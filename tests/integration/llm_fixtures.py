@@ -27,8 +27,11 @@ def iris_bin():
 
 
 def run_iris(args, check=True, timeout=300, env=None):
-    p = subprocess.run([iris_bin()] + args, capture_output=True, text=True, timeout=timeout,
-                       env=env)
+    # Decoded here rather than with text=True: Python's universal newlines
+    # would turn a '\r' that a random model generates into '\n' (a CI seed
+    # did), and the tests compare iris's bytes with the reference's text.
+    p = subprocess.run([iris_bin()] + args, capture_output=True, timeout=timeout, env=env)
+    p.stdout, p.stderr = p.stdout.decode(), p.stderr.decode()
     if check and p.returncode != 0:
         raise AssertionError(f"iris {' '.join(args)} failed ({p.returncode}):\n{p.stderr}")
     return p
