@@ -15,8 +15,9 @@
 # Environment: IRIS (binary, default bin/iris), WORK (scratch, default
 # build/tiny), TRAIN_IMAGES / SIMPLE_IMAGES (data), SIMPLE_STEPS /
 # STAGE1_STEPS / STAGE2_STEPS (run lengths; the defaults are the shipped
-# recipe), EVAL_N, THREADS, SPEC (the model's shape, default
-# config/tiny/tiny-llava.ini).
+# recipe), CAPTIONS / TURNS / CAPTION_TURNS (gen-shapes' --captions, --turns
+# and --caption-turns for the training split), EVAL_N, THREADS, SPEC (the
+# model's shape, default config/tiny/tiny-llava.ini).
 # Prints the time of every step and the accuracy; the eval's JSON goes to
 # WORK/eval.json.  Same seeds, same thread count -> same weights.
 set -eu
@@ -34,6 +35,7 @@ STAGE2_STEPS=${STAGE2_STEPS:-4000}
 EVAL_N=${EVAL_N:-1000}
 CAPTIONS=${CAPTIONS:-both}
 TURNS=${TURNS:-8}
+CAPTION_TURNS=${CAPTION_TURNS:-0}
 THREADS=${THREADS:-0}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SPEC=${SPEC:-$HERE/config/tiny/tiny-llava.ini}
@@ -45,7 +47,8 @@ step() { awk -v a="$(now)" -v b="$2" -v n="$1" 'BEGIN { printf "train-tiny: %-34
 rm -rf "$WORK"
 mkdir -p "$WORK"
 t=$(now)
-"$IRIS" gen-shapes --seed "$TRAIN_SEED" --count "$TRAIN_IMAGES" --turns "$TURNS" --captions "$CAPTIONS" -o "$WORK/data" >/dev/null 2>&1
+"$IRIS" gen-shapes --seed "$TRAIN_SEED" --count "$TRAIN_IMAGES" --turns "$TURNS" --captions "$CAPTIONS" \
+    --caption-turns "$CAPTION_TURNS" -o "$WORK/data" >/dev/null 2>&1
 "$IRIS" gen-shapes --seed $((TRAIN_SEED + 1)) --count "$SIMPLE_IMAGES" --max-objects 1 --captions "$CAPTIONS" -o "$WORK/simple" >/dev/null 2>&1
 step "gen-shapes ($TRAIN_IMAGES + $SIMPLE_IMAGES images)" "$t"
 

@@ -16,11 +16,14 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: iris gen-shapes --seed S --count N -o DIR [--split train|val|test] [--turns K]\n"
         "                       [--max-objects K] [--captions both|left-to-right|by-kind]\n"
+        "                       [--caption-turns P]\n"
         "Writes DIR/images/*.png, DIR/SPLIT_captions.json and DIR/SPLIT_qa.json (LLaVA\n"
         "training format) and DIR/SPLIT_questions.jsonl (for iris eval).  The same seed\n"
         "gives the same data; the split name is mixed into the seed.  Captions name the\n"
         "objects left to right (\"a red circle and a blue star\") or kind by kind (\"the\n"
-        "circle is red and the star is blue\"); by default each image gets one of the two.\n");
+        "circle is red and the star is blue\"); by default each image gets one of the two.\n"
+        "--caption-turns P ends that share (0-1, default 0) of the question conversations\n"
+        "with the caption question, so a chat model learns to describe the whole scene.\n");
 }
 
 static void progress(int done, int total, void *ud)
@@ -36,7 +39,8 @@ int cmd_gen_shapes(int argc, char **argv)
     int have_seed = 0, have_count = 0;
     static const struct option lo[] = {
         {"seed", 1, 0, 's'}, {"count", 1, 0, 'n'}, {"output", 1, 0, 'o'}, {"split", 1, 0, 'S'},
-        {"turns", 1, 0, 'k'}, {"max-objects", 1, 0, 'm'}, {"captions", 1, 0, 'c'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"turns", 1, 0, 'k'}, {"max-objects", 1, 0, 'm'}, {"captions", 1, 0, 'c'},
+        {"caption-turns", 1, 0, 'C'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, "s:n:o:h", lo, NULL)) != -1) {
@@ -71,6 +75,12 @@ int cmd_gen_shapes(int argc, char **argv)
                 bad = 1;
             }
             break;
+        case 'C': {
+            float share;
+            bad = cli_parse_float("gen-shapes", "--caption-turns", optarg, 0, 1, &share);
+            o.caption_turns = share;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: bad = 1;
         }

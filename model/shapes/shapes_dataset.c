@@ -129,7 +129,7 @@ int shapes_write_dataset(const shapes_dataset_opts *o)
         (by_kind ? shapes_caption_by_kind : shapes_caption)(&s, c.answer, sizeof c.answer);
         if (emit(cap.f, llava_record(id, rel, &c, 1), i ? ",\n" : "")) goto done;
 
-        shape_qa turns[8];
+        shape_qa turns[9];   /* up to 8 questions and the caption */
         char told[8 * 2 * (sizeof turns[0].question + sizeof turns[0].answer)] = "";
         int nt = shape_rng_int(&qr, 1, max_turns), k = 0;
         for (int tries = 0; k < nt && tries < 30; tries++) {
@@ -141,6 +141,9 @@ int shapes_write_dataset(const shapes_dataset_opts *o)
             turns[k++] = q;
             shapes_qa_tell(&q, told, sizeof told);
         }
+        /* The caption goes last, where it gives no later turn away; its draw
+         * comes after the style's on the caption stream, so it moves nothing. */
+        if (shape_rng_next(&cr) / 4294967296.0 < o->caption_turns) turns[k++] = c;
         if (emit(qa.f, llava_record(id, rel, turns, k), i ? ",\n" : "")) goto done;
 
         shape_rng er;   /* the held-out question's own stream: no turn policy moves it */

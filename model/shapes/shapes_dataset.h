@@ -4,7 +4,8 @@
  *                             left to right or by kind (captions)
  *   DIR/SPLIT_qa.json         LLaVA format, 1-max_turns question turns per image
  *                             (stage 2), none given away by the turns before
- *                             it (shapes_qa_told)
+ *                             it (shapes_qa_told); a caption_turns share of
+ *                             them then asks for the caption as well
  *   DIR/SPLIT_questions.jsonl one question per image for `iris eval`:
  *                             {question_id, image, question, answer, answers,
  *                              question_type}
@@ -12,8 +13,9 @@
  * give byte-identical files; the split name is mixed into the seed, so train
  * and test drawn with one seed differ.  Each image's turns come from a
  * stream seeded by the scene stream, its held-out question and its caption
- * style from two more, so the turn policy and max_turns change no image,
- * caption or held-out question, and the caption style no image or question.
+ * style (then whether the caption turn is added) from two more, so the turn
+ * policy and max_turns change no image, caption or held-out question, the
+ * caption style no image or question, and caption_turns only adds last turns.
  */
 #ifndef IRIS_SHAPES_DATASET_H
 #define IRIS_SHAPES_DATASET_H
@@ -35,6 +37,8 @@ typedef struct {
     int max_objects;        /* objects per image at most (default 5) */
     int max_turns;          /* question turns per image in SPLIT_qa.json (default 3) */
     shapes_caption_style captions;
+    double caption_turns;   /* share of SPLIT_qa.json's conversations that end by
+                               asking for the caption (0-1, default 0) */
     void (*progress)(int done, int total, void *ud);
     void *ud;
 } shapes_dataset_opts;

@@ -109,6 +109,42 @@ def test_gen_shapes_caption_styles(tmp_path):
     assert r.returncode == 2 and "--captions must be" in r.stderr
 
 
+def test_gen_shapes_caption_turns(tmp_path):
+    """--caption-turns P: that share of the question conversations end by
+    asking for the image's own caption (what stage 2 needs for chat to answer
+    "What can be seen in the image?"); the turns before it, the images, the
+    captions and the held-out questions stay as they were; 0 and 1 are the
+    ends; anything outside [0, 1] is refused."""
+    dirs = {}
+    for share in (None, "0", "0.3", "1"):
+        d = tmp_path / (share or "default")
+        run_iris(["gen-shapes", "--seed", "8", "--count", "300", "--turns", "4", "-o", str(d)] +
+                 (["--caption-turns", share] if share else []))
+        dirs[share] = d
+    assert (dirs["0"] / "train_qa.json").read_bytes() == (dirs[None] / "train_qa.json").read_bytes()
+    for name in ("train_captions.json", "train_questions.jsonl"):
+        assert len({(d / name).read_bytes() for d in dirs.values()}) == 1, name
+    assert all((dirs["1"] / "images" / p.name).read_bytes() == p.read_bytes() for p in (dirs[None] / "images").iterdir())
+    caps = {r["id"]: r["conversations"][1]["value"] for r in json.load(open(dirs[None] / "train_captions.json"))}
+    plain = {r["id"]: r["conversations"] for r in json.load(open(dirs[None] / "train_qa.json"))}
+    asking = "What can be seen in the image?"
+    for share, lo, hi in (("0", 0, 0), ("0.3", 60, 120), ("1", 300, 300)):
+        n = 0
+        for r in json.load(open(dirs[share] / "train_qa.json")):
+            conv = r["conversations"]
+            if conv[-2]["value"].replace("<image>\n", "") == asking:
+                n += 1
+                assert conv[-1]["value"] == caps[r["id"]]
+                conv = conv[:-2]
+            assert conv == plain[r["id"]]
+            assert all(t["value"] != asking for t in conv)
+        assert lo <= n <= hi, (share, n)
+    for bad in ("-0.1", "1.5", "x", ""):
+        r = run_iris(["gen-shapes", "--seed", "8", "--count", "2", "-o", str(tmp_path / "bad"), "--caption-turns", bad],
+                     check=False)
+        assert r.returncode == 2 and "--caption-turns" in r.stderr, bad
+
+
 def test_gen_shapes_max_objects(tmp_path):
     """--max-objects caps the scene (a curriculum's easy start) and rejects
     counts outside 1..5."""
