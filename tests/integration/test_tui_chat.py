@@ -55,6 +55,16 @@ def tui(request, tmp_path, llava):
         t.close()
 
 
+def picture_rows(s):
+    return [l for l in s.split("\n") if HALF in l]
+
+
+def whole_picture(s):
+    """The 64x48 test picture fully drawn (a capture can land mid-redraw,
+    which a slow sanitizer build under load has shown: 3 rows of 12)."""
+    return len(picture_rows(s)) == 12
+
+
 def done_count(s):
     return len(re.findall(r"\d+ tokens, [\d.]+ tok/s", s))
 
@@ -65,10 +75,9 @@ def test_exchange_with_image_streams_the_same_answer_as_iris_run(tui, llava, tmp
     t.send("Tab")
     t.wait_for("photo.png", what="Tab completion")
     t.send("Enter")
-    s = t.wait_for(HALF * 8, what="the half-block picture")
+    s = t.wait_for(whole_picture, what="the half-block picture, 12 rows")
     # a 64x48 picture in at most 80x12 cells keeps its 4:3 shape: 32 cells x 12 rows (24 px)
-    rows = [l for l in s.split("\n") if HALF in l]
-    assert len(rows) == 12 and all(l.strip() == HALF * 32 for l in rows)
+    assert all(l.strip() == HALF * 32 for l in picture_rows(s))
     coloured = t.screen(colours=True)
     assert re.search(r"\x1b\[38;5;\d+m", coloured) and re.search(r"\x1b\[48;5;\d+m", coloured)
     t.type("What is this?")
@@ -292,7 +301,7 @@ def test_true_colour_half_blocks_are_the_scaled_picture(tui, llava):
     t = tui(env={"TERM": "xterm-direct"})
     t.type(f"/image {llava}/photo.png")
     t.send("Enter")
-    t.wait_for(HALF * 32)
+    t.wait_for(whole_picture, what="the half-block picture, 12 rows")
     got = half_block_cells(t.screen(colours=True))
     px = np.asarray(Image.open(llava / "photo.png").convert("RGB")).astype(int)   # 64x48
     want = (px.reshape(24, 2, 32, 2, 3).sum(axis=(1, 3)) + 2) // 4                # 32x24
