@@ -1,8 +1,9 @@
 #!/bin/sh
 # Rebuilds the built-in tiny VLM (assets/tiny-llava) from nothing but iris:
 #   1. the shapes world's training split       iris gen-shapes (seed TRAIN_SEED, up
-#      to 8 question turns per image), and      iris gen-shapes --max-objects 1
-#      one-object scenes (seed TRAIN_SEED+1)
+#      to 8 question turns per image, a         --caption-turns 0.25), and
+#      quarter of them ending on the caption),  iris gen-shapes --max-objects 1
+#      and one-object scenes (seed TRAIN_SEED+1)
 #   2. a fresh, randomly initialised model     iris new-model config/tiny/tiny-llava.ini
 #   3. stage 1: captions, projector + decoder  iris train config/train/tiny-stage1.ini,
 #      first of one-object scenes (shapes and   twice: one-object captions, then all
