@@ -108,6 +108,11 @@ typedef struct iris_train_ops {
                                      const float *q, const float *k, const float *v, int n,
                                      int n_heads, int n_kv_heads, int head_dim, float scale,
                                      int causal, float alibi_max_bias);
+    /* Backward of backend.h's clamp (MPT's clip_qkv), from its OUTPUT y (the
+     * input is not kept): dx = dy where lo < y < hi, else 0.  An input
+     * exactly on a bound counts as clamped, where torch passes the gradient:
+     * a set of measure zero.  dx may equal dy.  NULL where absent. */
+    void (*clamp_backward)(float *dx, const float *dy, const float *y, float lo, float hi, long n);
 } iris_train_ops;
 
 /* The CPU table; always present. */

@@ -1,9 +1,11 @@
 /* cpu_train_act_backward.c — backward of the plain element-wise activations
- * (the vision tower's MLP and the projector):
+ * (the vision tower's MLP, the projector, the generic decoders' MLP) and of
+ * MPT's clamp:
  *   gelu (erf):  act'(x) = Phi(x) + x phi(x)
  *   gelu_tanh:   act'(x) = s + 2 x s (1 - s) c (1 + 3 * 0.044715 x^2),
  *                s = sigmoid(2 c (x + 0.044715 x^3)), c = sqrt(2/pi)
  *   quick_gelu:  act'(x) = s + 1.702 x s (1 - s),  s = sigmoid(1.702 x)
+ *   clamp:       1 strictly inside (lo, hi), else 0 (read from the output)
  * dx = dy * act'(x); each element reads before it writes, so dx may be dy.
  */
 #include "cpu_train_internal.h"
@@ -47,4 +49,11 @@ void cpu_quick_gelu_backward(float *dx, const float *dy, const float *x, long n)
         float s = 1.0f / (1.0f + expf(-1.702f * xi));
         dx[i] = dy[i] * (s + 1.702f * xi * s * (1.0f - s));
     }
+}
+
+void cpu_clamp_backward(float *dx, const float *dy, const float *y, float lo, float hi, long n)
+{
+    if (cpu_failed()) return;
+#pragma omp parallel for PAR_IF(n) schedule(static)
+    for (long i = 0; i < n; i++) dx[i] = y[i] > lo && y[i] < hi ? dy[i] : 0.0f;
 }

@@ -29,6 +29,7 @@ void cpu_adamw_step(float *param, const float *grad, float *m, float *v, long n,
 void cpu_gelu_backward(float *dx, const float *dy, const float *x, long n);
 void cpu_gelu_tanh_backward(float *dx, const float *dy, const float *x, long n);
 void cpu_quick_gelu_backward(float *dx, const float *dy, const float *x, long n);
+void cpu_clamp_backward(float *dx, const float *dy, const float *y, float lo, float hi, long n);
 int cpu_argmax(const float *logits, int v);
 int cpu_sample(const float *logits, int v, const iris_sample_params *p);
 

@@ -20,6 +20,7 @@ static const iris_train_ops cpu_train = {
     .quick_gelu_backward = cpu_quick_gelu_backward,
     .cross_attention_backward = cpu_cross_attention_backward,
     .attention_alibi_backward = cpu_attention_alibi_backward,
+    .clamp_backward = cpu_clamp_backward,
 };
 
 const iris_train_ops *iris_cpu_train_ops(void)

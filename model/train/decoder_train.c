@@ -12,6 +12,13 @@
  * ONE adapter over the fused output (PEFT's), added before the scatter, so
  * its B rows follow the checkpoint's layout.
  *
+ * MPT's clip_qkv clamps q, k, v right after the projection, and mosaic_gpt's
+ * QK LayerNorm (attn_qk_ln) then normalises the whole width of q and of k
+ * (attn.q_ln / attn.k_ln, before the split into heads and before RoPE).  With
+ * either on, the clamped q and k stay in S->qr / S->kr: the LayerNorm's
+ * backward needs its input, and the clamp's the clamped values (S->v keeps
+ * v's).  Backward: dq, dk through RoPE, then the LayerNorm, then the clamp.
+ *
  * Backward of one block, sequential residual (x' = m + F(n2(m)), m = x + O(A(n1(x)))):
  *   dm = dx' + n2'(F'(dx')),  dx = dm + n1'(A'(O'(dm)))
  * parallel residual (x' = x + O(A(n1(x))) + F(n2(x))):
@@ -61,6 +68,19 @@ static int add_pair(iris_llama_train *m, const iris_weights *w, const char *pref
     return add_named(m, w, name, sb, 0, 1);
 }
 
+/* mosaic_gpt's QK LayerNorm lp + part: a weight, and a bias when the
+ * checkpoint has one (the inference loader's rule); no weight decay, as for
+ * the block's other norms. */
+static int add_qk_norm(iris_llama_train *m, const iris_weights *w, const char *lp, const char *part, int *sw,
+                       int *sb)
+{
+    char name[320];
+    snprintf(name, sizeof name, "%s%s.weight", lp, part);
+    if (add_named(m, w, name, sw, 0, 1)) return -1;
+    snprintf(name, sizeof name, "%s%s.bias", lp, part);
+    return add_named(m, w, name, sb, 1, 1);
+}
+
 int iris_decoder_train_add_params(iris_llama_train *m, const iris_weights *w, const iris_llama *src)
 {
     const iris_llama_config *c = &m->cfg;
@@ -102,6 +122,9 @@ int iris_decoder_train_add_params(iris_llama_train *m, const iris_weights *w, co
                    add_pair(m, w, lp, N->v, &p[TL_WV], &p[TL_BV], c->qkv_bias, 0)) {
             return -1;
         }
+        if (c->qk_norm && (add_qk_norm(m, w, lp, "attn.q_ln", &p[TL_Q_NORM], &p[TL_Q_NORM_B]) ||
+                           add_qk_norm(m, w, lp, "attn.k_ln", &p[TL_K_NORM], &p[TL_K_NORM_B])))
+            return -1;
         if (add_pair(m, w, lp, N->o, &p[TL_WO], &p[TL_BO], c->out_bias, 0) ||
             add_pair(m, w, lp, N->ffn_norm, &p[TL_FFN_NORM], &p[TL_FFN_NORM_B], c->norm_bias, 1) ||
             add_pair(m, w, lp, N->up, &p[TL_UP], &p[TL_BUP], c->ffn_bias, 0) ||
@@ -150,6 +173,59 @@ static void shuffle_qkv(const iris_llama_config *c, float *fused, float *q, floa
             }
 }
 
+/* q, k, v of one block from S->xn1: the projection (fused or not), the
+ * clamp, the QK LayerNorm.  q and k go through S->qr / S->kr when the
+ * backward pass needs them before the LayerNorm and RoPE. */
+static void qkv_fwd(iris_llama_train *m, int l, iris_tl_acts *S, int n)
+{
+    const iris_backend *be = m->be;
+    const iris_llama_config *c = &m->cfg;
+    const int *p = m->layers[l].p;
+    int d = c->dim;
+    long nd = (long)n * d;
+    float *q = S->qr ? S->qr : S->q, *k = S->kr ? S->kr : S->k;
+    if (p[TL_QKV] >= 0) {
+        iris_tl_lin_fwd(m, S, l, IRIS_LM_QKV, m->qkv, S->xn1, n, d, 3 * d, p[TL_QKV], p[TL_BQKV]);
+        be->sync();  /* the scatter reads the product on the host */
+        shuffle_qkv(c, m->qkv, q, k, S->v, n, 1);
+    } else {
+        iris_tl_lin_fwd(m, S, l, IRIS_LM_Q, q, S->xn1, n, d, d, p[TL_WQ], p[TL_BQ]);
+        iris_tl_lin_fwd(m, S, l, IRIS_LM_K, k, S->xn1, n, d, d, p[TL_WK], p[TL_BK]);
+        iris_tl_lin_fwd(m, S, l, IRIS_LM_V, S->v, S->xn1, n, d, d, p[TL_WV], p[TL_BV]);
+    }
+    if (c->clip_qkv > 0) {  /* element-wise: clamping the parts is clamping MPT's fused output */
+        be->clamp(q, q, -c->clip_qkv, c->clip_qkv, nd);
+        be->clamp(k, k, -c->clip_qkv, c->clip_qkv, nd);
+        be->clamp(S->v, S->v, -c->clip_qkv, c->clip_qkv, nd);
+    }
+    if (c->qk_norm) {
+        norm_fwd(m, S->q, S->qr, n, p[TL_Q_NORM], p[TL_Q_NORM_B]);
+        norm_fwd(m, S->k, S->kr, n, p[TL_K_NORM], p[TL_K_NORM_B]);
+    } else if (S->qr) {  /* clamp only: RoPE must not rotate the kept values */
+        be->copy(S->q, S->qr, nd);
+        be->copy(S->k, S->kr, nd);
+    }
+}
+
+/* dq, dk (RoPE already undone) and dv, in place: back through the QK
+ * LayerNorm (accumulating its weights' gradients) and the clamp. */
+static void qkv_pre_bwd(iris_llama_train *m, int l, iris_tl_acts *S, int n)
+{
+    const iris_llama_config *c = &m->cfg;
+    const int *p = m->layers[l].p;
+    long nd = (long)n * c->dim;
+    if (c->qk_norm) {  /* dx over dy: the CPU op (the only one this path runs on) allows it */
+        norm_bwd(m, m->dq, m->dq, S->qr, n, p[TL_Q_NORM], p[TL_Q_NORM_B]);
+        norm_bwd(m, m->dk, m->dk, S->kr, n, p[TL_K_NORM], p[TL_K_NORM_B]);
+    }
+    if (c->clip_qkv > 0) {
+        float lo = -c->clip_qkv, hi = c->clip_qkv;
+        m->ops->clamp_backward(m->dq, m->dq, S->qr, lo, hi, nd);
+        m->ops->clamp_backward(m->dk, m->dk, S->kr, lo, hi, nd);
+        m->ops->clamp_backward(m->dv, m->dv, S->v, lo, hi, nd);
+    }
+}
+
 static float attn_scale(const iris_llama_config *c)
 {
     return c->attn_scale > 0 ? c->attn_scale : 1.0f / sqrtf((float)c->head_dim);
@@ -168,15 +244,7 @@ void iris_decoder_train_layer_fwd(iris_llama_train *m, int l, iris_tl_acts *S, c
     int d = c->dim, f = c->ffn_dim, rot = c->rot_dim ? c->rot_dim : c->head_dim;
     long nf = (long)n * f;
     norm_fwd(m, S->xn1, xin, n, p[TL_ATTN_NORM], p[TL_ATTN_NORM_B]);
-    if (p[TL_QKV] >= 0) {
-        iris_tl_lin_fwd(m, S, l, IRIS_LM_QKV, m->qkv, S->xn1, n, d, 3 * d, p[TL_QKV], p[TL_BQKV]);
-        be->sync();  /* the scatter reads the product on the host */
-        shuffle_qkv(c, m->qkv, S->q, S->k, S->v, n, 1);
-    } else {
-        iris_tl_lin_fwd(m, S, l, IRIS_LM_Q, S->q, S->xn1, n, d, d, p[TL_WQ], p[TL_BQ]);
-        iris_tl_lin_fwd(m, S, l, IRIS_LM_K, S->k, S->xn1, n, d, d, p[TL_WK], p[TL_BK]);
-        iris_tl_lin_fwd(m, S, l, IRIS_LM_V, S->v, S->xn1, n, d, d, p[TL_WV], p[TL_BV]);
-    }
+    qkv_fwd(m, l, S, n);
     if (c->pos == IRIS_POS_ROPE) {
         be->rope(S->q, n, c->n_heads, c->head_dim, rot, m->pos, c->rope_theta, c->rope_pos_scale,
                  c->rope_interleaved);
@@ -226,6 +294,7 @@ void iris_decoder_train_layer_bwd(iris_llama_train *m, int l, iris_tl_acts *S, c
         ops->rope_backward(m->dk, n, c->n_heads, c->head_dim, rot, m->pos, c->rope_theta, c->rope_pos_scale,
                            c->rope_interleaved);
     }
+    qkv_pre_bwd(m, l, S, n);
     if (p[TL_QKV] >= 0) {
         be->sync();
         shuffle_qkv(c, m->qkv, m->dq, m->dk, m->dv, n, 0);

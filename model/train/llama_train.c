@@ -68,11 +68,8 @@ int iris_llama_train_init(iris_llama_train *m, const iris_weights *w, const iris
                        ops ? ops->name : be->name);
         return -1;
     }
-    if (IRIS_ARCH_IS_GENERIC(cfg->arch) && (strcmp(be->name, "cpu") != 0 || cfg->clip_qkv > 0 || cfg->qk_norm)) {
-        iris_set_error(cfg->clip_qkv > 0 ? "training %s with clip_qkv is not supported yet"
-                       : cfg->qk_norm    ? "training %s with QK LayerNorm (attn_qk_ln) is not supported yet"
-                                         : "training %s language models runs on the CPU backend only (for now)",
-                       cfg->arch_name);
+    if (IRIS_ARCH_IS_GENERIC(cfg->arch) && strcmp(be->name, "cpu") != 0) {
+        iris_set_error("training %s language models runs on the CPU backend only (for now)", cfg->arch_name);
         return -1;
     }
     iris_llama src;
@@ -273,6 +270,10 @@ int iris_llama_train_prepare(iris_llama_train *m)
         A->g = fal(be, T * f, &bad);
         A->u = fal(be, T * f, &bad);
         A->a = fal(be, T * f, &bad);
+        if (IRIS_ARCH_IS_GENERIC(c->arch) && (c->qk_norm || c->clip_qkv > 0)) {
+            A->qr = fal(be, T * qd, &bad);
+            A->kr = fal(be, T * kvd, &bad);
+        }
         if (!m->has_lora) continue;
         /* LoRA buffers for the union of targeted modules (any layer). */
         for (int mod = 0; mod < IRIS_LM_COUNT; mod++) {
@@ -311,7 +312,7 @@ int iris_llama_train_prepare(iris_llama_train *m)
 
 static void free_acts(const iris_backend *be, iris_tl_acts *A)
 {
-    float *b[] = {A->xn1, A->q, A->k, A->v, A->att, A->xmid, A->xn2, A->g, A->u, A->a};
+    float *b[] = {A->xn1, A->q, A->k, A->v, A->att, A->xmid, A->xn2, A->g, A->u, A->a, A->qr, A->kr};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) be->free(b[i]);
     for (int i = 0; i < IRIS_LM_COUNT; i++) {
         be->free(A->lh[i]);

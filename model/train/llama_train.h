@@ -23,7 +23,9 @@
  *    fused QKV stays one parameter as the checkpoint has it; LoRA adapters
  *    carry the checkpoint's module names (e.g. transformer.blocks.0.attn.Wqkv
  *    .lora_A.weight), a fused QKV ONE adapter whose B rows follow the
- *    checkpoint's (PEFT's) layout; clip_qkv is refused for them.
+ *    checkpoint's (PEFT's) layout; MPT's clip_qkv and mosaic_gpt's QK
+ *    LayerNorm (attn.q_ln / attn.k_ln, parameters like the other norms)
+ *    train too.
  *  - iris_llama_train_add_lora resolves lc's target names for the model's
  *    architecture (iris_lora_resolve_targets); m->lora holds the result.
  */
@@ -42,8 +44,10 @@
 enum { TL_ATTN_NORM = 0, TL_WQ, TL_WK, TL_WV, TL_WO, TL_BQ, TL_BK, TL_BV,
        TL_FFN_NORM, TL_GATE, TL_UP, TL_DOWN,
        /* generic decoders (decoder_train.c): norm biases, output and
-        * feed-forward biases, fused QKV weight and bias */
+        * feed-forward biases, fused QKV weight and bias, and the QK
+        * LayerNorm's weights and optional biases (mosaic_gpt attn_qk_ln) */
        TL_ATTN_NORM_B, TL_FFN_NORM_B, TL_BO, TL_BUP, TL_BDOWN, TL_QKV, TL_BQKV,
+       TL_Q_NORM, TL_Q_NORM_B, TL_K_NORM, TL_K_NORM_B,
        TL_COUNT };
 
 typedef struct {
@@ -53,6 +57,9 @@ typedef struct {
 
 typedef struct {
     float *xn1, *q, *k, *v, *att, *xmid, *xn2, *g, *u, *a;
+    /* generic decoders with clip_qkv or a QK LayerNorm: q and k as projected
+     * and clamped, before the LayerNorm and RoPE (NULL otherwise) */
+    float *qr, *kr;
     float *lh[IRIS_LM_COUNT];        /* LoRA hidden dropout(x) A^T [n, r] */
     float *lx[IRIS_LM_COUNT];        /* dropout(x) [n, in] when dropout > 0 */
 } iris_tl_acts;

@@ -6,7 +6,10 @@ softmax_scale, no_bias, ...) and its tensor names (blocks.N.ln_1,
 attn.Wqkv, mlp.mlp_up, ln_f, ...) holding the same weights.  iris must give
 transformers' logits for it (<= 1e-4 relative), load it as an OpenFlamingo
 lang_model against open_flamingo's Flamingo, and refuse the mosaic_gpt
-options it does not implement with a one-line message."""
+options it does not implement with a one-line message.  Training through
+attn_qk_ln (and attn_clip_qkv) matches autograd on the same hooked reference:
+a full fine-tune's first step, what it learns and saves, and OpenFlamingo
+training whose frozen language model passes gradients through the norms."""
 import json
 import os
 import random
@@ -67,27 +70,36 @@ def write_mosaic(model, out_dir, fmt="bin", extra=None, **over):
     (out_dir / "config.json").write_text(json.dumps(mosaic_config(model.config, **over)))
 
 
-def add_qk_layernorms(model, seed, bias=False, blocks=None):
+def add_qk_layernorms(model, seed, bias=False, blocks=None, clip=None, lns=None):
     """mosaic_gpt's attn_qk_ln on a transformers MPT: torch LayerNorms over the
-    whole width of q and of k, applied to Wqkv's output (mosaic_gpt applies
-    them after its optional clamp; these tests leave clip_qkv off, where the
-    two orders agree), as forward hooks.  Random weights (and biases); returns
-    them under mosaic_gpt's names."""
+    whole width of q and of k, applied to Wqkv's output, after clamping q, k
+    and v to [-clip, clip] when clip is given (mosaic_gpt's order; the model
+    itself must not clamp then), as forward hooks.  Random weights (and
+    biases; without them the LayerNorms have none, as iris's parameters);
+    returns them under mosaic_gpt's names, and appends the LayerNorm modules
+    to lns when given (their gradients are the q_ln / k_ln ones)."""
     g = torch.Generator().manual_seed(seed)
     d, extra = model.config.d_model, {}
     for i, blk in enumerate(blocks if blocks is not None else model.transformer.blocks):
-        lns = []
+        pair = []
         for part in ("q_ln", "k_ln"):
             ln = torch.nn.LayerNorm(d, eps=1e-5)
             with torch.no_grad():
                 ln.weight.copy_(1 + 0.5 * torch.randn(d, generator=g))
-                ln.bias.copy_(0.2 * torch.randn(d, generator=g) if bias else torch.zeros(d))
+                if bias:
+                    ln.bias.copy_(0.2 * torch.randn(d, generator=g))
+                else:
+                    ln.register_parameter("bias", None)
             extra[f"transformer.blocks.{i}.attn.{part}.weight"] = ln.weight.detach().clone()
             if bias:
                 extra[f"transformer.blocks.{i}.attn.{part}.bias"] = ln.bias.detach().clone()
-            lns.append(ln)
+            pair.append(ln)
+        if lns is not None:
+            lns += pair
 
-        def hook(_mod, _inp, out, q_ln=lns[0], k_ln=lns[1]):
+        def hook(_mod, _inp, out, q_ln=pair[0], k_ln=pair[1]):
+            if clip:
+                out = out.clamp(-clip, clip)
             q, k, v = out.chunk(3, dim=-1)
             return torch.cat([q_ln(q), k_ln(k), v], dim=-1)
         blk.attn.Wqkv.register_forward_hook(hook)
@@ -227,20 +239,230 @@ def test_openflamingo_with_mosaic_gpt_lang_model(tmp_path, qk_ln):
     assert err <= 1e-4, f"seed {SEED}: {err}"
 
 
-def test_training_through_qk_layernorm_refused(tmp_path):
-    """iris has no backward for QK LayerNorm yet: training an OpenFlamingo
-    whose language model has it says so in one line instead of training on
-    wrong gradients."""
+def token_records(vocab, seed, n=2, length=24):
+    """Pre-tokenized records (random ids, the first third of the labels masked):
+    the loss needs no template or tokenizer to agree on."""
+    g = torch.Generator().manual_seed(seed)
+    recs = []
+    for r in range(n):
+        ids = torch.randint(2, vocab, (length + 3 * r,), generator=g).tolist()
+        recs.append({"id": f"t{r}", "input_ids": ids, "labels": [-100] * (len(ids) // 3) + ids[len(ids) // 3:]})
+    return recs
+
+
+def clip_for(model, recs):
+    """A clip_qkv that clamps about half of the first block's q, k and v on
+    these records: small enough to matter.  It sits in the middle of the
+    widest gap between neighbouring magnitudes near the median, so that no
+    value lies within rounding of it (where the two sides may disagree on
+    clamping: the gradient passes or not) -- and it is an f32 number."""
+    blk = model.transformer.blocks[0]
+    with torch.no_grad():
+        x = torch.cat([model.transformer.wte(torch.tensor(r["input_ids"])) for r in recs])
+        s = blk.attn.Wqkv(blk.norm_1(x)).abs().flatten().sort().values.double()
+    lo, hi = int(0.4 * len(s)), int(0.6 * len(s))
+    i = lo + int((s[lo + 1:hi + 1] - s[lo:hi]).argmax())
+    return ((s[i] + s[i + 1]) / 2).float().item()
+
+
+def adam_grads_err(run, ref):
+    """The worst relative error of each trained tensor's gradient: after one
+    AdamW step (no clipping) the checkpoint's exp_avg is (1 - beta1) times
+    it; ref maps iris's parameter names to autograd's gradients, all of
+    which must be there.  The scale has a floor of 1e-3 of the whole
+    gradient's norm: k_ln's bias has a zero gradient in exact arithmetic
+    (softmax ignores a per-row constant), so both sides hold rounding noise."""
+    from safetensors.torch import load_file
+    ck = load_file(str(run / "checkpoint.safetensors"))
+    got = {k[:-len(".exp_avg")]: v for k, v in ck.items() if k.endswith(".exp_avg")}
+    assert set(got) == set(ref), sorted(set(got) ^ set(ref))
+    floor = 1e-3 * torch.sqrt(sum((g.double() ** 2).sum() for g in ref.values())).item()
+    errs = {n: ((got[n].double() / 0.1 - g.double()).norm() / max(g.double().norm().item(), floor)).item()
+            for n, g in ref.items()}
+    worst = max(errs, key=errs.get)
+    return errs[worst], worst
+
+
+def first_step_reference(model, recs, params):
+    """The batch's mean token loss and the gradient norm over params by
+    autograd (train.max_grad_norm 0: iris reports the norm unclipped)."""
+    model.zero_grad()
+    for p in params:
+        p.grad = None
+    total, counted = 0.0, 0
+    for r in recs:
+        logits = model(torch.tensor([r["input_ids"]])).logits[0]
+        lab = torch.tensor(r["labels"][1:])
+        total = total + torch.nn.functional.cross_entropy(logits[:-1], lab, ignore_index=-100, reduction="sum")
+        counted += int((lab >= 0).sum())
+    loss = total / counted
+    loss.backward()
+    gnorm = torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params if p.grad is not None)).item()
+    return loss.item(), gnorm
+
+
+@pytest.mark.parametrize("bias,clip", [(False, False), (True, True)], ids=["qk-ln", "qk-ln-bias-clip"])
+def test_qk_layernorm_first_training_step_matches_autograd(tmp_path, bias, clip):
+    """A full fine-tune of a mosaic_gpt with attn_qk_ln (and attn_clip_qkv
+    small enough to clamp): the first step's loss and gradient norm (every
+    parameter, q_ln / k_ln included) equal autograd's through the hooked
+    reference, and so does every tensor's gradient (float64 twin:
+    tests/unit/test_decoder_grads.c)."""
+    from test_train import metrics, write_config
+    seed = (SEED + 41 + 2 * bias + clip) % 100000
+    hf_dir, mdir = tmp_path / "hf", tmp_path / "mosaic"
+    hf_dir.mkdir()
+    model, tok = build("mpt", hf_dir, seed)
+    recs = token_records(tok.get_vocab_size(), seed)
+    c = clip_for(model, recs) if clip else None
+    lns = []
+    extra = add_qk_layernorms(model, seed, bias, clip=c, lns=lns)
+    write_mosaic(model, mdir, "safetensors", extra=extra, attn_qk_ln=True, attn_clip_qkv=c)
+    relocate(hf_dir, mdir)
+    data = tmp_path / "d.json"
+    data.write_text(json.dumps(recs))
+    cfg = write_config(tmp_path / "c.ini", mdir, data, **{"train.mode": "full", "train.max_steps": 1,
+                                                           "train.batch_size": len(recs), "train.max_grad_norm": 0})
+    run = tmp_path / "run"
+    p = run_iris(["train", str(cfg), "--run-dir", str(run)], timeout=600)
+    params = list(model.parameters()) + [q for ln in lns for q in ln.parameters()]
+    n_params = sum(q.numel() for q in params)
+    assert f"{n_params} trainable parameters" in p.stdout + p.stderr, (n_params, p.stdout + p.stderr)
+    ref_loss, ref_gnorm = first_step_reference(model, recs, params)
+    m = metrics(run)[0]
+    q_ln_norm = torch.sqrt(sum((q.grad.double() ** 2).sum() for ln in lns for q in ln.parameters())).item()
+    print(f"loss iris {m['loss']:.7f} ref {ref_loss:.7f}; grad_norm iris {m['grad_norm']:.7f} ref "
+          f"{ref_gnorm:.7f} (q_ln/k_ln part {q_ln_norm:.4f}); clip {c}")
+    assert q_ln_norm > 1e-3 * ref_gnorm  # the norms' own gradients weigh in the total
+    assert abs(m["loss"] - ref_loss) <= 1e-4 * ref_loss, f"seed {SEED}"
+    assert abs(m["grad_norm"] - ref_gnorm) <= 1e-4 * ref_gnorm, f"seed {SEED}"
+    ref = {mosaic_name(n): q.grad for n, q in model.named_parameters()}
+    for i, ln in enumerate(lns):
+        for kind, q in ln.named_parameters():
+            ref[f"transformer.blocks.{i // 2}.attn.{('q_ln', 'k_ln')[i % 2]}.{kind}"] = q.grad
+    worst, name = adam_grads_err(run, ref)
+    print(f"  {len(ref)} gradients, worst rel err {worst:.2e} ({name})")
+    assert worst <= 1e-4, (name, worst, f"seed {SEED}")
+
+
+def test_qk_layernorm_full_finetune_learns_and_saves(tmp_path):
+    """60 steps of a full fine-tune through attn_qk_ln: the loss falls, the
+    saved model/ is a mosaic_gpt directory whose q_ln / k_ln moved, and the
+    hooked reference loaded with its weights gives iris's logits for it."""
+    from safetensors.torch import load_file
+    from test_train import metrics, write_config, write_data
+    seed = (SEED + 47) % 100000
+    hf_dir, mdir = tmp_path / "hf", tmp_path / "mosaic"
+    hf_dir.mkdir()
+    model, tok = build("mpt", hf_dir, seed)
+    lns = []
+    extra = add_qk_layernorms(model, seed, lns=lns)
+    write_mosaic(model, mdir, "safetensors", extra=extra, attn_qk_ln=True)
+    relocate(hf_dir, mdir)
+    cfg = write_config(tmp_path / "c.ini", mdir, write_data(tmp_path / "d.json", n=4),
+                       **{"train.mode": "full", "train.lr": "1e-3", "train.max_steps": 60,
+                          "train.schedule": "cosine", "train.warmup_ratio": 0.05, "run.save_steps": 0})
+    run = tmp_path / "run"
+    run_iris(["train", str(cfg), "--run-dir", str(run), "-q"], timeout=900)
+    m = metrics(run)
+    first, last = m[0]["loss"], min(r["loss"] for r in m[-5:])
+    print(f"loss {first:.4f} -> {last:.4f}")
+    assert last < 0.5 * first, (first, last, f"seed {SEED}")
+    out = run / "model"
+    assert json.loads((out / "config.json").read_text())["attn_qk_ln"] is True
+    sd = load_file(str(out / "model.safetensors"))
+    want = {mosaic_name(k) for k in model.state_dict() if k != "lm_head.weight"} | set(extra)
+    assert set(sd) == want, sorted(set(sd) ^ want)
+    for name, before in extra.items():
+        assert (sd[name].float() - before).abs().max() > 1e-4, name  # the norms trained
+    # the tuned weights into the reference (lm_head is wte's)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if name != "lm_head.weight":
+                t.copy_(sd[mosaic_name(name)].float())
+        for i, ln in enumerate(lns):
+            ln.weight.copy_(sd[f"transformer.blocks.{i // 2}.attn.{('q_ln', 'k_ln')[i % 2]}.weight"].float())
+    prompt = "What is item 3? The quick brown fox"
+    ref = hf_logits(model, tok.encode(prompt).ids)
+    got = iris_logits(out, tmp_path, prompt=prompt)
+    err = rel_err(got, ref)
+    assert err <= 1e-4, (err, f"seed {SEED}")
+
+
+def test_openflamingo_training_through_qk_layernorm(tmp_path):
+    """OpenFlamingo-3B's case: its MPT-1B has attn_qk_ln.  Training the
+    perceiver and cross-attention sends gradients down through the frozen
+    decoder's QK LayerNorms; the first step's loss and gradient norm equal
+    open_flamingo's autograd with the LayerNorms hooked on."""
+    import test_flamingo_lora as tfl
     import test_flamingo_train as tt
     from transformers import MptForCausalLM
-    *_, cfg = tt.setup(tmp_path, 17)
+    seed = (SEED + 17) % 1000 + 31
+    model, tok, media, paths, vision_x, recs, cfg = tt.setup(tmp_path, seed, n_layers=3, every_n=1)
     lm_dir = tmp_path / "lm"
     base = MptForCausalLM.from_pretrained(str(lm_dir)).eval()
     for f in ("model.safetensors", "pytorch_model.bin"):
         if (lm_dir / f).exists():
             (lm_dir / f).unlink()
-    write_mosaic(base, lm_dir, "bin", extra=add_qk_layernorms(base, 17), attn_qk_ln=True)
-    p = run_iris(["train", str(cfg), "--run-dir", str(tmp_path / "run")], check=False)
-    assert p.returncode == 1, p.stderr
-    msg = p.stderr.strip()
-    assert len(msg.splitlines()) == 1 and "QK LayerNorm" in msg, msg
+    layers = [fl.decoder_layer for fl in model.lang_encoder.transformer.blocks]
+    extra = add_qk_layernorms(model.lang_encoder, seed, bias=True, blocks=layers)
+    write_mosaic(base, lm_dir, "bin", extra=extra, attn_qk_ln=True)
+    run = tmp_path / "run"
+    run_iris(["train", str(cfg), "--run-dir", str(run)])
+    loss, gnorm, _ = tfl.ref_loss_grad(model, tok, media, recs, vision_x)
+    m = tt.metrics(run)[0]
+    print(f"loss iris {m['loss']:.6f} ref {loss:.6f}; grad_norm iris {m['grad_norm']:.6f} ref {gnorm:.6f}")
+    assert abs(m["loss"] - loss) <= 1e-4 * abs(loss), f"seed {SEED}"
+    assert abs(m["grad_norm"] - gnorm) <= 1e-4 * gnorm, f"seed {SEED}"
+
+
+def test_openflamingo_lora_through_qk_layernorm(tmp_path):
+    """LoRA on an OpenFlamingo whose MPT has attn_qk_ln: the fused Wqkv
+    adapter's output goes through the frozen QK LayerNorm.  Starting from a
+    peft adapter (random A and B), the first step's loss, gradient norm and
+    every adapter's gradient equal peft + autograd with the LayerNorms
+    hooked on after peft wrapped Wqkv (so they see the adapter's output, as
+    in mosaic_gpt)."""
+    import test_flamingo_lora as tfl
+    from test_train import write_config
+    from transformers import MptForCausalLM
+    seed = (SEED + 19) % 100000
+    model, tok, media, paths, vision_x, recs, _ = tfl.setup(tmp_path, seed, "mpt")
+    lm_dir = tmp_path / "lm"
+    base = MptForCausalLM.from_pretrained(str(lm_dir)).eval()
+    for f in ("model.safetensors", "pytorch_model.bin"):
+        if (lm_dir / f).exists():
+            (lm_dir / f).unlink()
+    # self_attn: Wqkv and out_proj are named alike in transformers' MPT and
+    # mosaic_gpt (the feed-forward's names differ, so peft's keys would too)
+    pm = tfl.peft_model(model, tfl.modules(model, "mpt", ["self_attn", "xattn"]), seed)
+    adapter = tmp_path / "peft_adapter"
+    pm.create_or_update_model_card = lambda *_: None  # a README needs jinja2, which the venv may lack
+    pm.save_pretrained(str(adapter))
+    layers = [fl.decoder_layer for fl in model.lang_encoder.transformer.blocks]
+    extra = add_qk_layernorms(model.lang_encoder, seed, bias=True, blocks=layers)
+    write_mosaic(base, lm_dir, "bin", extra=extra, attn_qk_ln=True)
+    cfg = write_config(tmp_path / "c2.ini", tmp_path / "openflamingo.json", tmp_path / "data.json",
+                       **{"data.template": "openflamingo", "data.image_folder": str(tmp_path), "train.mode": "lora",
+                          "train.max_grad_norm": "0", "train.batch_size": "3", "train.max_steps": "1",
+                          "lora.dropout": "0", "lora.init": str(adapter)})
+    run = tmp_path / "run"
+    run_iris(["train", str(cfg), "--run-dir", str(run)])
+    loss, gnorm, _ = tfl.ref_loss_grad(pm, tok, media, recs, vision_x)
+    m = tfl.metrics(run)[0]
+    print(f"loss iris {m['loss']:.6f} ref {loss:.6f}; grad_norm iris {m['grad_norm']:.6f} ref {gnorm:.6f}")
+    assert abs(m["loss"] - loss) <= 1e-4 * abs(loss), f"seed {SEED}"
+    assert abs(m["grad_norm"] - gnorm) <= 1e-4 * gnorm, f"seed {SEED}"
+    # iris names the decoder's adapters as in its checkpoint, peft through the Flamingo
+    ref = {}
+    for n, p_ in pm.named_parameters():
+        if "lora_" not in n:
+            continue
+        name = n.replace(".default", "").replace("base_model.model.", "", 1)
+        if name.startswith("lang_encoder.transformer.blocks.") and ".decoder_layer." in name:
+            name = name.replace("lang_encoder.", "", 1).replace(".decoder_layer.", ".", 1)
+        ref[name] = p_.grad
+    assert any(".attn.Wqkv.lora_B" in n for n in ref)
+    worst, name = adam_grads_err(run, ref)
+    print(f"  {len(ref)} adapter gradients, worst rel err {worst:.2e} ({name})")
+    assert worst <= 1e-4, (name, worst, f"seed {SEED}")
