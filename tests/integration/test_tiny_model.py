@@ -237,10 +237,10 @@ def test_short_recipe_learns(tmp_path):
     common = ["--set", f"data.image_folder={data}", "--set", "train.batch_size=8", "-q"]
     run_iris(["train", str(ROOT / "config/train/tiny-stage1.ini"), "--run-dir", str(tmp_path / "s1"),
               "--set", f"model.base={base}", "--set", f"data.data={data}/train_captions.json",
-              "--set", "train.max_steps=300", *common], timeout=600)
+              "--set", "train.max_steps=500", *common], timeout=600)
     run_iris(["train", str(ROOT / "config/train/tiny-stage2.ini"), "--run-dir", str(tmp_path / "s2"),
               "--set", f"model.base={tmp_path}/s1/model", "--set", f"data.data={data}/train_qa.json",
-              "--set", "train.max_steps=200", *common], timeout=600)
+              "--set", "train.max_steps=300", *common], timeout=600)
 
     def losses(run):
         return [json.loads(l)["loss"] for l in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
@@ -338,7 +338,17 @@ def test_shipped_model_describes_the_whole_scene(tmp_path):
     assert sum(right) >= 28, list(zip(said, gold))
 
 
-@pytest.mark.xfail(reason="the shipped weights do not reach the issue's accuracy target yet (docs/TINY.md)",
+def test_shipped_model_answers_every_type_but_spatial(tmp_path):
+    """The shipped weights meet the issue's per-type target on every question
+    type except left/right: 200 fresh test-split questions, each non-spatial
+    type at 85 % or more (the weights before this recipe: colour 66 %)."""
+    needs_shipped()
+    res = held_out_answers(tmp_path, 200)
+    rest = {t: a for t, a in res["per_type"].items() if t != "spatial"}
+    assert len(rest) == 5 and min(rest.values()) >= 85, res["per_type"]
+
+
+@pytest.mark.xfail(reason="left/right questions stay below the issue's 80 % per type (docs/TINY.md)",
                    strict=False)
 def test_shipped_model_reaches_the_accuracy_target(tmp_path):
     needs_shipped()
