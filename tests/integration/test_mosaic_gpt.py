@@ -28,15 +28,9 @@ from test_llama_logits import iris_logits  # noqa: E402
 
 SEED = int(os.environ.get("IRIS_TEST_SEED", random.randrange(1 << 30)))
 
-# transformers' MPT name -> mosaic_gpt name (within "transformer.")
-RENAMES = [(".norm_1.", ".ln_1."), (".norm_2.", ".ln_2."), (".ffn.up_proj.", ".mlp.mlp_up."),
-           (".ffn.down_proj.", ".mlp.mlp_down."), ("transformer.norm_f.", "transformer.ln_f.")]
-
-
-def mosaic_name(name):
-    for a, b in RENAMES:
-        name = name.replace(a, b)
-    return name
+# transformers' MPT name -> mosaic_gpt name: one table, the unit tests' reference's
+sys.path.insert(0, str(Path(__file__).parents[1] / "ref"))
+from decoder_ref import mosaic_name  # noqa: E402
 
 
 def mosaic_config(cfg, **over):
@@ -389,17 +383,10 @@ def test_qk_layernorm_full_finetune_learns_and_saves(tmp_path):
     assert err <= 1e-4, (err, f"seed {SEED}")
 
 
-def test_openflamingo_training_through_qk_layernorm(tmp_path):
-    """OpenFlamingo-3B's case: its MPT-1B has attn_qk_ln.  Training the
-    perceiver and cross-attention sends gradients down through the frozen
-    decoder's QK LayerNorms; the first step's loss and gradient norm equal
-    open_flamingo's autograd with the LayerNorms hooked on."""
-    import test_flamingo_lora as tfl
-    import test_flamingo_train as tt
+def resave_flamingo_lm_with_qk_ln(model, lm_dir, seed):
+    """The OpenFlamingo's MPT in lm_dir saved again as mosaic_gpt with
+    attn_qk_ln, the same LayerNorms hooked onto model's decoder layers."""
     from transformers import MptForCausalLM
-    seed = (SEED + 17) % 1000 + 31
-    model, tok, media, paths, vision_x, recs, cfg = tt.setup(tmp_path, seed, n_layers=3, every_n=1)
-    lm_dir = tmp_path / "lm"
     base = MptForCausalLM.from_pretrained(str(lm_dir)).eval()
     for f in ("model.safetensors", "pytorch_model.bin"):
         if (lm_dir / f).exists():
@@ -407,13 +394,30 @@ def test_openflamingo_training_through_qk_layernorm(tmp_path):
     layers = [fl.decoder_layer for fl in model.lang_encoder.transformer.blocks]
     extra = add_qk_layernorms(model.lang_encoder, seed, bias=True, blocks=layers)
     write_mosaic(base, lm_dir, "bin", extra=extra, attn_qk_ln=True)
-    run = tmp_path / "run"
+
+
+def first_step_matches_autograd(cfg, run, ref_model, tok, media, recs, vision_x):
+    """One step of iris train; its loss and gradient norm against
+    open_flamingo's autograd on ref_model (whose .grad it leaves filled)."""
+    import test_flamingo_lora as tfl
     run_iris(["train", str(cfg), "--run-dir", str(run)])
-    loss, gnorm, _ = tfl.ref_loss_grad(model, tok, media, recs, vision_x)
-    m = tt.metrics(run)[0]
+    loss, gnorm, _ = tfl.ref_loss_grad(ref_model, tok, media, recs, vision_x)
+    m = tfl.metrics(run)[0]
     print(f"loss iris {m['loss']:.6f} ref {loss:.6f}; grad_norm iris {m['grad_norm']:.6f} ref {gnorm:.6f}")
     assert abs(m["loss"] - loss) <= 1e-4 * abs(loss), f"seed {SEED}"
     assert abs(m["grad_norm"] - gnorm) <= 1e-4 * gnorm, f"seed {SEED}"
+
+
+def test_openflamingo_training_through_qk_layernorm(tmp_path):
+    """OpenFlamingo-3B's case: its MPT-1B has attn_qk_ln.  Training the
+    perceiver and cross-attention sends gradients down through the frozen
+    decoder's QK LayerNorms; the first step's loss and gradient norm equal
+    open_flamingo's autograd with the LayerNorms hooked on."""
+    import test_flamingo_train as tt
+    seed = (SEED + 17) % 1000 + 31
+    model, tok, media, paths, vision_x, recs, cfg = tt.setup(tmp_path, seed, n_layers=3, every_n=1)
+    resave_flamingo_lm_with_qk_ln(model, tmp_path / "lm", seed)
+    first_step_matches_autograd(cfg, tmp_path / "run", model, tok, media, recs, vision_x)
 
 
 def test_openflamingo_lora_through_qk_layernorm(tmp_path):
@@ -425,33 +429,20 @@ def test_openflamingo_lora_through_qk_layernorm(tmp_path):
     in mosaic_gpt)."""
     import test_flamingo_lora as tfl
     from test_train import write_config
-    from transformers import MptForCausalLM
     seed = (SEED + 19) % 100000
     model, tok, media, paths, vision_x, recs, _ = tfl.setup(tmp_path, seed, "mpt")
-    lm_dir = tmp_path / "lm"
-    base = MptForCausalLM.from_pretrained(str(lm_dir)).eval()
-    for f in ("model.safetensors", "pytorch_model.bin"):
-        if (lm_dir / f).exists():
-            (lm_dir / f).unlink()
     # self_attn: Wqkv and out_proj are named alike in transformers' MPT and
     # mosaic_gpt (the feed-forward's names differ, so peft's keys would too)
     pm = tfl.peft_model(model, tfl.modules(model, "mpt", ["self_attn", "xattn"]), seed)
     adapter = tmp_path / "peft_adapter"
     pm.save_pretrained(str(adapter))
-    layers = [fl.decoder_layer for fl in model.lang_encoder.transformer.blocks]
-    extra = add_qk_layernorms(model.lang_encoder, seed, bias=True, blocks=layers)
-    write_mosaic(base, lm_dir, "bin", extra=extra, attn_qk_ln=True)
+    resave_flamingo_lm_with_qk_ln(model, tmp_path / "lm", seed)  # hooked after peft wrapped Wqkv
     cfg = write_config(tmp_path / "c2.ini", tmp_path / "openflamingo.json", tmp_path / "data.json",
                        **{"data.template": "openflamingo", "data.image_folder": str(tmp_path), "train.mode": "lora",
                           "train.max_grad_norm": "0", "train.batch_size": "3", "train.max_steps": "1",
                           "lora.dropout": "0", "lora.init": str(adapter)})
     run = tmp_path / "run"
-    run_iris(["train", str(cfg), "--run-dir", str(run)])
-    loss, gnorm, _ = tfl.ref_loss_grad(pm, tok, media, recs, vision_x)
-    m = tfl.metrics(run)[0]
-    print(f"loss iris {m['loss']:.6f} ref {loss:.6f}; grad_norm iris {m['grad_norm']:.6f} ref {gnorm:.6f}")
-    assert abs(m["loss"] - loss) <= 1e-4 * abs(loss), f"seed {SEED}"
-    assert abs(m["grad_norm"] - gnorm) <= 1e-4 * gnorm, f"seed {SEED}"
+    first_step_matches_autograd(cfg, run, pm, tok, media, recs, vision_x)
     # iris names the decoder's adapters as in its checkpoint, peft through the Flamingo
     ref = {}
     for n, p_ in pm.named_parameters():
