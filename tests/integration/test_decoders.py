@@ -30,7 +30,10 @@ SHARED = Path(os.environ.get("IRIS_SHARED", "../shared")) / "testdata" / "tokeni
 def build_config(arch, vocab, **over):
     from transformers import BioGptConfig, GPTNeoXConfig, MptConfig
     if arch == "mpt":
-        kw = dict(d_model=64, n_heads=4, n_layers=2, max_seq_len=512, vocab_size=vocab, expansion_ratio=4)
+        # MptConfig has no eos by default; without one iris falls back to the
+        # tokenizer's </s> (id 1) while the reference loop would run past it.
+        kw = dict(d_model=64, n_heads=4, n_layers=2, max_seq_len=512, vocab_size=vocab, expansion_ratio=4,
+                  bos_token_id=0, eos_token_id=1)
         attn = over.pop("attn_config", {})
         kw.update(over)
         return MptConfig(attn_config=attn, **kw)
