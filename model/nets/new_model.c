@@ -57,6 +57,7 @@ static const keydef keys[] = {
     {"init", "initializer_range", K_FLOAT, O(init_range), 0, 10},
     {"init", "dtype", K_DTYPE, O(dtype), 0, 0},
     {"init", "vision_position", K_STR, O(v_pos_init), 0, 0},
+    {"init", "vision_position_std", K_FLOAT, O(v_pos_std), 0, 100},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -74,6 +75,7 @@ void iris_model_spec_defaults(iris_model_spec *s)
     s->feature_layer = -2;
     snprintf(s->projector, sizeof s->projector, "mlp2x_gelu");
     snprintf(s->v_pos_init, sizeof s->v_pos_init, "random");
+    s->v_pos_std = -1.0f;
     s->t_hidden = 192;
     s->t_inter = 512;
     s->t_layers = 4;
@@ -203,6 +205,10 @@ static int check_spec(const iris_model_spec *s, const char *path)
     }
     if (strcmp(s->v_pos_init, "random") && strcmp(s->v_pos_init, "sincos")) {
         iris_set_error("%s: [init] vision_position must be random or sincos", path);
+        return -1;
+    }
+    if (!strcmp(s->v_pos_init, "sincos") && s->v_pos_std >= 0) {
+        iris_set_error("%s: [init] vision_position_std applies to random positions, not sincos", path);
         return -1;
     }
     if (!strcmp(s->v_pos_init, "sincos") && s->v_hidden % 4) {
@@ -374,7 +380,8 @@ static int build_weights(const iris_model_spec *s, int vocab, tlist *l)
     snprintf(n, sizeof n, "%s.embeddings.patch_embedding.weight", V);
     if (add(l, n, 4, (int64_t[]){d, 3, s->v_patch, s->v_patch}, 'n', f)) return -1;
     snprintf(n, sizeof n, "%s.embeddings.position_embedding.weight", V);
-    if (add2(l, n, np + 1, d, strcmp(s->v_pos_init, "sincos") ? 'n' : 's', f)) return -1;
+    if (add2(l, n, np + 1, d, strcmp(s->v_pos_init, "sincos") ? 'n' : 's', s->v_pos_std >= 0 ? s->v_pos_std : f))
+        return -1;
     snprintf(n, sizeof n, "%s.pre_layrnorm", V);
     if (layer_norm(l, n, d)) return -1;
     for (int i = 0; i < s->v_layers; i++) {

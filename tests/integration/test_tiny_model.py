@@ -156,6 +156,24 @@ def test_new_model_sincos_vision_positions(tmp_path):
             assert np.array_equal(ws[k], wr[k]), k
 
 
+def test_new_model_vision_position_std(tmp_path):
+    """[init] vision_position_std: the random position table drawn N(0, std)
+    (from the same stream as with initializer_range) and nothing else changed."""
+    from safetensors.numpy import load_file
+    spec = tmp_path / "s.ini"
+    spec.write_text(SPEC.read_text() + "\n[init]\nvision_position_std = 1.5\n")
+    ws = load_file(str(new_model(tmp_path, "s", 3, spec) / "model.safetensors"))
+    r = new_model(tmp_path, "r", 3)
+    wr = load_file(str(r / "model.safetensors"))
+    rng = json.loads((r / "config.json").read_text())["vision_config"]["initializer_range"]
+    key = "vision_tower.vision_model.embeddings.position_embedding.weight"
+    assert abs(ws[key].std() - 1.5) < 0.1 * 1.5
+    assert np.allclose(ws[key] / 1.5, wr[key] / rng, rtol=1e-5, atol=1e-6)
+    for k in ws:
+        if k != key:
+            assert np.array_equal(ws[k], wr[k]), k
+
+
 def test_tokenizer_ids_match_tokenizers_library(tmp_path):
     from tokenizers import Tokenizer
     m = new_model(tmp_path)
@@ -197,6 +215,8 @@ def test_tokenizer_ids_match_tokenizers_library(tmp_path):
     ("[init]\ndtype = f64\n", "dtype"),
     ("[init]\nvision_position = learned\n", "vision_position must be random or sincos"),
     ("[vision]\nhidden_size = 130\nheads = 2\n[init]\nvision_position = sincos\n", "divisible by 4"),
+    ("[init]\nvision_position = sincos\nvision_position_std = 1\n", "applies to random positions"),
+    ("[init]\nvision_position_std = -1\n", "vision_position_std must be a number in [0, 100]"),
     ("[text]\nfrobnicate = 1\n", "unknown key [text] frobnicate"),
     ("[text]\ntie_word_embeddings = maybe\n", "true or false"),
     ("this is not ini\n", "not an INI line"),
