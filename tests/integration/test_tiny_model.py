@@ -135,7 +135,8 @@ def test_new_model_sincos_vision_positions(tmp_path):
     everything else is as with random codes."""
     from safetensors.numpy import load_file
     spec = tmp_path / "s.ini"
-    spec.write_text(SPEC.read_text() + "\n[init]\nvision_position = sincos\n")
+    base = "".join(l for l in SPEC.read_text().splitlines(True) if not l.startswith("vision_position_std"))
+    spec.write_text(base + "\n[init]\nvision_position = sincos\n")
     m = new_model(tmp_path, "s", 3, spec)
     r = new_model(tmp_path, "r", 3)
     ws, wr = load_file(str(m / "model.safetensors")), load_file(str(r / "model.safetensors"))
@@ -160,15 +161,15 @@ def test_new_model_vision_position_std(tmp_path):
     """[init] vision_position_std: the random position table drawn N(0, std)
     (from the same stream as with initializer_range) and nothing else changed."""
     from safetensors.numpy import load_file
-    spec = tmp_path / "s.ini"
-    spec.write_text(SPEC.read_text() + "\n[init]\nvision_position_std = 1.5\n")
-    ws = load_file(str(new_model(tmp_path, "s", 3, spec) / "model.safetensors"))
-    r = new_model(tmp_path, "r", 3)
-    wr = load_file(str(r / "model.safetensors"))
-    rng = json.loads((r / "config.json").read_text())["vision_config"]["initializer_range"]
+    w = {}
+    for name, std in [("s", 1.5), ("r", 0.5)]:
+        spec = tmp_path / f"{name}.ini"
+        spec.write_text(SPEC.read_text() + f"\n[init]\nvision_position_std = {std}\n")
+        w[name] = load_file(str(new_model(tmp_path, name, 3, spec) / "model.safetensors"))
+    ws, wr = w["s"], w["r"]
     key = "vision_tower.vision_model.embeddings.position_embedding.weight"
     assert abs(ws[key].std() - 1.5) < 0.1 * 1.5
-    assert np.allclose(ws[key] / 1.5, wr[key] / rng, rtol=1e-5, atol=1e-6)
+    assert np.allclose(ws[key] / 1.5, wr[key] / 0.5, rtol=1e-5, atol=1e-6)
     for k in ws:
         if k != key:
             assert np.array_equal(ws[k], wr[k]), k
