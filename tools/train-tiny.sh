@@ -16,8 +16,9 @@
 # Environment: IRIS (binary, default bin/iris), WORK (scratch, default
 # build/tiny), TRAIN_IMAGES / SIMPLE_IMAGES (data), SIMPLE_STEPS /
 # STAGE1_STEPS / STAGE2_STEPS (run lengths; the defaults are the shipped
-# recipe), CAPTIONS / TURNS / CAPTION_TURNS (gen-shapes' --captions, --turns
-# and --caption-turns for the training split), EVAL_N, THREADS, SPEC (the
+# recipe), CAPTIONS / TURNS / CAPTION_TURNS / TYPE_WEIGHTS (gen-shapes'
+# --captions, --turns, --caption-turns and, one per TYPE=W word,
+# --type-weight for the training split), EVAL_N, THREADS, SPEC (the
 # model's shape, default config/tiny/tiny-llava.ini).
 # Prints the time of every step and the accuracy; the eval's JSON goes to
 # WORK/eval.json.  Same seeds, same thread count -> same weights.
@@ -37,6 +38,7 @@ EVAL_N=${EVAL_N:-1000}
 CAPTIONS=${CAPTIONS:-both}
 TURNS=${TURNS:-8}
 CAPTION_TURNS=${CAPTION_TURNS:-0.25}
+TYPE_WEIGHTS=${TYPE_WEIGHTS-}
 THREADS=${THREADS:-0}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SPEC=${SPEC:-$HERE/config/tiny/tiny-llava.ini}
@@ -45,11 +47,14 @@ now() { date +%s.%N; }
 T0=$(now)
 step() { awk -v a="$(now)" -v b="$2" -v n="$1" 'BEGIN { printf "train-tiny: %-34s %7.1f s\n", n, a - b }'; }
 
+weights=""
+for w in $TYPE_WEIGHTS; do weights="$weights --type-weight $w"; done
+
 rm -rf "$WORK"
 mkdir -p "$WORK"
 t=$(now)
 "$IRIS" gen-shapes --seed "$TRAIN_SEED" --count "$TRAIN_IMAGES" --turns "$TURNS" --captions "$CAPTIONS" \
-    --caption-turns "$CAPTION_TURNS" -o "$WORK/data" >/dev/null 2>&1
+    --caption-turns "$CAPTION_TURNS" $weights -o "$WORK/data" >/dev/null 2>&1
 "$IRIS" gen-shapes --seed $((TRAIN_SEED + 1)) --count "$SIMPLE_IMAGES" --max-objects 1 --captions "$CAPTIONS" -o "$WORK/simple" >/dev/null 2>&1
 step "gen-shapes ($TRAIN_IMAGES + $SIMPLE_IMAGES images)" "$t"
 

@@ -97,7 +97,7 @@ int shapes_write_dataset(const shapes_dataset_opts *o)
     }
     shape_rng r;
     shape_rng_seed(&r, o->seed ^ split_hash(o->split));
-    int max_turns = o->max_turns > 0 ? o->max_turns : 3;
+    int max_turns = o->max_turns > 0 ? o->max_turns : 3, conversations = 0;
     uint8_t *rgb = malloc(128 * 128 * 3);
     int rc = -1;
     if (!rgb) {
@@ -134,7 +134,7 @@ int shapes_write_dataset(const shapes_dataset_opts *o)
         int nt = shape_rng_int(&qr, 1, max_turns), k = 0;
         for (int tries = 0; k < nt && tries < 30; tries++) {
             shape_qa q;
-            if (shapes_random_question(&s, &qr, &q)) break;
+            if (shapes_random_question_weighted(&s, &qr, o->type_weights, &q)) break;
             int dup = shapes_qa_told(&q, told);
             for (int j = 0; j < k; j++) dup |= !strcmp(turns[j].question, q.question);
             if (dup) continue;
@@ -144,7 +144,9 @@ int shapes_write_dataset(const shapes_dataset_opts *o)
         /* The caption goes last, where it gives no later turn away; its draw
          * comes after the style's on the caption stream, so it moves nothing. */
         if (shape_rng_next(&cr) / 4294967296.0 < o->caption_turns) turns[k++] = c;
-        if (emit(qa.f, llava_record(id, rel, turns, k), i ? ",\n" : "")) goto done;
+        /* an image with no question of a weighted type (and no caption turn)
+         * gets no conversation rather than an empty one */
+        if (k && emit(qa.f, llava_record(id, rel, turns, k), conversations++ ? ",\n" : "")) goto done;
 
         shape_rng er;   /* the held-out question's own stream: no turn policy moves it */
         shape_rng_seed(&er, qseed ^ 0xc2b2ae3d27d4eb4fULL);

@@ -15,7 +15,8 @@
  * stream seeded by the scene stream, its held-out question and its caption
  * style (then whether the caption turn is added) from two more, so the turn
  * policy and max_turns change no image, caption or held-out question, the
- * caption style no image or question, and caption_turns only adds last turns.
+ * caption style no image or question, and caption_turns only adds last turns;
+ * type_weights changes only SPLIT_qa.json.
  */
 #ifndef IRIS_SHAPES_DATASET_H
 #define IRIS_SHAPES_DATASET_H
@@ -39,6 +40,10 @@ typedef struct {
     shapes_caption_style captions;
     double caption_turns;   /* share of SPLIT_qa.json's conversations that end by
                                asking for the caption (0-1, default 0) */
+    const int *type_weights; /* SPLIT_qa.json's turns: each question type's
+                               weight, indexed by shape_qa_type (NULL: all 1;
+                               shapes_random_question_weighted); the held-out
+                               questions are always drawn unweighted */
     void (*progress)(int done, int total, void *ud);
     void *ud;
 } shapes_dataset_opts;

@@ -234,18 +234,30 @@ int shapes_questions_of_type(const shape_scene *s, shape_qa_type t, shape_rng *r
     return n;
 }
 
-int shapes_random_question(const shape_scene *s, shape_rng *r, shape_qa *out)
+int shapes_random_question_weighted(const shape_scene *s, shape_rng *r, const int *weights, shape_qa *out)
 {
     shape_qa cand[QA_TYPE_COUNT][24];
-    int count[QA_TYPE_COUNT], types[QA_TYPE_COUNT], nt = 0;
+    int count[QA_TYPE_COUNT], total = 0;
     for (int t = QA_COLOR; t < QA_TYPE_COUNT; t++) {
         count[t] = shapes_questions_of_type(s, (shape_qa_type)t, r, cand[t], 24);
-        if (count[t] > 0) types[nt++] = t;
+        if (count[t] > 0) total += weights ? weights[t] : 1;
     }
-    if (!nt) return -1;
-    int t = types[shape_rng_int(r, 0, nt - 1)];
+    if (!total) return -1;
+    /* with every weight 1 this is one uniform draw among the types asked,
+     * the same draw as the unweighted call, so its data is unchanged */
+    int pick = shape_rng_int(r, 0, total - 1), t = QA_COLOR;
+    for (;; t++) {
+        int w = count[t] > 0 ? (weights ? weights[t] : 1) : 0;
+        if (pick < w) break;
+        pick -= w;
+    }
     *out = cand[t][shape_rng_int(r, 0, count[t] - 1)];
     return 0;
+}
+
+int shapes_random_question(const shape_scene *s, shape_rng *r, shape_qa *out)
+{
+    return shapes_random_question_weighted(s, r, NULL, out);
 }
 
 /* The text between prefix and the final "?" of a question, into out. */

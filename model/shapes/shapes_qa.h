@@ -37,6 +37,12 @@ int shapes_questions_of_type(const shape_scene *s, shape_qa_type t, shape_rng *r
 /* One question of a type drawn uniformly among the types (other than caption)
  * that have a question for this scene; 0 on success, -1 if none. */
 int shapes_random_question(const shape_scene *s, shape_rng *r, shape_qa *out);
+/* The same with weights[type] (0 or more, indexed by shape_qa_type; caption's
+ * ignored): a type with a question for s is drawn with probability weight /
+ * the sum of such weights; weight 0 never.  NULL weights, or all 1, give
+ * exactly shapes_random_question's draws.  -1 if no type of weight > 0 has
+ * a question. */
+int shapes_random_question_weighted(const shape_scene *s, shape_rng *r, const int *weights, shape_qa *out);
 /* Whether told (the earlier turns of a conversation, questions and answers)
  * gives q's answer away: "What color is the cross?" after "purple cross" was
  * said, a count of circles after a circle was named, "Is there a red star?"

@@ -145,6 +145,47 @@ def test_gen_shapes_caption_turns(tmp_path):
         assert r.returncode == 2 and "--caption-turns" in r.stderr, bad
 
 
+SPATIAL_Q = re.compile(r"^(<image>\n)?What is (left|right) of the ")
+
+
+def spatial_share(d):
+    turns = [t["value"] for r in json.load(open(d / "train_qa.json")) for t in r["conversations"][0::2]]
+    return sum(bool(SPATIAL_Q.match(t)) for t in turns) / len(turns), len(turns)
+
+
+def test_gen_shapes_type_weight(tmp_path):
+    """--type-weight TYPE=W: the conversations ask TYPE W times as often as a
+    type of weight 1 (the tiny model's recipe asks left/right more); =1 is the
+    default data byte for byte; images, captions and held-out questions never
+    move; a type at 0 is never asked, and an image with no question of a
+    weighted type gets no conversation; bad types and weights are refused."""
+    runs = {"default": [], "one": ["--type-weight", "spatial=1"], "three": ["--type-weight", "spatial=3"]}
+    runs["only"] = [a for t in ("color", "letter", "shape", "count", "yesno") for a in ("--type-weight", f"{t}=0")]
+    for name, extra in runs.items():
+        run_iris(["gen-shapes", "--seed", "8", "--count", "300", "--turns", "4", "-o", str(tmp_path / name)] + extra)
+    d = {name: tmp_path / name for name in runs}
+    assert (d["one"] / "train_qa.json").read_bytes() == (d["default"] / "train_qa.json").read_bytes()
+    for f in ("train_captions.json", "train_questions.jsonl"):
+        assert len({(x / f).read_bytes() for x in d.values()}) == 1, f
+    assert all((d["three"] / "images" / p.name).read_bytes() == p.read_bytes() for p in (d["default"] / "images").iterdir())
+    base, _ = spatial_share(d["default"])
+    more, _ = spatial_share(d["three"])
+    assert 0.05 < base < 0.2 and more > base * 1.4, (base, more)
+    only, n = spatial_share(d["only"])
+    assert only == 1.0 and n > 100
+    convs = json.load(open(d["only"] / "train_qa.json"))
+    assert 100 < len(convs) < 300   # the one-object scenes have no neighbour to ask about
+    assert all(r["conversations"][0]["value"].startswith("<image>\n") for r in convs)
+    for bad in ("spatial", "spatial=-1", "spatial=x", "caption=2", "colour=1", "=1"):
+        r = run_iris(["gen-shapes", "--seed", "8", "--count", "2", "-o", str(tmp_path / "bad"), "--type-weight", bad],
+                     check=False)
+        assert r.returncode == 2 and "--type-weight" in r.stderr, bad
+    none = [a for t in ("color", "letter", "shape", "count", "spatial", "yesno") for a in ("--type-weight", f"{t}=0")]
+    r = run_iris(["gen-shapes", "--seed", "8", "--count", "2", "-o", str(tmp_path / "bad")] + none, check=False)
+    assert r.returncode == 2 and "no question type" in r.stderr
+    assert not (tmp_path / "bad").exists()
+
+
 def test_gen_shapes_max_objects(tmp_path):
     """--max-objects caps the scene (a curriculum's easy start) and rejects
     counts outside 1..5."""
