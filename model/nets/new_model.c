@@ -203,12 +203,12 @@ static int check_spec(const iris_model_spec *s, const char *path)
         iris_set_error("%s: [projector] type must be mlp2x_gelu", path);
         return -1;
     }
-    if (strcmp(s->v_pos_init, "random") && strcmp(s->v_pos_init, "sincos")) {
-        iris_set_error("%s: [init] vision_position must be random or sincos", path);
+    if (strcmp(s->v_pos_init, "random") && strcmp(s->v_pos_init, "sincos") && strcmp(s->v_pos_init, "grid")) {
+        iris_set_error("%s: [init] vision_position must be random, grid or sincos", path);
         return -1;
     }
     if (!strcmp(s->v_pos_init, "sincos") && s->v_pos_std >= 0) {
-        iris_set_error("%s: [init] vision_position_std applies to random positions, not sincos", path);
+        iris_set_error("%s: [init] vision_position_std applies to random and grid positions, not sincos", path);
         return -1;
     }
     if (!strcmp(s->v_pos_init, "sincos") && s->v_hidden % 4) {
@@ -300,7 +300,32 @@ static float sincos2d(int64_t i, int64_t rows, int64_t d)
     return (float)(k < q ? sin(coord * omega) : cos(coord * omega));
 }
 
-/* kind: 'n' normal(0, std), 'z' zeros, 'o' ones, 's' 2-D sine-cosine codes */
+/* A [1 + g*g, d] table of factorised random position codes: the class
+ * token's row N(0, std); a patch's row is the sum of its grid row's and its
+ * grid column's vector, each N(0, std^2 / 2), so the patch's code has the
+ * spread std and every patch of one column shares that column's part.  With
+ * a code of its own per patch (kind 'n') "column 2" is four unrelated
+ * vectors the model must learn to group; here it is one direction. */
+static double *grid_codes(int64_t rows, int64_t d, double std, uint64_t *s)
+{
+    int64_t g = (int64_t)llround(sqrt((double)(rows - 1)));
+    double *parts = malloc((size_t)(1 + 2 * g) * (size_t)d * sizeof *parts), *out = malloc((size_t)(rows * d) * sizeof *out);
+    if (!parts || !out) {
+        free(parts);
+        free(out);
+        return NULL;
+    }
+    for (int64_t i = 0; i < (1 + 2 * g) * d; i++) parts[i] = (i < d ? std : std * sqrt(0.5)) * normal(s);
+    for (int64_t i = 0; i < rows * d; i++) {
+        int64_t r = i / d, c = i % d, p = r - 1;
+        out[i] = r == 0 ? parts[c] : parts[(1 + p / g) * d + c] + parts[(1 + g + p % g) * d + c];
+    }
+    free(parts);
+    return out;
+}
+
+/* kind: 'n' normal(0, std), 'z' zeros, 'o' ones, 's' 2-D sine-cosine codes,
+ * 'g' factorised random position codes of spread std (grid_codes) */
 static int add(tlist *l, const char *name, int ndim, const int64_t *shape, char kind, double std)
 {
     if (l->n == l->cap) {
@@ -322,8 +347,11 @@ static int add(tlist *l, const char *name, int ndim, const int64_t *shape, char 
     l->n++;
     uint64_t s = name_key(l->seed, name);
     int64_t n = iris_tensor_numel(t);
+    double *grid = kind == 'g' ? grid_codes(shape[0], shape[1], std, &s) : NULL;
+    if (kind == 'g' && !grid) goto oom;
     for (int64_t i = 0; i < n; i++) {
         float v = kind == 'n'   ? (float)(std * normal(&s))
+                  : kind == 'g' ? (float)grid[i]
                   : kind == 's' ? sincos2d(i, shape[0], shape[1])
                   : kind == 'o' ? 1.0f
                                 : 0.0f;
@@ -333,6 +361,7 @@ static int add(tlist *l, const char *name, int ndim, const int64_t *shape, char 
         default: ((float *)t->data)[i] = v; break;
         }
     }
+    free(grid);
     return 0;
 oom:
     iris_set_error("out of memory for the new model's weights");
@@ -380,7 +409,8 @@ static int build_weights(const iris_model_spec *s, int vocab, tlist *l)
     snprintf(n, sizeof n, "%s.embeddings.patch_embedding.weight", V);
     if (add(l, n, 4, (int64_t[]){d, 3, s->v_patch, s->v_patch}, 'n', f)) return -1;
     snprintf(n, sizeof n, "%s.embeddings.position_embedding.weight", V);
-    if (add2(l, n, np + 1, d, strcmp(s->v_pos_init, "sincos") ? 'n' : 's', s->v_pos_std >= 0 ? s->v_pos_std : f))
+    char pos_kind = !strcmp(s->v_pos_init, "sincos") ? 's' : !strcmp(s->v_pos_init, "grid") ? 'g' : 'n';
+    if (add2(l, n, np + 1, d, pos_kind, s->v_pos_std >= 0 ? s->v_pos_std : f))
         return -1;
     snprintf(n, sizeof n, "%s.pre_layrnorm", V);
     if (layer_norm(l, n, d)) return -1;

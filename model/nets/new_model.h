@@ -51,8 +51,9 @@ typedef struct {
     int corpus_scenes, max_vocab;
     uint64_t corpus_seed;
     float init_range;
-    char v_pos_init[16];    /* vision position embeddings: random, or sincos (2-D, as MAE) */
-    float v_pos_std;        /* std of random vision position embeddings; < 0: init_range */
+    char v_pos_init[16];    /* vision position embeddings: random, grid (row + column
+                               codes) or sincos (2-D, as MAE) */
+    float v_pos_std;        /* std of random or grid vision position codes; < 0: init_range */
     iris_dtype dtype;
 } iris_model_spec;
 

@@ -175,6 +175,33 @@ def test_new_model_vision_position_std(tmp_path):
             assert np.array_equal(ws[k], wr[k]), k
 
 
+def test_new_model_grid_vision_positions(tmp_path):
+    """[init] vision_position = grid: each patch's code is its grid row's
+    vector plus its grid column's, so all patches of a column differ from
+    those of another column by the same vector (and likewise for rows); the
+    spread is vision_position_std; nothing else changes."""
+    from safetensors.numpy import load_file
+    spec = tmp_path / "g.ini"
+    base = "".join(l for l in SPEC.read_text().splitlines(True) if not l.startswith("vision_position"))
+    spec.write_text(base + "\n[init]\nvision_position = grid\nvision_position_std = 2.5\n")
+    wg = load_file(str(new_model(tmp_path, "g", 3, spec) / "model.safetensors"))
+    wr = load_file(str(new_model(tmp_path, "r", 3) / "model.safetensors"))
+    key = "vision_tower.vision_model.embeddings.position_embedding.weight"
+    pos = wg[key].astype(np.float64)
+    g = int(round((pos.shape[0] - 1) ** 0.5))
+    grid = pos[1:].reshape(g, g, -1)                  # [row, column, d]
+    col_step = grid - grid[:, :1]                     # the same in every row
+    row_step = grid - grid[:1]                        # the same in every column
+    assert np.abs(col_step - col_step[:1]).max() < 1e-5
+    assert np.abs(row_step - row_step[:, :1]).max() < 1e-5
+    assert np.linalg.matrix_rank(grid.reshape(g * g, -1) - grid.reshape(g * g, -1).mean(0), tol=1e-4) == 2 * (g - 1)
+    assert abs(pos.std() - 2.5) < 0.15 * 2.5
+    assert np.linalg.norm(col_step[0, 1]) > 1         # the columns do differ
+    for k in wg:
+        if k != key:
+            assert np.array_equal(wg[k], wr[k]), k
+
+
 def test_tokenizer_ids_match_tokenizers_library(tmp_path):
     from tokenizers import Tokenizer
     m = new_model(tmp_path)
@@ -214,9 +241,9 @@ def test_tokenizer_ids_match_tokenizers_library(tmp_path):
     ("[projector]\ntype = linear\n", "mlp2x_gelu"),
     ("[tokenizer]\ncorpus = wikipedia\n", "corpus"),
     ("[init]\ndtype = f64\n", "dtype"),
-    ("[init]\nvision_position = learned\n", "vision_position must be random or sincos"),
+    ("[init]\nvision_position = learned\n", "vision_position must be random, grid or sincos"),
     ("[vision]\nhidden_size = 130\nheads = 2\n[init]\nvision_position = sincos\n", "divisible by 4"),
-    ("[init]\nvision_position = sincos\nvision_position_std = 1\n", "applies to random positions"),
+    ("[init]\nvision_position = sincos\nvision_position_std = 1\n", "applies to random and grid positions"),
     ("[init]\nvision_position_std = -1\n", "vision_position_std must be a number in [0, 100]"),
     ("[text]\nfrobnicate = 1\n", "unknown key [text] frobnicate"),
     ("[text]\ntie_word_embeddings = maybe\n", "true or false"),
